@@ -1,0 +1,69 @@
+"""BERT family, live: a tabbed Gradio app. `python app.py --help` for the flags.
+
+Each tab is one module in tabs/ (UI only) backed by one module in models/. To add a tab,
+write both and add the tab module to TABS.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import gradio as gr
+
+from tabs import fill_mask
+
+TABS = [fill_mask]
+
+HEADER = """# 🔍 BERT family, live
+See what BERT-style models do inside: every tab runs a real model, offline by default.
+"""
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="BERT family, live") as demo:
+        gr.Markdown(HEADER)
+        for tab in TABS:
+            with gr.Tab(tab.TITLE):
+                tab.build()
+    return demo
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    env = os.environ.get
+    ap = argparse.ArgumentParser(description="Serve the BERT demo.")
+    ap.add_argument("--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"),
+                    help="interface to bind (0.0.0.0 for all; env GRADIO_SERVER_NAME)")
+    ap.add_argument("--port", type=int, default=int(env("GRADIO_SERVER_PORT", "7860")),
+                    help="port (env GRADIO_SERVER_PORT)")
+    ap.add_argument("--share", action="store_true", default=env("GRADIO_SHARE", "").lower() in ("1", "true"),
+                    help="also open a public *.gradio.live link (needs internet; off by default)")
+    return ap.parse_args(argv)
+
+
+def launch(demo: gr.Blocks, args: argparse.Namespace):
+    kwargs = dict(server_name=args.host, server_port=args.port, footer_links=["api", "gradio", "settings"])
+    if not args.share:
+        return demo.launch(**kwargs)
+    try:
+        # prevent_thread_lock: keep control so a failed tunnel cannot take the local server down
+        demo.launch(share=True, prevent_thread_lock=True, **kwargs)
+    except Exception as exc:  # the tunnel binary or its server is unreachable
+        print(f"Could not open a share link ({type(exc).__name__}: {exc}). "
+              f"The app keeps serving locally on http://{args.host}:{args.port}", file=sys.stderr)
+        if not getattr(demo, "is_running", False):
+            demo.launch(prevent_thread_lock=True, **kwargs)
+    if not getattr(demo, "share_url", None):
+        print(f"No share link (no internet?). Serving locally on http://{args.host}:{args.port}", file=sys.stderr)
+    demo.block_thread()
+
+
+def main(argv=None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    launch(build_app(), args)
+
+
+if __name__ == "__main__":
+    main()

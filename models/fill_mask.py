@@ -1,0 +1,203 @@
+"""Fill-mask: load a masked LM and predict the top-k words at every mask.
+
+`predict(text, model=..., top_k=...)` returns a `FillMaskResult` carrying everything the tab
+shows and the API returns; with `capture=True` it also carries attentions, hidden states and
+the full vocabulary logits at each mask.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from models import embedded
+from models.errors import InputError
+from models.loading import Checkpoint, cached_load, find_checkpoint, from_hub
+from models.text_checks import clean_text, language_notice
+
+CHECKPOINTS = [
+    Checkpoint("embedded-general", "embedded", "mlm-general.safetensors",
+               "MiniLM-L6 + trained MLM adapter: Wikipedia, web and news text (offline)"),
+    Checkpoint("embedded-movies", "embedded", "mlm-imdb.safetensors",
+               "MiniLM-L6 + MLM adapter further adapted to IMDB movie reviews (offline)"),
+    Checkpoint("bert-base-uncased", "hub", "bert-base-uncased", "BERT base, uncased (Hub)"),
+    Checkpoint("distilbert-base-uncased", "hub", "distilbert-base-uncased", "DistilBERT base, uncased (Hub)"),
+    Checkpoint("roberta-base", "hub", "roberta-base", "RoBERTa base; its mask token is <mask> (Hub)"),
+]
+DEFAULT_MODEL = "embedded-general"
+MAX_MASKS = 10
+MAX_TOP_K = 50
+MASK_MARKER = re.compile(r"\[mask\]|<mask>", re.IGNORECASE)  # accepted whatever the model's own token
+
+
+def model_names() -> list[str]:
+    return [c.name for c in CHECKPOINTS]
+
+
+@dataclass
+class MaskedLM:
+    name: str
+    model: torch.nn.Module
+    tokenizer: object
+    checkpoint: Checkpoint
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens per forward pass, special tokens included."""
+        limit = getattr(self.model.config, "max_position_embeddings", 512)
+        if self.model.config.model_type in ("roberta", "xlm-roberta", "camembert"):
+            limit -= 2  # RoBERTa offsets positions by padding_idx + 1
+        return min(limit, 512)
+
+
+@dataclass
+class Candidate:
+    token: str
+    token_id: int
+    score: float
+
+
+@dataclass
+class MaskPrediction:
+    index: int  # 0-based mask number in the text
+    position: int  # token position in `tokens`
+    candidates: list[Candidate]
+
+
+@dataclass
+class FillMaskResult:
+    model: str
+    text: str  # the text as the model read it (cleaned; the model's mask token inserted)
+    tokens: list[str]
+    mask_positions: list[int]
+    predictions: list[MaskPrediction]
+    filled: str  # the input with every mask replaced by its top-1 word
+    sequences: list[str]  # for one mask: the text filled with each candidate
+    notices: list[str]
+    seconds: float
+    attentions: list[np.ndarray] | None = None  # per layer [heads, seq, seq]
+    hidden_states: list[np.ndarray] | None = None  # embeddings + per layer [seq, hidden]
+    mask_logits: np.ndarray | None = None  # [n_masks, vocab]
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "text": self.text, "filled": self.filled, "sequences": self.sequences,
+                "notices": self.notices, "tokens": self.tokens, "mask_positions": self.mask_positions,
+                "predictions": [{"mask": p.index, "position": p.position,
+                                 "candidates": [{"token": c.token, "score": c.score} for c in p.candidates]}
+                                for p in self.predictions]}
+
+
+def _build(ck: Checkpoint) -> MaskedLM:
+    if ck.source == "embedded":
+        model, tok, meta = embedded.load_embedded_masked_lm(embedded.WEIGHTS_DIR / ck.location,
+                                                            attn_implementation="eager")
+        return MaskedLM(ck.name, model, tok, ck, meta)
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    tok = from_hub(AutoTokenizer.from_pretrained, ck.location)
+    model = from_hub(AutoModelForMaskedLM.from_pretrained, ck.location, attn_implementation="eager")
+    model.eval()
+    return MaskedLM(ck.name, model, tok, ck)
+
+
+def load(name: str = DEFAULT_MODEL) -> MaskedLM:
+    ck = find_checkpoint(CHECKPOINTS, name)
+    return cached_load(("fill-mask", name), lambda: _build(ck))
+
+
+def _display_token(tokenizer, token_id: int) -> str:
+    text = tokenizer.decode([token_id]).strip()
+    return text or tokenizer.convert_ids_to_tokens(token_id)
+
+
+def _tokenize_around_masks(tokenizer, segments: list[str]) -> tuple[list[int], list[int]]:
+    """Token ids of text segments joined by mask tokens, and the mask positions."""
+    ids, positions = [], []
+    for i, seg in enumerate(segments):
+        if i < len(segments) - 1:
+            seg = seg.rstrip()  # RoBERTa's <mask> absorbs the space before it
+        ids += tokenizer(seg, add_special_tokens=False)["input_ids"] if seg else []
+        if i < len(segments) - 1:
+            positions.append(len(ids))
+            ids.append(tokenizer.mask_token_id)
+    return ids, positions
+
+
+def _window(ids: list[int], positions: list[int], size: int) -> tuple[int, int]:
+    """[start, end) of at most `size` tokens holding every mask, centred on them."""
+    if len(ids) <= size:
+        return 0, len(ids)
+    span = positions[-1] - positions[0] + 1
+    if span > size:
+        raise InputError(f"The masks are {span} tokens apart, but the model reads at most {size} tokens at once. "
+                         f"Put the masks closer together or split the text.")
+    start = max(0, min(positions[0] - (size - span) // 2, len(ids) - size))
+    return start, start + size
+
+
+@torch.no_grad()
+def predict(text: str, model: str = DEFAULT_MODEL, top_k: int = 5, capture: bool = False) -> FillMaskResult:
+    t0 = time.perf_counter()
+    text, notices = clean_text(text)
+    try:
+        top_k = int(top_k)
+    except (TypeError, ValueError):
+        raise InputError(f"top_k must be a whole number, got {top_k!r}.")
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}.")
+    segments = MASK_MARKER.split(text)
+    n_masks = len(segments) - 1
+    if n_masks == 0:
+        raise InputError("No mask found. Write [MASK] (or <mask>) where a word is missing, "
+                         "e.g. 'Paris is the [MASK] of France.'")
+    if n_masks > MAX_MASKS:
+        raise InputError(f"The text has {n_masks} masks; at most {MAX_MASKS} are allowed.")
+    lm = load(model)
+    tok = lm.tokenizer
+    notices += language_notice(text, lm.checkpoint.languages)
+
+    ids, positions = _tokenize_around_masks(tok, segments)
+    size = lm.max_tokens - 2
+    start, end = _window(ids, positions, size)
+    if (start, end) != (0, len(ids)):
+        notices.append(f"The text is {len(ids):,} tokens; the model reads {size} at once, so only tokens "
+                       f"{start + 1:,}-{end:,} (around the masks) were used.")
+    ids = [tok.cls_token_id] + ids[start:end] + [tok.sep_token_id]
+    positions = [p - start + 1 for p in positions]
+    n_unk = ids.count(tok.unk_token_id) if tok.unk_token_id is not None else 0
+    if n_unk:
+        notices.append(f"{n_unk} word(s) are not in the model's vocabulary (emoji or rare symbols); "
+                       f"the model sees them as {tok.unk_token}.")
+
+    out = lm.model(input_ids=torch.tensor([ids]), output_attentions=capture, output_hidden_states=capture)
+    logits = out.logits[0, positions].float()  # [n_masks, vocab]
+    probs = logits.softmax(-1)
+    top = probs.topk(top_k, dim=-1)
+    predictions = []
+    for m, pos in enumerate(positions):
+        cands = [Candidate(_display_token(tok, int(i)), int(i), round(float(s), 6))
+                 for s, i in zip(top.values[m], top.indices[m])]
+        predictions.append(MaskPrediction(m, pos, cands))
+
+    def fill(words: list[str]) -> str:
+        parts = [segments[0]]
+        for w, seg in zip(words, segments[1:]):
+            parts += [w, seg]
+        return "".join(parts)
+
+    filled = fill([p.candidates[0].token for p in predictions])
+    sequences = [fill([c.token]) for c in predictions[0].candidates] if n_masks == 1 else []
+    result = FillMaskResult(
+        model=lm.name, text=fill([tok.mask_token] * n_masks), tokens=tok.convert_ids_to_tokens(ids),
+        mask_positions=positions, predictions=predictions, filled=filled, sequences=sequences,
+        notices=notices, seconds=0.0)
+    if capture:
+        result.attentions = [a[0].numpy() for a in out.attentions]
+        result.hidden_states = [h[0].numpy() for h in out.hidden_states]
+        result.mask_logits = logits.numpy()
+    result.seconds = round(time.perf_counter() - t0, 4)
+    return result

@@ -1,0 +1,175 @@
+"""Train the embedded masked LM: an MLM head + LoRA adapters on the frozen MiniLM encoder.
+
+General model (Wikipedia + web + news text):
+    python -m recipes.prepare_corpora --data ../shared/data --out data/corpora
+    python -m recipes.train_mlm --train data/corpora/general-train.txt \
+        --eval data/corpora/wiki-heldout.txt data/corpora/imdb-heldout.jsonl \
+        --steps 1200 --out weights/mlm-general.safetensors
+
+Domain adaptation (continue from the general adapter on IMDB reviews, whole-word masking):
+    python -m recipes.train_mlm --train data/corpora/imdb-train.txt --init weights/mlm-general.safetensors \
+        --eval data/corpora/imdb-heldout.jsonl data/corpora/wiki-heldout.txt \
+        --steps 600 --wwm --out weights/mlm-imdb.safetensors
+
+Only masked positions go through the 30k-word vocabulary projection (most of the cost of an
+MLM head). Checkpoints go to --run-dir every --save-every steps; rerunning the same command
+resumes. Uses accelerate, so the same command trains on a GPU where one exists.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from transformers import DataCollatorForLanguageModeling
+
+from models import embedded
+from models.eval import read_texts
+from models.mlm_scoring import mask_fixed_positions, score_masked_lm
+
+
+def pack(tokenizer, texts: list[str], seq_len: int) -> list[dict]:
+    """Concatenate all texts and cut into seq_len windows (with [CLS]/[SEP]).
+
+    Character offsets are shifted per text (plus a gap) so whole-word masking never joins
+    the last word of one text with the first of the next.
+    """
+    enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offs, base = [], [], 0
+    for t_ids, t_offs, text in zip(enc["input_ids"], enc["offset_mapping"], texts):
+        ids += t_ids
+        offs += [(a + base, b + base) for a, b in t_offs]
+        base += len(text) + 2
+    inner = seq_len - 2
+    out = []
+    for s in range(0, len(ids) - inner + 1, inner):
+        out.append({
+            "input_ids": [tokenizer.cls_token_id] + ids[s:s + inner] + [tokenizer.sep_token_id],
+            "offset_mapping": [(0, 0)] + offs[s:s + inner] + [(0, 0)],
+        })
+    return out
+
+
+def evaluate(model, tokenizer, files: list[str], limit_tokens: int) -> dict:
+    scores = {}
+    for f in files:
+        batch = mask_fixed_positions(tokenizer, read_texts(f), seed=0, limit_tokens=limit_tokens)
+        scores[Path(f).stem] = score_masked_lm(model, tokenizer, batch)
+    return scores
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", required=True, help="text corpus (.txt/.jsonl/.jsonl.gz)")
+    ap.add_argument("--eval", nargs="*", default=[], help="held-out corpora scored before and after")
+    ap.add_argument("--init", help="adapter to continue from (domain adaptation)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--run-dir", help="checkpoint folder (default runs/<out stem>)")
+    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lora-r", type=int, default=16)
+    ap.add_argument("--head-only", action="store_true", help="baseline: train the head, no LoRA")
+    ap.add_argument("--wwm", action="store_true", help="whole-word masking instead of token masking")
+    ap.add_argument("--max-texts", type=int, help="subsample the training corpus")
+    ap.add_argument("--eval-tokens", type=int, default=6000, help="masked tokens scored per eval file")
+    ap.add_argument("--save-every", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    torch.manual_seed(args.seed)
+    acc = Accelerator()
+    model, tokenizer = embedded.build_masked_lm()
+    init_meta = {}
+    if args.init:
+        state, init_meta = embedded.read_adapter(args.init)
+        model = embedded.add_adapter(model, r=init_meta["lora_r"], alpha=init_meta["lora_alpha"])
+        embedded.load_adapter_into(model, state)
+    else:
+        model = embedded.add_adapter(model, r=args.lora_r, alpha=2 * args.lora_r)
+    if args.head_only:
+        for n, p in model.named_parameters():
+            if "lora_" in n:
+                p.requires_grad = False
+    n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    acc.print(f"trainable parameters: {n_train:,}")
+
+    texts = read_texts(args.train)
+    if args.max_texts:
+        texts = texts[:args.max_texts]
+    t0 = time.time()
+    examples = pack(tokenizer, texts, args.seq_len)
+    acc.print(f"{len(texts):,} texts -> {len(examples):,} windows of {args.seq_len} tokens "
+              f"({len(examples) * args.seq_len:,} tokens) in {time.time() - t0:.0f}s")
+
+    collate = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, whole_word_mask=args.wwm,
+                                              seed=args.seed)
+    loader = torch.utils.data.DataLoader(examples, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
+                                         generator=torch.Generator().manual_seed(args.seed))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    warmup = max(1, args.steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 0.5 * (1 + math.cos(math.pi * s / args.steps))))
+    model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
+    inner = acc.unwrap_model(model).base_model.model  # BertForMaskedLM with LoRA layers injected
+
+    run_dir = Path(args.run_dir or f"runs/{Path(args.out).stem}")
+    step = 0
+    if (run_dir / "state.pt").exists():
+        ck = torch.load(run_dir / "state.pt", weights_only=False)
+        embedded.load_adapter_into(acc.unwrap_model(model), ck["adapter"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        step = ck["step"]
+        acc.print(f"resumed at step {step}")
+
+    before = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval and step == 0 else None
+    if before:
+        acc.print("before:", json.dumps(before))
+
+    t0, losses = time.time(), []
+    model.train()
+    while step < args.steps:
+        for batch in loader:
+            if step >= args.steps:
+                break
+            labels = batch["labels"]
+            hidden = inner.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+            sel = labels != -100
+            logits = inner.cls(hidden[sel])  # vocabulary projection only at masked positions
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels[sel])
+            acc.backward(loss)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            step += 1
+            losses.append(loss.item())
+            if step % 25 == 0:
+                acc.print(f"step {step}/{args.steps} loss {sum(losses[-25:]) / 25:.3f} "
+                          f"({(time.time() - t0) / len(losses):.2f}s/step)", flush=True)
+            if step % args.save_every == 0:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                torch.save({"adapter": embedded.trainable_state(acc.unwrap_model(model)), "opt": opt.state_dict(),
+                            "sched": sched.state_dict(), "step": step}, run_dir / "state.pt")
+    train_s = time.time() - t0
+    model.eval()
+    after = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval else None
+    meta = {"task": "fill-mask", "train": Path(args.train).name, "init": Path(args.init).name if args.init else None,
+            "steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
+            "wwm": args.wwm, "head_only": args.head_only, "train_seconds": round(train_s),
+            "eval_before": before, "eval_after": after}
+    embedded.save_adapter(acc.unwrap_model(model), args.out, meta)
+    acc.print("after:", json.dumps(after))
+    acc.print(json.dumps({"out": args.out, "steps": args.steps, "train_seconds": round(train_s),
+                          "trainable": n_train, "before": before, "after": after}))
+
+
+if __name__ == "__main__":
+    main()

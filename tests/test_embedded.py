@@ -1,0 +1,40 @@
+import pytest
+import torch
+
+from models import embedded
+from models.errors import WeightsError
+
+
+def test_missing_adapter_file_is_a_clear_error(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        embedded.read_adapter(tmp_path / "nope.safetensors")
+
+
+def test_corrupt_adapter_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(WeightsError, match="unreadable"):
+        embedded.read_adapter(bad)
+
+
+def test_adapter_round_trip_changes_the_model(tmp_path):
+    """Saving then loading an adapter reproduces the trained model's outputs exactly (fp32)."""
+    model, tok = embedded.build_masked_lm()
+    peft_model = embedded.add_adapter(model, r=4, alpha=8)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for n, p in peft_model.named_parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.02)
+    peft_model.eval()
+    ids = tok("a short test sentence", return_tensors="pt")["input_ids"]
+    want = peft_model(input_ids=ids).logits
+    path = tmp_path / "a.safetensors"
+    embedded.save_adapter(peft_model, path, {"task": "test"}, fp16=False)
+    merged, _, meta = embedded.load_embedded_masked_lm(path)
+    assert meta["task"] == "test" and meta["lora_r"] == 4
+    got = merged(input_ids=ids).logits
+    assert torch.allclose(want, got, atol=1e-4)
+    fresh, _ = embedded.build_masked_lm()
+    fresh.eval()
+    assert not torch.allclose(fresh(input_ids=ids).logits, got, atol=1e-3)

@@ -1,0 +1,96 @@
+"""The fill-mask module on the real shipped embedded models."""
+import numpy as np
+import pytest
+
+from models import fill_mask
+from models.errors import InputError, ModelUnavailable
+
+# Sentences written for this test (not in any training corpus) and a word the model should
+# rank in its top 5. A model that has not learned English fails these.
+HELD_OUT = [
+    ("Paris is the [MASK] of France.", "capital"),
+    ("She opened the [MASK] and walked into the kitchen.", "door"),
+    ("He drank a glass of [MASK] before going to bed.", "water"),
+    ("The children went to [MASK] every morning by bus.", "school"),
+    ("It was raining, so she took her [MASK] with her.", "umbrella"),
+    ("They ate breakfast and then went to [MASK] at the office.", "work"),
+]
+
+
+@pytest.mark.parametrize("model", ["embedded-general", "embedded-movies"])
+def test_embedded_models_know_english(model):
+    hits = [word in [c.token for c in fill_mask.predict(text, model).predictions[0].candidates]
+            for text, word in HELD_OUT]
+    assert sum(hits) >= len(HELD_OUT) - 1, hits
+
+
+def test_result_is_complete_and_probabilities_are_sorted():
+    r = fill_mask.predict("The [MASK] barked at the [MASK].", top_k=7)
+    assert len(r.predictions) == 2
+    for p in r.predictions:
+        scores = [c.score for c in p.candidates]
+        assert len(scores) == 7 and scores == sorted(scores, reverse=True)
+        assert 0 < sum(scores) <= 1.0 + 1e-6
+        assert r.tokens[p.position] == "[MASK]"
+    assert "[MASK]" not in r.filled and r.filled.startswith("The ")
+    assert r.sequences == []  # only for a single mask
+    assert r.to_dict()["predictions"][1]["candidates"][0]["token"] == r.predictions[1].candidates[0].token
+
+
+def test_both_mask_spellings_give_the_same_prediction():
+    a = fill_mask.predict("Paris is the [MASK] of France.")
+    b = fill_mask.predict("Paris is the <mask> of France.")
+    assert [c.token for c in a.predictions[0].candidates] == [c.token for c in b.predictions[0].candidates]
+    assert len(a.sequences) == 5 and a.sequences[0] == a.filled
+
+
+def test_capture_exposes_attentions_and_hidden_states():
+    r = fill_mask.predict("A [MASK] test.", capture=True)
+    n = len(r.tokens)
+    assert len(r.attentions) == 6 and r.attentions[0].shape == (12, n, n)
+    np.testing.assert_allclose(r.attentions[3].sum(-1), 1.0, atol=1e-4)  # softmax rows
+    assert len(r.hidden_states) == 7 and r.hidden_states[0].shape == (n, 384)
+    assert r.mask_logits.shape == (1, 30522)
+    top = int(r.mask_logits[0].argmax())
+    assert r.predictions[0].candidates[0].token_id == top
+
+
+@pytest.mark.parametrize("text,match", [
+    ("", "empty"),
+    ("   \n ", "empty"),
+    ("no mask here", "No mask"),
+    ("[MASK] " * 11, "at most 10"),
+    ("x" * 1_000_001 + " [MASK]", "limit is 100,000"),
+])
+def test_bad_input_is_a_clear_error(text, match):
+    with pytest.raises(InputError, match=match):
+        fill_mask.predict(text)
+
+
+def test_bad_top_k_and_unknown_model():
+    with pytest.raises(InputError, match="top_k"):
+        fill_mask.predict("a [MASK]", top_k=0)
+    with pytest.raises(ModelUnavailable, match="Unknown model"):
+        fill_mask.predict("a [MASK]", model="no-such-model")
+
+
+def test_long_text_keeps_a_window_around_the_mask():
+    text = "The weather was fine. " * 300 + "Paris is the [MASK] of France." + " More text follows." * 50
+    r = fill_mask.predict(text)
+    assert any("reads 510 at once" in n for n in r.notices)
+    assert len(r.tokens) == 512
+    assert "capital" in [c.token for c in r.predictions[0].candidates]
+
+
+def test_masks_too_far_apart_for_one_window():
+    with pytest.raises(InputError, match="tokens apart"):
+        fill_mask.predict("[MASK] " + "word " * 700 + "[MASK]")
+
+
+def test_emoji_rtl_and_zero_width_are_handled():
+    r = fill_mask.predict("I love this \U0001F600 [MASK]\u200b!")
+    assert any("invisible" in n for n in r.notices)
+    assert any("not in the model's vocabulary" in n for n in r.notices)
+    r = fill_mask.predict("هذا [MASK] جميل جدا")
+    assert any("English text only" in n for n in r.notices)
+    assert len(r.predictions[0].candidates) == 5

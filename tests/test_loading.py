@@ -1,0 +1,52 @@
+import threading
+import time
+
+import pytest
+
+from models import loading
+from models.errors import ModelUnavailable
+
+
+def test_unknown_checkpoint_names_the_choices():
+    cks = [loading.Checkpoint("a", "embedded", "a.safetensors", "A")]
+    with pytest.raises(ModelUnavailable, match="Choose one of: a"):
+        loading.find_checkpoint(cks, "nope")
+
+
+def test_cache_builds_once_under_concurrent_requests():
+    calls = []
+
+    def build():
+        calls.append(1)
+        time.sleep(0.2)
+        return object()
+
+    cache = loading._Cache()
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(cache.get("k", build))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert all(g is got[0] for g in got)
+    assert cache.is_loaded("k") and cache.load_seconds["k"] >= 0.2
+
+
+def test_hub_offline_env_is_honoured(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert loading.hub_reachable() is False
+
+
+def test_hub_checkpoint_offline_fails_fast_with_clear_message(monkeypatch):
+    monkeypatch.setattr(loading, "hub_reachable", lambda timeout=3.0: False)
+
+    def load_fn(repo_id, local_files_only=False):
+        if local_files_only:
+            raise OSError("not cached")
+        raise AssertionError("must not try the network when the Hub is unreachable")
+
+    t0 = time.time()
+    with pytest.raises(ModelUnavailable, match="cannot be reached"):
+        loading.from_hub(load_fn, "bert-base-uncased")
+    assert time.time() - t0 < 10
