@@ -12,9 +12,9 @@ import sys
 
 import gradio as gr
 
-from tabs import fill_mask
+from tabs import fill_mask, qa, tagging
 
-TABS = [fill_mask]
+TABS = [fill_mask, qa, tagging]
 
 HEADER = """# 🔍 BERT family, live
 See what BERT-style models do inside: every tab runs a real model, offline by default.

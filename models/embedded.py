@@ -55,29 +55,36 @@ def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05):
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=LORA_TARGETS)
 
 
-def build_masked_lm(attn_implementation: str = "sdpa"):
-    """A BertForMaskedLM with the MiniLM encoder loaded and a fresh (untrained) MLM head."""
+def build_model(model_cls=None, attn_implementation: str = "sdpa", **config_overrides):
+    """A `model_cls` (a Bert*For* class) with the MiniLM encoder loaded and a fresh task head."""
     from transformers import AutoConfig, AutoTokenizer, BertForMaskedLM
 
+    model_cls = model_cls or BertForMaskedLM
     path = encoder_path()
-    config = AutoConfig.from_pretrained(path)
+    config = AutoConfig.from_pretrained(path, **config_overrides)
     config._attn_implementation = attn_implementation
-    model = BertForMaskedLM(config)
+    model = model_cls(config)
     missing, unexpected = model.bert.load_state_dict(load_encoder_state(path), strict=False)
     if unexpected or missing:
         raise WeightsError(f"encoder weights do not fit: missing={missing} unexpected={unexpected}")
-    model.tie_weights()  # decoder shares the (frozen) word embeddings
+    model.tie_weights()  # an MLM decoder shares the (frozen) word embeddings
     tokenizer = AutoTokenizer.from_pretrained(path)
     return model, tokenizer
 
 
-def add_adapter(model, r: int = 16, alpha: int = 32, head_prefix: str = "cls."):
-    """Wrap `model` with LoRA; freeze the encoder; make the head (minus tied embeddings) trainable."""
+def build_masked_lm(attn_implementation: str = "sdpa"):
+    """BertForMaskedLM on the MiniLM encoder with a fresh (untrained) MLM head."""
+    return build_model(None, attn_implementation)
+
+
+def add_adapter(model, r: int = 16, alpha: int = 32):
+    """Wrap `model` with LoRA; the encoder stays frozen; the task head (everything outside
+    `model.bert`, minus an MLM decoder tied to the word embeddings) is trained in full."""
     from peft import get_peft_model
 
     peft_model = get_peft_model(model, lora_config(r, alpha))
     for name, param in peft_model.named_parameters():
-        if head_prefix in name and "decoder.weight" not in name:
+        if ".bert." not in name and "decoder.weight" not in name:
             param.requires_grad = True
     return peft_model
 
@@ -123,12 +130,23 @@ def load_adapter_into(peft_model, state: dict[str, torch.Tensor]) -> None:
             own[k].copy_(v.to(own[k].dtype))
 
 
-def load_embedded_masked_lm(adapter_file: str | Path, attn_implementation: str = "sdpa"):
-    """The shipped masked LM: encoder + trained adapter, LoRA merged for plain-speed inference."""
+def load_embedded(adapter_file: str | Path, model_cls=None, attn_implementation: str = "sdpa"):
+    """A shipped model: encoder + trained adapter, LoRA merged for plain-speed inference.
+
+    Head shapes (e.g. the number of labels) come from the adapter's metadata (`config`).
+    """
     state, meta = read_adapter(adapter_file)
-    model, tokenizer = build_masked_lm(attn_implementation)
+    config = dict(meta.get("config", {}))
+    if "id2label" in config:  # JSON keys are strings
+        config["id2label"] = {int(k): v for k, v in config["id2label"].items()}
+        config["label2id"] = {v: k for k, v in config["id2label"].items()}
+    model, tokenizer = build_model(model_cls, attn_implementation, **config)
     peft_model = add_adapter(model, r=meta.get("lora_r", 16), alpha=meta.get("lora_alpha", 32))
     load_adapter_into(peft_model, state)
     merged = peft_model.merge_and_unload()
     merged.eval()
     return merged, tokenizer, meta
+
+
+def load_embedded_masked_lm(adapter_file: str | Path, attn_implementation: str = "sdpa"):
+    return load_embedded(adapter_file, None, attn_implementation)

@@ -1,6 +1,9 @@
 """Evaluation CLI: one sub-command per task; the LAST stdout line is one JSON object.
 
     python -m models.eval mlm DATA [--limit N] [--model NAME] [--seed S]
+    python -m models.eval squad DATA.json [--limit N] [--model NAME]
+    python -m models.eval conll DATA [--limit N] [--model NAME]      (CoNLL-2003 NER)
+    python -m models.eval upos DATA.conllu [--limit N] [--model NAME]
 
 DATA is .txt (one text per line), .jsonl or .jsonl.gz (field `text`).
 Later tasks add sub-commands here (squad, conll, upos, sst2, ...).
@@ -43,8 +46,33 @@ def cmd_mlm(args) -> dict:
     return {"task": "mlm", "model": args.model, **scores}
 
 
+def cmd_squad(args) -> dict:
+    from models import qa
+
+    rows = qa.read_squad(args.data)
+    if args.limit:
+        rows = rows[:args.limit]
+    if not rows:
+        raise ValueError(f"no questions in {args.data}")
+    scores = qa.squad_scores(qa.load(args.model), rows, allow_no_answer=args.allow_no_answer)
+    return {"task": "squad", "model": args.model, **scores}
+
+
+def cmd_tagging(args) -> dict:
+    from models import tagging
+
+    reader, scorer = ((tagging.read_conll, tagging.score_conll) if args.task == "conll"
+                      else (tagging.read_conllu, tagging.score_upos))
+    sents = reader(args.data)[:args.limit]
+    if not sents:
+        raise ValueError(f"no sentences in {args.data}")
+    scores = scorer(tagging.load(args.model), sents, args.aggregation)
+    scores.pop("words", None)
+    return {"task": args.task, "model": args.model, **scores}
+
+
 def main(argv: list[str] | None = None) -> None:
-    from models import fill_mask
+    from models import fill_mask, qa, tagging
 
     ap = argparse.ArgumentParser(prog="python -m models.eval", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,10 +83,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default=fill_mask.DEFAULT_MODEL, help=f"one of {fill_mask.model_names()}")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_mlm)
+    p = sub.add_parser("squad", help="SQuAD v1.1 exact match / F1 (official normalisation, via torchmetrics)")
+    p.add_argument("data", help="SQuAD-format JSON")
+    p.add_argument("--limit", type=int, help="first N questions only")
+    p.add_argument("--model", default=qa.DEFAULT_MODEL, help=f"one of {qa.model_names()}")
+    p.add_argument("--allow-no-answer", action="store_true",
+                   help="let the model abstain (SQuAD 2.0 style); v1.1 scoring always answers")
+    p.set_defaults(run=cmd_squad)
+    for task, default, what in (("conll", "embedded-ner", "entity-level NER P/R/F1 (seqeval) on a CoNLL-2003 file"),
+                                ("upos", "embedded-upos", "word-level UPOS accuracy on a CoNLL-U file")):
+        p = sub.add_parser(task, help=what)
+        p.add_argument("data")
+        p.add_argument("--limit", type=int, help="first N sentences only")
+        p.add_argument("--model", default=default, help=f"one of {tagging.model_names()}")
+        p.add_argument("--aggregation", default="first", choices=tagging.AGGREGATIONS)
+        p.set_defaults(run=cmd_tagging)
     args = ap.parse_args(argv)
     try:
         result = args.run(args)
-    except (ValueError, RuntimeError) as exc:  # our InputError / ModelUnavailable / WeightsError
+    except (ValueError, RuntimeError, KeyError, OSError) as exc:  # our InputError / ModelUnavailable / WeightsError
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2)
     print(json.dumps(result))

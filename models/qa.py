@@ -1,0 +1,253 @@
+"""Extractive QA (SQuAD-style span extraction) with the start/end logits exposed.
+
+transformers 5 has no question-answering pipeline, so the span search is done here:
+long contexts are cut into overlapping windows (doc stride) run as one batch, candidate
+spans (start <= end, length <= max_answer_len, inside the context) are scored as
+start_logit + end_logit and merged across windows; a SQuAD 2.0-style "no answer" wins when
+the null ([CLS]) score beats the best span by more than `null_threshold`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from models import embedded
+from models.errors import InputError
+from models.loading import Checkpoint, cached_load, find_checkpoint, from_hub
+from models.text_checks import clean_text, language_notice
+
+CHECKPOINTS = [
+    Checkpoint("embedded-squad", "embedded", "qa-squad.safetensors",
+               "MiniLM-L6 + QA adapter trained on SQuAD v1.1 dev half A, with no-answer examples (offline)"),
+    Checkpoint("distilbert-base-cased-distilled-squad", "hub", "distilbert-base-cased-distilled-squad",
+               "DistilBERT fine-tuned on SQuAD v1.1 (Hub)"),
+    Checkpoint("deepset/roberta-base-squad2", "hub", "deepset/roberta-base-squad2",
+               "RoBERTa base fine-tuned on SQuAD 2.0, knows 'no answer' (Hub)"),
+    Checkpoint("uer/roberta-base-chinese-extractive-qa", "hub", "uer/roberta-base-chinese-extractive-qa",
+               "Chinese RoBERTa for extractive QA (Hub)", languages=("zh",)),
+]
+DEFAULT_MODEL = "embedded-squad"
+MAX_CONTEXT_CHARS = 50_000
+MAX_LEN = 384
+DOC_STRIDE = 128
+BATCH = 16
+N_CANDIDATES = 20  # top start and end positions tried per window
+
+
+@dataclass
+class QAModel:
+    name: str
+    model: torch.nn.Module
+    tokenizer: object
+    checkpoint: Checkpoint
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Answer:
+    text: str
+    start: int  # character offsets in the (cleaned) context
+    end: int
+    score: float  # start_logit + end_logit
+    probability: float  # softmax over the n-best list (and the null answer)
+    window: int
+
+
+@dataclass
+class Window:
+    """One model input: the logits at every token, and which tokens belong to the context."""
+    tokens: list[str]
+    offsets: list[tuple[int, int]]  # char offsets in the context; (0, 0) outside it
+    is_context: list[bool]
+    start_logits: np.ndarray
+    end_logits: np.ndarray
+    null_score: float
+
+
+@dataclass
+class TokenLogit:
+    token: str
+    start: int
+    end: int
+    start_logit: float
+    end_logit: float
+
+
+@dataclass
+class QAResult:
+    model: str
+    question: str
+    context: str
+    answer: Answer | None  # None: "no answer" won
+    nbest: list[Answer]
+    null_score: float
+    windows: list[Window]
+    context_logits: list[TokenLogit]  # one per context token, from its most central window
+    notices: list[str]
+    seconds: float
+
+    def to_dict(self) -> dict:
+        ans = lambda a: None if a is None else {"text": a.text, "start": a.start, "end": a.end,
+                                                 "score": round(a.score, 4), "probability": round(a.probability, 4)}
+        return {"model": self.model, "answer": ans(self.answer), "no_answer": self.answer is None,
+                "null_score": round(self.null_score, 4), "nbest": [ans(a) for a in self.nbest],
+                "n_windows": len(self.windows), "notices": self.notices,
+                "context_logits": [{"token": t.token, "start": t.start, "end": t.end,
+                                    "start_logit": round(t.start_logit, 3), "end_logit": round(t.end_logit, 3)}
+                                   for t in self.context_logits]}
+
+
+def model_names() -> list[str]:
+    return [c.name for c in CHECKPOINTS]
+
+
+def _build(ck: Checkpoint) -> QAModel:
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, BertForQuestionAnswering
+
+    if ck.source == "embedded":
+        model, tok, meta = embedded.load_embedded(embedded.WEIGHTS_DIR / ck.location, BertForQuestionAnswering,
+                                                  attn_implementation="eager")
+        return QAModel(ck.name, model, tok, ck, meta)
+    tok = from_hub(AutoTokenizer.from_pretrained, ck.location)
+    model = from_hub(AutoModelForQuestionAnswering.from_pretrained, ck.location, attn_implementation="eager")
+    model.eval()
+    return QAModel(ck.name, model, tok, ck)
+
+
+def load(name: str = DEFAULT_MODEL) -> QAModel:
+    ck = find_checkpoint(CHECKPOINTS, name)
+    return cached_load(("qa", name), lambda: _build(ck))
+
+
+def encode_windows(tokenizer, question: str, context: str, max_len: int = MAX_LEN, stride: int = DOC_STRIDE,
+                   padding: bool = True):
+    """Question + context windows as the model reads them (also used by the training recipe)."""
+    pad_right = tokenizer.padding_side == "right"
+    return tokenizer(
+        question if pad_right else context, context if pad_right else question,
+        truncation="only_second" if pad_right else "only_first", max_length=max_len, stride=stride,
+        return_overflowing_tokens=True, return_offsets_mapping=True,
+        padding="max_length" if padding else False, return_tensors=None)
+
+
+def _span_candidates(start: np.ndarray, end: np.ndarray, is_ctx: np.ndarray, max_answer_len: int):
+    """(score, s, e) for the best start/end pairs that form a valid span inside the context."""
+    s_idx = [i for i in np.argsort(start)[::-1] if is_ctx[i]][:N_CANDIDATES]
+    e_idx = [i for i in np.argsort(end)[::-1] if is_ctx[i]][:N_CANDIDATES]
+    return [(float(start[s] + end[e]), int(s), int(e)) for s in s_idx for e in e_idx
+            if s <= e and e - s + 1 <= max_answer_len]
+
+
+@torch.no_grad()
+def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL, top_n: int = 5, max_answer_len: int = 30,
+            null_threshold: float = 0.0, max_len: int = MAX_LEN, stride: int = DOC_STRIDE) -> QAResult:
+    t0 = time.perf_counter()
+    question, notes_q = clean_text(question, "question", max_chars=2_000)
+    context, notices = clean_text(context, "context", max_chars=MAX_CONTEXT_CHARS)
+    notices = notes_q + notices
+    if not 1 <= int(top_n) <= 20:
+        raise InputError("The n-best size must be between 1 and 20.")
+    if not 1 <= int(max_answer_len) <= 200:
+        raise InputError("The maximum answer length must be between 1 and 200 tokens.")
+    qa = model if isinstance(model, QAModel) else load(model)
+    tok = qa.tokenizer
+    notices += language_notice(question + context, qa.checkpoint.languages)
+    if "zh" in qa.checkpoint.languages and "en" not in qa.checkpoint.languages and not any(
+            "\u4e00" <= c <= "\u9fff" for c in context):
+        notices.append("This model was trained on Chinese text; for other languages its answers are not meaningful.")
+    n_q = len(tok(question, add_special_tokens=False)["input_ids"])
+    if n_q > max_len // 2:
+        raise InputError(f"The question is {n_q} tokens; at most {max_len // 2} fit next to the context in one "
+                         f"{max_len}-token window. Shorten the question.")
+
+    enc = encode_windows(tok, question, context, max_len, stride)
+    ctx_id = 1 if tok.padding_side == "right" else 0
+    n_win = len(enc["input_ids"])
+    if n_win > 1:
+        notices.append(f"The context is longer than one {max_len}-token window: it was read as {n_win} "
+                       f"overlapping windows (stride {stride}) and the answers merged.")
+    starts, ends = [], []
+    model_inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    for i in range(0, n_win, BATCH):
+        batch = {k: torch.tensor(enc[k][i:i + BATCH]) for k in model_inputs}
+        if "token_type_ids" in batch and qa.model.config.model_type in ("distilbert", "roberta"):
+            batch.pop("token_type_ids")
+        out = qa.model(**batch)
+        starts.append(out.start_logits.float().numpy())
+        ends.append(out.end_logits.float().numpy())
+    starts, ends = np.concatenate(starts), np.concatenate(ends)
+
+    windows, cands, null_scores = [], [], []
+    for w in range(n_win):
+        seq_ids = enc.sequence_ids(w)
+        is_ctx = np.array([s == ctx_id for s in seq_ids])
+        offsets = [tuple(o) if c else (0, 0) for o, c in zip(enc["offset_mapping"][w], is_ctx)]
+        cls_pos = enc["input_ids"][w].index(tok.cls_token_id) if tok.cls_token_id in enc["input_ids"][w] else 0
+        null = float(starts[w][cls_pos] + ends[w][cls_pos])
+        null_scores.append(null)
+        windows.append(Window(tok.convert_ids_to_tokens(enc["input_ids"][w]), offsets, is_ctx.tolist(),
+                              starts[w], ends[w], null))
+        for score, s, e in _span_candidates(starts[w], ends[w], is_ctx, int(max_answer_len)):
+            cands.append((score, offsets[s][0], offsets[e][1], w))
+
+    best = {}
+    for score, a, b, w in sorted(cands, reverse=True):  # merge windows: one entry per char span
+        if (a, b) not in best and b > a:
+            best[(a, b)] = (score, w)
+        if len(best) >= top_n:
+            break
+    null_score = min(null_scores)  # as in SQuAD 2.0 post-processing: the most confident window's null
+    scores = np.array([v[0] for v in best.values()] + [null_score])
+    probs = np.exp(scores - scores.max())
+    probs /= probs.sum()
+    nbest = [Answer(context[a:b], a, b, sc, float(p), w) for ((a, b), (sc, w)), p in zip(best.items(), probs)]
+    answer = nbest[0] if nbest and nbest[0].score + null_threshold >= null_score else None
+    if not nbest:
+        notices.append("No valid span was found in the context.")
+
+    # one logit pair per context token, taken from the window where it is most central
+    per_token: dict[tuple[int, int], tuple[float, TokenLogit]] = {}
+    for w, win in enumerate(windows):
+        ctx_pos = [i for i, c in enumerate(win.is_context) if c]
+        for k, i in enumerate(ctx_pos):
+            centrality = min(k, len(ctx_pos) - 1 - k)
+            key = win.offsets[i]
+            if key not in per_token or centrality > per_token[key][0]:
+                per_token[key] = (centrality, TokenLogit(win.tokens[i], key[0], key[1],
+                                                         float(win.start_logits[i]), float(win.end_logits[i])))
+    context_logits = [v[1] for _, v in sorted(per_token.items())]
+    return QAResult(qa.name, question, context, answer, nbest, null_score, windows, context_logits, notices,
+                    round(time.perf_counter() - t0, 4))
+
+
+def read_squad(path) -> list[dict]:
+    """SQuAD-format JSON (v1.1 / v2.0 / CMRC) -> [{id, title, article, question, context, answers}]."""
+    import json
+
+    data = json.loads(open(path, encoding="utf-8").read())["data"]
+    rows = []
+    for a, article in enumerate(data):
+        for para in article["paragraphs"]:
+            for q in para["qas"]:
+                rows.append({"id": q["id"], "title": article.get("title", ""), "article": a,
+                             "question": q["question"], "context": para["context"],
+                             "answers": [x["text"] for x in q.get("answers", [])],
+                             "answer_starts": [x["answer_start"] for x in q.get("answers", [])]})
+    return rows
+
+
+def squad_scores(qa: QAModel, rows: list[dict], allow_no_answer: bool = False) -> dict:
+    """Official SQuAD v1.1 EM / F1 (torchmetrics' implementation of the official script)."""
+    from torchmetrics.functional.text import squad
+
+    preds, target = [], []
+    for r in rows:
+        res = predict(r["question"], r["context"], qa, top_n=1,
+                      null_threshold=0.0 if allow_no_answer else float("inf"))
+        preds.append({"prediction_text": res.answer.text if res.answer else "", "id": r["id"]})
+        target.append({"answers": {"answer_start": r["answer_starts"], "text": r["answers"]}, "id": r["id"]})
+    scores = squad(preds, target)
+    return {"n": len(rows), "exact_match": round(float(scores["exact_match"]), 2), "f1": round(float(scores["f1"]), 2)}

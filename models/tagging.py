@@ -1,0 +1,324 @@
+"""Sequence tagging (NER, POS): word labels from sub-word predictions, and entity spans.
+
+Words are the tokenizer's pre-tokens (whitespace and punctuation split; one per character
+for Chinese). A word's label comes from its sub-tokens by the chosen aggregation:
+  first    the first sub-token's distribution (how the taggers are trained)
+  average  the mean of its sub-tokens' distributions
+  max      the distribution of the sub-token with the most confident label
+BIO and IOB1 label sequences are both decoded: an entity starts at B-X, or at I-X after a
+label of another type.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from models import embedded
+from models.errors import InputError
+from models.loading import Checkpoint, cached_load, find_checkpoint, from_hub
+from models.text_checks import clean_text, language_notice
+
+CHECKPOINTS = [
+    Checkpoint("embedded-ner", "embedded", "ner-conll2003.safetensors",
+               "MiniLM-L6 + NER adapter trained on CoNLL-2003 (PER/ORG/LOC/MISC, offline)"),
+    Checkpoint("embedded-upos", "embedded", "upos-ewt.safetensors",
+               "MiniLM-L6 + universal POS adapter trained on UD English EWT (offline)"),
+    Checkpoint("dslim/bert-base-NER", "hub", "dslim/bert-base-NER", "BERT base NER, CoNLL-2003 (Hub)"),
+    Checkpoint("vblagoje/bert-english-uncased-finetuned-pos", "hub", "vblagoje/bert-english-uncased-finetuned-pos",
+               "BERT base uncased, universal POS (Hub)"),
+    Checkpoint("ckiplab/bert-base-chinese-ner", "hub", "ckiplab/bert-base-chinese-ner",
+               "Chinese BERT NER, OntoNotes types (Hub)", languages=("zh",)),
+]
+DEFAULT_MODEL = "embedded-ner"
+AGGREGATIONS = ("first", "average", "max")
+BATCH = 16
+
+
+@dataclass
+class Tagger:
+    name: str
+    model: torch.nn.Module
+    tokenizer: object
+    checkpoint: Checkpoint
+    id2label: dict[int, str]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def max_tokens(self) -> int:
+        limit = getattr(self.model.config, "max_position_embeddings", 512)
+        if self.model.config.model_type in ("roberta", "xlm-roberta"):
+            limit -= 2
+        return min(limit, 512)
+
+
+@dataclass
+class WordTag:
+    word: str
+    start: int
+    end: int
+    label: str
+    score: float
+
+
+@dataclass
+class Entity:
+    label: str  # type without the B-/I- prefix
+    text: str
+    start: int
+    end: int
+    score: float  # mean word confidence
+
+
+@dataclass
+class TaggingResult:
+    model: str
+    text: str
+    words: list[WordTag]
+    entities: list[Entity]
+    aggregation: str
+    notices: list[str]
+    seconds: float
+
+    def highlighted(self) -> list[dict]:
+        """gr.HighlightedText entity dicts: entities for NER-style labels, every word for POS."""
+        if any(w.label[:2] in ("B-", "I-", "E-", "S-") for w in self.words):
+            return [{"entity": e.label, "start": e.start, "end": e.end, "score": e.score} for e in self.entities]
+        return [{"entity": w.label, "start": w.start, "end": w.end, "score": w.score} for w in self.words]
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "aggregation": self.aggregation, "notices": self.notices,
+                "words": [vars(w) for w in self.words], "entities": [vars(e) for e in self.entities]}
+
+
+def model_names() -> list[str]:
+    return [c.name for c in CHECKPOINTS]
+
+
+def _build(ck: Checkpoint) -> Tagger:
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, BertForTokenClassification
+
+    if ck.source == "embedded":
+        model, tok, meta = embedded.load_embedded(embedded.WEIGHTS_DIR / ck.location, BertForTokenClassification,
+                                                  attn_implementation="eager")
+    else:
+        tok = from_hub(AutoTokenizer.from_pretrained, ck.location)
+        model = from_hub(AutoModelForTokenClassification.from_pretrained, ck.location, attn_implementation="eager")
+        model.eval()
+        meta = {}
+    id2label = {int(k): v for k, v in model.config.id2label.items()}
+    return Tagger(ck.name, model, tok, ck, id2label, meta)
+
+
+def load(name: str = DEFAULT_MODEL) -> Tagger:
+    ck = find_checkpoint(CHECKPOINTS, name)
+    return cached_load(("tagging", name), lambda: _build(ck))
+
+
+def aggregate(probs: np.ndarray, how: str) -> np.ndarray:
+    """One distribution for a word from its sub-tokens' distributions [n_sub, n_labels]."""
+    if how == "first":
+        return probs[0]
+    if how == "average":
+        return probs.mean(0)
+    if how == "max":
+        return probs[probs.max(-1).argmax()]
+    raise InputError(f"Unknown aggregation '{how}'; choose one of {', '.join(AGGREGATIONS)}.")
+
+
+def decode_entities(words: list[WordTag], text: str) -> list[Entity]:
+    """Entity spans from BIO or IOB1 word labels."""
+    entities, cur = [], None
+    for w in words:
+        prefix, _, kind = w.label.partition("-") if "-" in w.label else ("O", "", "")
+        starts_new = prefix in ("B", "S") or (prefix in ("I", "E") and (cur is None or cur["label"] != kind))
+        if prefix == "O" or starts_new:
+            if cur:
+                entities.append(cur)
+            cur = None
+        if prefix != "O":
+            if cur is None:
+                cur = {"label": kind, "start": w.start, "end": w.end, "scores": [w.score]}
+            else:
+                cur["end"], _ = w.end, cur["scores"].append(w.score)
+    if cur:
+        entities.append(cur)
+    return [Entity(e["label"], text[e["start"]:e["end"]], e["start"], e["end"], round(float(np.mean(e["scores"])), 4))
+            for e in entities]
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
+
+
+def split_words(tokenizer, text: str) -> list[tuple[str, int, int]]:
+    """The tokenizer's pre-tokens (word, start, end) on the raw text; CJK characters are one word each,
+    as BERT's normaliser makes them."""
+    pre = tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)
+    words = []
+    for w, (a, b) in pre:
+        if any(_is_cjk(c) for c in w):
+            run = a
+            for i, c in enumerate(w):
+                if _is_cjk(c):
+                    if run < a + i:
+                        words.append((text[run:a + i], run, a + i))
+                    words.append((c, a + i, a + i + 1))
+                    run = a + i + 1
+            if run < b:
+                words.append((text[run:b], run, b))
+        else:
+            words.append((w, a, b))
+    return words
+
+
+def _chunks(word_token_counts: list[int], size: int) -> list[tuple[int, int]]:
+    """Split words into consecutive [start, end) groups of at most `size` sub-tokens."""
+    out, start, used = [], 0, 0
+    for i, n in enumerate(word_token_counts):
+        n = min(n, size)
+        if used + n > size:
+            out.append((start, i))
+            start, used = i, 0
+        used += n
+    out.append((start, len(word_token_counts)))
+    return out
+
+
+@torch.no_grad()
+def tag_word_lists(tg: Tagger, word_lists: list[list[str]], aggregation: str = "first",
+                   progress: Callable[[float, str], None] | None = None,
+                   batch_size: int = BATCH) -> tuple[list[list[np.ndarray]], int]:
+    """Label distributions for every word of every list, many sequences per forward pass.
+
+    Lists longer than the model window are cut into chunks at word boundaries.
+    Returns (per list, per word distributions) and the number of sequences run.
+    """
+    if aggregation not in AGGREGATIONS:
+        raise InputError(f"Unknown aggregation '{aggregation}'; choose one of {', '.join(AGGREGATIONS)}.")
+    tok = tg.tokenizer
+    size = tg.max_tokens - 2
+    pieces, seqs = [], []  # seqs: (list index, first word, end word)
+    for i, words in enumerate(word_lists):
+        ids = tok(list(words), add_special_tokens=False)["input_ids"] if words else []
+        ids = [p[:size] if p else [tok.unk_token_id] for p in ids]
+        pieces.append(ids)
+        if words:
+            seqs += [(i, s, e) for s, e in _chunks([len(p) for p in ids], size)]
+    out: list[list[np.ndarray]] = [[] for _ in word_lists]
+    for b in range(0, len(seqs), batch_size):
+        batch = seqs[b:b + batch_size]
+        rows = [[tok.cls_token_id] + [t for p in pieces[i][s:e] for t in p] + [tok.sep_token_id] for i, s, e in batch]
+        x = torch.full((len(rows), max(map(len, rows))), tok.pad_token_id, dtype=torch.long)
+        for j, r in enumerate(rows):
+            x[j, :len(r)] = torch.tensor(r)
+        probs = tg.model(input_ids=x, attention_mask=(x != tok.pad_token_id).long()).logits.float().softmax(-1).numpy()
+        for j, (i, s, e) in enumerate(batch):
+            pos = 1
+            for p in pieces[i][s:e]:
+                out[i].append(aggregate(probs[j, pos:pos + len(p)], aggregation))
+                pos += len(p)
+        if progress:
+            progress(min(1.0, (b + batch_size) / len(seqs)), "Tagging")
+    return out, len(seqs)
+
+
+def labels_of(tg: Tagger, dists: list[np.ndarray]) -> list[tuple[str, float]]:
+    return [(tg.id2label[int(p.argmax())], round(float(p.max()), 4)) for p in dists]
+
+
+def predict(text: str, model: "str | Tagger" = DEFAULT_MODEL, aggregation: str = "first",
+            progress: Callable[[float, str], None] | None = None) -> TaggingResult:
+    t0 = time.perf_counter()
+    text, notices = clean_text(text)
+    if aggregation not in AGGREGATIONS:
+        raise InputError(f"Unknown aggregation '{aggregation}'; choose one of {', '.join(AGGREGATIONS)}.")
+    tg = model if isinstance(model, Tagger) else load(model)
+    notices += language_notice(text, tg.checkpoint.languages)
+    words = split_words(tg.tokenizer, text)
+    if not words:
+        raise InputError("The text has no words to tag.")
+    (dists,), n_seq = tag_word_lists(tg, [[w for w, _, _ in words]], aggregation, progress)
+    if n_seq > 1:
+        notices.append(f"The text is longer than one {tg.max_tokens - 2}-token window: "
+                       f"it was tagged in {n_seq} chunks.")
+    tags = [WordTag(w, a, b, label, score) for (w, a, b), (label, score) in zip(words, labels_of(tg, dists))]
+    return TaggingResult(tg.name, text, tags, decode_entities(tags, text), aggregation, notices,
+                         round(time.perf_counter() - t0, 4))
+
+
+# ---- data sets and scoring (shared by the recipe, the eval CLI and the tests) ----
+
+def iob1_to_bio(tags: list[str]) -> list[str]:
+    """CoNLL-2003's IOB1 (I- starts an entity unless it continues one of the same type) -> BIO."""
+    out, prev = [], "O"
+    for t in tags:
+        if t.startswith("I-") and (prev == "O" or prev[2:] != t[2:]):
+            t = "B-" + t[2:]
+        out.append(t)
+        prev = t
+    return out
+
+
+def read_conll(path) -> list[tuple[list[str], list[str]]]:
+    """CoNLL-2003 `WORD POS CHUNK NER` files -> [(words, BIO tags)] per sentence."""
+    sents, words, tags = [], [], []
+    for line in open(path, encoding="utf-8"):
+        parts = line.split()
+        if not parts or parts[0] == "-DOCSTART-":
+            if words:
+                sents.append((words, iob1_to_bio(tags)))
+            words, tags = [], []
+            continue
+        words.append(parts[0])
+        tags.append(parts[-1])
+    if words:
+        sents.append((words, iob1_to_bio(tags)))
+    return sents
+
+
+def read_conllu(path) -> list[tuple[list[str], list[str]]]:
+    """CoNLL-U -> [(syntactic words, UPOS)]. Multi-word token lines (1-2) and empty nodes (1.1)
+    are skipped: UPOS belongs to the syntactic words, as UD scores it."""
+    sents, words, tags = [], [], []
+    for line in open(path, encoding="utf-8"):
+        line = line.rstrip("\n")
+        if not line:
+            if words:
+                sents.append((words, tags))
+            words, tags = [], []
+            continue
+        if line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) != 10 or "-" in cols[0] or "." in cols[0]:
+            continue
+        words.append(cols[1])
+        tags.append(cols[3])
+    if words:
+        sents.append((words, tags))
+    return sents
+
+
+def score_conll(tg: Tagger, sents, aggregation: str = "first") -> dict:
+    """Entity-level precision / recall / F1 (seqeval, CoNLL-style)."""
+    from seqeval.metrics import f1_score, precision_score, recall_score
+
+    dists, _ = tag_word_lists(tg, [w for w, _ in sents], aggregation, batch_size=64)
+    pred = [[label for label, _ in labels_of(tg, d)] for d in dists]
+    gold = [t for _, t in sents]
+    return {"n": len(sents), "f1": round(f1_score(gold, pred), 4), "precision": round(precision_score(gold, pred), 4),
+            "recall": round(recall_score(gold, pred), 4)}
+
+
+def score_upos(tg: Tagger, sents, aggregation: str = "first") -> dict:
+    dists, _ = tag_word_lists(tg, [w for w, _ in sents], aggregation, batch_size=64)
+    correct = total = 0
+    for d, (_, gold) in zip(dists, sents):
+        for (label, _), g in zip(labels_of(tg, d), gold):
+            correct += label == g
+            total += 1
+    return {"n": len(sents), "words": total, "accuracy": round(correct / max(total, 1), 4)}

@@ -1,0 +1,98 @@
+"""Sequence tagging tab: named entities and parts of speech, word by word."""
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from models import embedded, tagging  # noqa: E402
+from models.loading import is_loaded  # noqa: E402
+from tabs.common import notices_markdown, run_model  # noqa: E402
+
+TITLE = "Tagging (NER / POS)"
+
+INTRO = """
+### Token classification: one label per word
+The tokenizer cuts words into sub-words; the model labels every sub-word; a word's label comes
+from its sub-words by the **aggregation** you choose (*first*: the first sub-word, as the taggers
+were trained; *average*: the mean of their probabilities; *max*: the most confident sub-word).
+For NER, B-/I- labels are joined into entity spans. The embedded taggers (offline) are MiniLM-L6
+with small adapters trained on CoNLL-2003 (NER: PER, ORG, LOC, MISC) and UD English EWT (17
+universal POS tags).
+"""
+
+TASK_MODELS = {"Named entities": "embedded-ner", "Parts of speech": "embedded-upos"}
+EXAMPLES = [
+    ["Angela Merkel met Emmanuel Macron in Paris to discuss the future of the European Union.", "Named entities"],
+    ["Apple is looking at buying a U.K. startup for $1 billion, according to Bloomberg News.", "Named entities"],
+    ["The quick brown fox jumps over the lazy dog because it wants to eat.", "Parts of speech"],
+    ["I can't believe she's already finished reading all three books!", "Parts of speech"],
+]
+
+
+def layer_plot():
+    """Accuracy / F1 per layer from the layer-selection probes (recipes/train_tagger.py --probe)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    found = False
+    for ax, task in zip(axes, ("upos", "ner")):
+        path = embedded.WEIGHTS_DIR / f"layer-probe-{task}.json"
+        if not path.is_file():
+            ax.set_axis_off()
+            continue
+        found = True
+        res = json.loads(path.read_text())
+        layers = [r for r in res["rows"] if r["layer"] is not None]
+        mix = [r for r in res["rows"] if r["layer"] is None]
+        ax.plot([r["layer"] for r in layers], [r["metric"] for r in layers], "o-", label="one layer")
+        if mix:
+            ax.axhline(mix[0]["metric"], color="#dc2626", ls="--", label="learned mix of all layers")
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.set_ylabel(res["metric"])
+        ax.set_title(f"{task.upper()}: frozen features, linear tagger")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig if found else None
+
+
+def tag(text: str, task: str, model_name: str, aggregation: str, progress=gr.Progress()):
+    """Tag `text`. Returns (notes, highlighted entities/words, word table, raw JSON)."""
+    model_name = model_name or TASK_MODELS.get(task, tagging.DEFAULT_MODEL)
+    if not is_loaded(("tagging", model_name)):
+        progress(0.05, desc=f"Loading {model_name} (first use only)…")
+    r = run_model(tagging.predict, text, model_name, aggregation, progress=lambda f, d: progress(f, desc=d))
+    table = pd.DataFrame([{"word": w.word, "label": w.label, "confidence": w.score, "chars": f"{w.start}-{w.end}"}
+                          for w in r.words])
+    info = f"Model `{r.model}` · {len(r.words)} words · {len(r.entities)} entities · {r.seconds * 1000:.0f} ms"
+    return (notices_markdown(r.notices, info), {"text": r.text, "entities": r.highlighted()}, table, r.to_dict())
+
+
+def build() -> None:
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column(scale=3):
+            text = gr.Textbox(label="Text", lines=4, value=EXAMPLES[0][0], max_length=100_000)
+        with gr.Column(scale=2):
+            task = gr.Radio(list(TASK_MODELS), value="Named entities", label="Task")
+            model = gr.Dropdown([(f"{c.name}  ({c.description})", c.name) for c in tagging.CHECKPOINTS],
+                                value="embedded-ner", label="Model")
+            aggregation = gr.Radio(list(tagging.AGGREGATIONS), value="first", label="Sub-word aggregation")
+    run = gr.Button("Tag", variant="primary")
+    notes = gr.Markdown()
+    highlighted = gr.HighlightedText(label="Labels in the text", show_legend=True, combine_adjacent=False)
+    table = gr.Dataframe(label="Words, labels and confidence", interactive=False)
+    with gr.Accordion("Which layer knows most? (layer-selection probes)", open=False):
+        gr.Markdown("A linear tagger trained on frozen features of each layer of the MiniLM encoder, and on a "
+                    "learned softmax-weighted mix of all layers (see the README's table).")
+        plot = gr.Plot(value=layer_plot, label="Dev accuracy / F1 per layer")
+    with gr.Accordion("Raw result (JSON)", open=False):
+        raw = gr.JSON()
+    gr.Examples(EXAMPLES, inputs=[text, task])
+    task.change(lambda t: TASK_MODELS[t], task, model, api_visibility="private")
+    run.click(tag, [text, task, model, aggregation], [notes, highlighted, table, raw], api_name="tag",
+              api_description="Label every word of `text` (NER or UPOS) with the chosen model and aggregation.")

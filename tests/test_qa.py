@@ -1,0 +1,66 @@
+"""Extractive QA: span search rules, windows, and the real embedded model."""
+import numpy as np
+import pytest
+
+from models import qa
+from models.errors import InputError
+from tabs.qa import AMAZON, TELEPHONE
+
+
+def test_span_search_respects_order_length_and_context():
+    start = np.array([9.0, 1.0, 2.0, 8.0, 0.5, 0.1])
+    end = np.array([9.0, 7.0, 0.3, 0.2, 6.0, 0.1])
+    is_ctx = np.array([False, True, True, True, True, True])  # position 0 is [CLS]/question
+    cands = qa._span_candidates(start, end, is_ctx, max_answer_len=2)
+    assert cands, "some valid span exists"
+    for score, s, e in cands:
+        assert is_ctx[s] and is_ctx[e] and s <= e and e - s + 1 <= 2
+    best = max(cands)
+    assert (best[1], best[2]) == (3, 4)  # 8 + 6; (0, 0) is outside the context, (3, 1) is reversed
+
+
+def test_embedded_model_answers_held_out_questions():
+    r = qa.predict("Which country contains the majority of the Amazon rainforest?", AMAZON)
+    assert r.answer is not None and "Brazil" in r.answer.text
+    assert AMAZON[r.answer.start:r.answer.end] == r.answer.text
+    assert len(r.context_logits) > 50 and len(r.windows) == 1
+    probs = [a.probability for a in r.nbest]
+    assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.0 + 1e-6
+
+
+def test_long_context_is_windowed_and_merged():
+    r = qa.predict("Who was awarded the first US patent for the telephone?", TELEPHONE)
+    assert len(r.windows) > 1 and any("windows" in n for n in r.notices)
+    assert "Bell" in r.answer.text
+    # every context token appears once in the merged logits, in order
+    starts = [t.start for t in r.context_logits]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert r.context_logits[-1].end >= len(TELEPHONE) - 2
+
+
+def test_null_threshold_controls_abstention():
+    q = "Which country contains the majority of the Amazon rainforest?"
+    assert qa.predict(q, AMAZON, null_threshold=-1000).answer is None
+    assert qa.predict(q, AMAZON, null_threshold=1000).answer is not None
+
+
+def test_unanswerable_question_gets_no_answer_or_a_low_probability():
+    r = qa.predict("Who won the football World Cup in 2030?", AMAZON)
+    assert r.answer is None or r.answer.probability < 0.5
+
+
+@pytest.mark.parametrize("question,context,match", [
+    ("", AMAZON, "question is empty"),
+    ("What?", "  ", "context is empty"),
+    ("What?", "x" * 1_000_000, "limit is 50,000"),
+    ("word " * 300 + "?", AMAZON, "Shorten the question"),
+])
+def test_bad_input(question, context, match):
+    with pytest.raises(InputError, match=match):
+        qa.predict(question, context)
+
+
+def test_chinese_on_the_english_model_answers_with_a_notice():
+    r = qa.predict("苏轼是哪里人?", "苏轼是北宋著名的文学家与政治家,眉州眉山人。")
+    assert any("English" in n for n in r.notices)
+    assert r.nbest  # it still answers
