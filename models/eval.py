@@ -4,6 +4,7 @@
     python -m models.eval squad DATA.json [--limit N] [--model NAME]
     python -m models.eval conll DATA [--limit N] [--model NAME]      (CoNLL-2003 NER)
     python -m models.eval upos DATA.conllu [--limit N] [--model NAME]
+    python -m models.eval sst2 DATA.tsv [--shots K --train TRAIN.tsv --seed S ...] [--backend NAME] [--limit N]
 
 DATA is .txt (one text per line), .jsonl or .jsonl.gz (field `text`).
 Later tasks add sub-commands here (squad, conll, upos, sst2, ...).
@@ -71,8 +72,55 @@ def cmd_tagging(args) -> dict:
     return {"task": args.task, "model": args.model, **scores}
 
 
+def cmd_sst2(args) -> dict:
+    import random
+
+    import numpy as np
+
+    from models import prompt_cls
+
+    rows = prompt_cls.read_labelled_tsv(args.data, args.limit)
+    if not rows:
+        raise ValueError(f"no labelled rows in {args.data}")
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS[args.preset])
+    if args.shots and not args.train:
+        raise ValueError("--shots needs --train TRAIN.tsv to draw the examples from")
+    pool = prompt_cls.read_labelled_tsv(args.train) if args.shots else []
+    accs = []
+    for seed in args.seed:
+        shots = []
+        if args.shots:
+            rng = random.Random(seed)
+            for label in spec.labels:
+                cands = [r for r in pool if r[1] == label]
+                if len(cands) < args.shots:
+                    raise ValueError(f"--shots {args.shots} but only {len(cands)} '{label}' rows in {args.train}")
+                shots += rng.sample(cands, args.shots)
+        tuned = None
+        if args.shots and args.mode == "finetune":
+            tuned = prompt_cls.prompt_finetune(spec, shots, args.model, epochs=args.epochs, seed=seed)
+        demos = prompt_cls.sample_demos(shots, spec, seed) if args.shots and args.mode == "demos" else []
+        correct = 0
+        for i in range(0, len(rows), 32):
+            batch = rows[i:i + 32]
+            probs, _, _ = prompt_cls.label_probabilities(spec, [t for t, _ in batch], args.backend, args.model,
+                                                         demos, args.calibrate, tuned)
+            correct += sum(spec.labels[int(p.argmax())] == l for p, (_, l) in zip(probs, batch))
+        accs.append(correct / len(rows))
+    out = {"task": args.task, "model": args.model if args.backend == "cloze" else args.backend,
+           "backend": args.backend, "shots": args.shots, "seed": args.seed[0] if len(args.seed) == 1 else args.seed,
+           "n": len(rows), "accuracy": round(float(np.mean(accs)), 4)}
+    if args.shots:
+        out["mode"] = args.mode
+    if len(accs) > 1:
+        out["accuracy_std"] = round(float(np.std(accs)), 4)
+        out["per_seed"] = [round(a, 4) for a in accs]
+    out["calibrated"] = args.calibrate
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
-    from models import fill_mask, qa, tagging
+    from models import fill_mask, prompt_cls, qa, tagging
 
     ap = argparse.ArgumentParser(prog="python -m models.eval", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,6 +146,20 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--model", default=default, help=f"one of {tagging.model_names()}")
         p.add_argument("--aggregation", default="first", choices=tagging.AGGREGATIONS)
         p.set_defaults(run=cmd_tagging)
+    p = sub.add_parser("sst2", help="prompt classification accuracy on an SST-2 style TSV (sentence<TAB>label)")
+    p.add_argument("data")
+    p.add_argument("--shots", type=int, default=0, help="K labelled examples per class (0 = zero-shot)")
+    p.add_argument("--train", help="TSV to draw the K examples from")
+    p.add_argument("--mode", choices=("demos", "finetune"), default="finetune",
+                   help="few-shot as LM-BFF demonstrations or prompt-based fine-tuning")
+    p.add_argument("--epochs", type=int, default=10, help="prompt fine-tuning epochs")
+    p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds (mean and std reported)")
+    p.add_argument("--backend", choices=prompt_cls.BACKENDS, default="cloze")
+    p.add_argument("--model", default=fill_mask.DEFAULT_MODEL, help="masked LM for the cloze backend")
+    p.add_argument("--preset", default="Movie sentiment (SST-2 style)", choices=list(prompt_cls.PRESETS))
+    p.add_argument("--calibrate", action="store_true", help="contextual calibration")
+    p.add_argument("--limit", type=int, help="first N rows only")
+    p.set_defaults(run=cmd_sst2)
     args = ap.parse_args(argv)
     try:
         result = args.run(args)

@@ -8,6 +8,8 @@ Writes one text per line (.txt) or JSON lines with a `text` field (.jsonl):
   wiki-heldout.txt    Wikipedia paragraphs of held-out SQuAD articles (every 6th article)
   imdb-train.txt      IMDB train reviews except the held-out ones
   imdb-heldout.jsonl  1,000 IMDB reviews (fixed seed), never trained on
+  sst2-heldout.tsv    1,000 SST-2 train rows of 8+ words (fixed seed): the prompt-classification test slice
+  sst2-pool.tsv       every other SST-2 row: the pool few-shot examples are drawn from
 """
 from __future__ import annotations
 
@@ -90,7 +92,16 @@ def main() -> None:
             f.write(json.dumps({"text": reviews[i]}) + "\n")
     (out / "imdb-train.txt").write_text("\n".join(reviews[i] for i in order[IMDB_HELDOUT:]) + "\n")
 
-    print(json.dumps({"general_train": len(general), "wiki_paragraphs": n_wiki, "ewt_sentences": n_ewt,
+    sst = (data / "sst2/train.tsv").read_text(encoding="utf-8").splitlines()
+    header, sst = sst[0], sst[1:]
+    order = list(range(len(sst)))
+    random.Random(0).shuffle(order)
+    held = [i for i in order if len(sst[i].split("\t")[0].split()) >= 8][:1000]
+    held_set = set(held)
+    (out / "sst2-heldout.tsv").write_text("\n".join([header] + [sst[i] for i in sorted(held)]) + "\n")
+    (out / "sst2-pool.tsv").write_text("\n".join([header] + [r for i, r in enumerate(sst) if i not in held_set]) + "\n")
+
+    print(json.dumps({"sst2_heldout": len(held), "sst2_pool": len(sst) - len(held), "general_train": len(general), "wiki_paragraphs": n_wiki, "ewt_sentences": n_ewt,
                       "conll_documents": len(general) - n_wiki - n_ewt, "wiki_heldout": len(heldout),
                       "imdb_train": len(reviews) - IMDB_HELDOUT, "imdb_heldout": IMDB_HELDOUT}))
 

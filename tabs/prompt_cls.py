@@ -1,0 +1,153 @@
+"""Prompt classification tab: turn a masked LM into a zero-/few-shot classifier with a cloze template."""
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from models import fill_mask, prompt_cls
+from models.errors import InputError
+from tabs.common import notices_markdown, run_model
+
+TITLE = "Prompt classification"
+MAX_UPLOAD_BYTES = 1_000_000
+
+INTRO = """
+### The prompt trick: classification as fill-in-the-blank
+Put the input in a **template** with a `{mask}` slot, give each label one or more **words**, and
+read the masked LM's probability of those words at the mask: a classifier with no training
+(*zero-shot*). **Calibration** divides by the scores on the content-free input "N/A", removing the
+model's bias towards some words. With a few labelled **examples** you can add them to the context as
+*demonstrations* (LM-BFF) or *fine-tune* the model's bias and LayerNorm terms on them (a private copy,
+for your session only). Compare backends: **cloze** (masked LM), **causal-lm** (SmolLM2-135M, offline:
+probability of the word after the text) and **nli** (bart-large-mnli, Hub only).
+"""
+
+DEFAULT_PRESET = "Movie sentiment (SST-2 style)"
+EXAMPLES = [
+    ["a gorgeous, witty, seductive movie.", DEFAULT_PRESET],
+    ["the plot is nothing but boilerplate clichés from start to finish.", DEFAULT_PRESET],
+    ["The battery died after two days and support never answered my emails.", "Review sentiment"],
+    ["The striker scored twice as United beat Chelsea 3-1 in the cup final.", "Topic (World / Sports / Business / Tech)"],
+    ["Shares of the chipmaker fell 8% after it cut its revenue forecast for the year.",
+     "Topic (World / Sports / Business / Tech)"],
+]
+FEW_SHOT_DEFAULT = pd.DataFrame([
+    {"text": "an utterly charming and hilarious film", "label": "positive"},
+    {"text": "a tedious, overlong mess", "label": "negative"},
+    {"text": "one of the best performances of the year", "label": "positive"},
+    {"text": "the jokes fall flat and the story goes nowhere", "label": "negative"},
+])
+
+
+def _verbalizer_table(preset: str) -> pd.DataFrame:
+    template, verb = prompt_cls.PRESETS[preset]
+    return pd.DataFrame([{"label": l, "words": ", ".join(ws)} for l, ws in verb.items()])
+
+
+def load_preset(preset: str):
+    return prompt_cls.PRESETS[preset][0], _verbalizer_table(preset)
+
+
+def _rows(df) -> list[list]:
+    if df is None:
+        return []
+    if isinstance(df, pd.DataFrame):
+        return df.fillna("").values.tolist()
+    return [list(r) for r in df.get("data", [])] if isinstance(df, dict) else list(df)
+
+
+def _spec(template, verbalizer):
+    return prompt_cls.make_spec(template, [r[:2] for r in _rows(verbalizer) if len(r) >= 2])
+
+
+def classify(text, template, verbalizer, backend, model_name, calibrate, few_shot, use_demos, tuned):
+    """Class probabilities. Returns (notes, label scores, prompt as the model saw it, word table, raw JSON)."""
+    def run():
+        spec = _spec(template, verbalizer)
+        return prompt_cls.predict(text, spec, backend, model_name, bool(calibrate), _rows(few_shot),
+                                  bool(use_demos), tuned if tuned is not None and tuned.name == model_name else None)
+
+    r = run_model(run)
+    info = f"Backend `{r.backend}` · model `{r.model}` · {'calibrated' if r.calibrated else 'uncalibrated'} · {r.seconds * 1000:.0f} ms"
+    return (notices_markdown(r.notices, info), r.scores, r.prompt,
+            pd.DataFrame(r.word_scores), r.to_dict())
+
+
+def finetune(template, verbalizer, model_name, few_shot, epochs, progress=gr.Progress()):
+    """Prompt-based fine-tuning on the few-shot table; the tuned copy lives in this session only."""
+    def run():
+        spec = _spec(template, verbalizer)
+        return prompt_cls.prompt_finetune(spec, _rows(few_shot), model_name, int(epochs),
+                                          progress=lambda f, d: progress(f, desc=d))
+
+    tuned = run_model(run)
+    m = tuned.meta
+    return tuned, (f"✅ Tuned `{model_name}` on {m['tuned_on']} examples for {m['epochs']} epochs "
+                   f"(loss {m['losses'][0]:.3f} → {m['final_loss']:.3f}). The cloze backend now uses it for this "
+                   f"session; **Reset** to go back.")
+
+
+def read_csv(file) -> pd.DataFrame:
+    """Few-shot examples from an uploaded CSV/TSV with columns text,label (read as data only)."""
+    import os
+
+    if file is None:
+        raise gr.Error("No file uploaded.")
+    path = file if isinstance(file, str) else file.name
+    if os.path.getsize(path) > MAX_UPLOAD_BYTES:
+        raise gr.Error(f"The file is over {MAX_UPLOAD_BYTES // 1000} kB; upload at most a few hundred examples.")
+    try:
+        df = pd.read_csv(path, sep=None, engine="python", dtype=str)
+    except Exception as exc:
+        raise gr.Error(f"Could not read the file as CSV/TSV ({exc}).")
+    cols = {c.lower().strip(): c for c in df.columns}
+    if "text" not in cols or "label" not in cols:
+        raise gr.Error(f"The file needs 'text' and 'label' columns; it has: {', '.join(df.columns)}.")
+    return df[[cols["text"], cols["label"]]].rename(columns={cols["text"]: "text", cols["label"]: "label"})
+
+
+def build() -> None:
+    gr.Markdown(INTRO)
+    tuned = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=3):
+            text = gr.Textbox(label="Text to classify", lines=3, value=EXAMPLES[0][0], max_length=20_000)
+            preset = gr.Dropdown(list(prompt_cls.PRESETS), value=DEFAULT_PRESET, label="Preset")
+            template = gr.Textbox(label="Template ({text} = the input, {mask} = the blank)",
+                                  value=prompt_cls.PRESETS[DEFAULT_PRESET][0])
+            verbalizer = gr.Dataframe(_verbalizer_table(DEFAULT_PRESET), headers=["label", "words"],
+                                      label="Labels and their words (comma-separated; edit freely)",
+                                      interactive=True, column_count=2)
+        with gr.Column(scale=2):
+            backend = gr.Radio(list(prompt_cls.BACKENDS), value="cloze", label="Backend")
+            model = gr.Dropdown([(c.name, c.name) for c in fill_mask.CHECKPOINTS], value=fill_mask.DEFAULT_MODEL,
+                                label="Masked LM (cloze backend)")
+            calibrate = gr.Checkbox(label="Contextual calibration (divide by the scores of 'N/A')")
+            use_demos = gr.Checkbox(label="Add few-shot examples as demonstrations (one per label)")
+    run = gr.Button("Classify", variant="primary")
+    notes = gr.Markdown()
+    with gr.Row():
+        scores = gr.Label(label="Class probabilities")
+        prompt = gr.Textbox(label="The prompt exactly as the model saw it", lines=4, interactive=False)
+    words = gr.Dataframe(label="Verbalizer words: word-pieces and log-probability at the mask", interactive=False)
+    with gr.Accordion("Few-shot examples: demonstrations and prompt fine-tuning", open=False):
+        few_shot = gr.Dataframe(FEW_SHOT_DEFAULT, headers=["text", "label"], interactive=True,
+                                column_count=2, label="Labelled examples (text, label)")
+        upload = gr.File(label="…or upload a CSV/TSV with text,label columns (≤ 1 MB)", file_types=[".csv", ".tsv"])
+        with gr.Row():
+            epochs = gr.Slider(1, 30, value=10, step=1, label="Fine-tuning epochs")
+            tune = gr.Button("Prompt fine-tune on these examples")
+            reset = gr.Button("Reset to the original model")
+        tune_status = gr.Markdown()
+    with gr.Accordion("Raw result (JSON)", open=False):
+        raw = gr.JSON()
+    gr.Examples(EXAMPLES, inputs=[text, preset])
+
+    preset.change(load_preset, preset, [template, verbalizer], api_visibility="private")
+    upload.upload(read_csv, upload, few_shot, api_visibility="private")
+    run.click(classify, [text, template, verbalizer, backend, model, calibrate, few_shot, use_demos, tuned],
+              [notes, scores, prompt, words, raw], api_name="classify",
+              api_description="Zero/few-shot class probabilities of `text` with a cloze template and verbalizer.")
+    tune.click(finetune, [template, verbalizer, model, few_shot, epochs], [tuned, tune_status],
+               api_visibility="private")
+    reset.click(lambda: (None, "Using the original model."), None, [tuned, tune_status], api_visibility="private")

@@ -1,0 +1,105 @@
+"""Prompt classification: template/verbalizer validation, cloze scoring, calibration, few-shot."""
+import math
+
+import numpy as np
+import pytest
+
+from models import fill_mask, prompt_cls
+from models.errors import InputError
+
+SPEC = prompt_cls.make_spec(*prompt_cls.PRESETS["Movie sentiment (SST-2 style)"])
+
+
+@pytest.mark.parametrize("template,verb,match", [
+    ("{text} It was great.", {"a": ["x"], "b": ["y"]}, "mask"),
+    ("It was {mask}.", {"a": ["x"], "b": ["y"]}, "text"),
+    ("{text} {mask}", {"a": ["x"]}, "at least two labels"),
+    ("{text} {mask}", [("a", "x"), ("a", "y")], "Duplicate"),
+    ("{text} {mask}", [("a", "x"), ("b", " ")], "without words"),
+])
+def test_bad_specs_are_refused(template, verb, match):
+    with pytest.raises(InputError, match=match):
+        prompt_cls.make_spec(template, verb)
+
+
+def test_verbalizer_rows_accept_several_words():
+    spec = prompt_cls.make_spec("{text} {mask}", [("pos", "good, great"), ("neg", "bad; awful")])
+    assert spec.verbalizer == {"pos": ["good", "great"], "neg": ["bad", "awful"]}
+
+
+def test_scores_are_the_mlm_probabilities_at_the_mask():
+    """Single-piece words: the label score must equal the fill-mask probability, renormalised."""
+    r = prompt_cls.predict("a gorgeous, witty, seductive movie.", SPEC)
+    assert r.prompt == "a gorgeous, witty, seductive movie. It was [MASK]."
+    fm = fill_mask.predict(r.prompt, top_k=50)
+    lm = fill_mask.load()
+    logp = {w["word"]: w["logprob"] for w in r.word_scores}
+    p = {l: math.exp(logp[ws[0]]) for l, ws in SPEC.verbalizer.items()}
+    total = sum(p.values())
+    for label in SPEC.labels:
+        assert r.scores[label] == pytest.approx(p[label] / total, abs=1e-3)
+    assert sum(r.scores.values()) == pytest.approx(1.0, abs=1e-5)
+    listed = {c.token: c.score for c in fm.predictions[0].candidates}
+    for w in ("great", "terrible"):
+        if w in listed:
+            assert listed[w] == pytest.approx(math.exp(logp[w]), rel=1e-2)
+    assert lm.tokenizer.mask_token in r.prompt
+
+
+def test_multi_piece_words_are_scored_not_dropped():
+    spec = prompt_cls.make_spec("{text} It was {mask}.", [("pos", "fantastically"), ("neg", "disappointing")])
+    r = prompt_cls.predict("I loved it.", spec)
+    pieces = {w["word"]: w["pieces"] for w in r.word_scores}
+    assert any(len(p) > 1 for p in pieces.values()), pieces
+    assert set(r.scores) == {"pos", "neg"}
+
+
+def test_calibration_divides_by_the_content_free_scores():
+    text = "the film is long."
+    plain = prompt_cls.predict(text, SPEC)
+    cal = prompt_cls.predict(text, SPEC, calibrate=True)
+    cf = prompt_cls.predict(prompt_cls.CONTENT_FREE, SPEC)
+    want = np.array([plain.scores[l] / cf.scores[l] for l in SPEC.labels])
+    want /= want.sum()
+    assert [cal.scores[l] for l in SPEC.labels] == pytest.approx(list(want), abs=1e-4)
+    assert cal.uncalibrated == pytest.approx(plain.scores)
+
+
+def test_demonstrations_are_in_the_prompt():
+    ex = [("a joyous ride", "positive"), ("a dreary slog", "negative")]
+    r = prompt_cls.predict("fun", SPEC, examples=ex, use_demos=True)
+    assert "a joyous ride It was great." in r.prompt and "a dreary slog It was terrible." in r.prompt
+
+
+def test_few_shot_rows_are_validated():
+    with pytest.raises(InputError, match="not one of"):
+        prompt_cls.predict("x", SPEC, examples=[("t", "neutral")])
+    with pytest.raises(InputError, match="no text"):
+        prompt_cls.predict("x", SPEC, examples=[("", "positive")])
+
+
+def test_prompt_finetuning_learns_and_leaves_the_shared_model_alone():
+    ex = [("zorbly wonderful", "positive"), ("zorbly nice", "positive"),
+          ("zorbly dreadful", "negative"), ("zorbly awful", "negative")] * 2
+    shared = fill_mask.load()
+    before = {n: p.clone() for n, p in shared.model.named_parameters() if n.endswith(".bias")}
+    tuned = prompt_cls.prompt_finetune(SPEC, ex, epochs=8, lr=3e-3)
+    assert tuned.meta["final_loss"] < tuned.meta["losses"][0]
+    for n, p in shared.model.named_parameters():
+        if n in before:
+            assert p.equal(before[n])
+    assert tuned.model is not shared.model
+
+
+def test_sst2_eval_cli_prints_json(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    data = tmp_path / "s.tsv"
+    data.write_text("sentence\tlabel\na wonderful , moving film \t1\na dull , lifeless mess \t0\n")
+    out = subprocess.run([sys.executable, "-m", "models.eval", "sst2", str(data), "--calibrate"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"task", "model", "backend", "shots", "seed", "n", "accuracy"} <= set(res) and res["n"] == 2
