@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from accelerate import Accelerator
 from transformers import DataCollatorForLanguageModeling
 
 from models import embedded
+from recipes import common
 from models.eval import read_texts
 from models.mlm_scoring import mask_fixed_positions, score_masked_lm
 
@@ -120,54 +120,23 @@ def main() -> None:
     loader = torch.utils.data.DataLoader(examples, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
                                          generator=torch.Generator().manual_seed(args.seed))
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    warmup = max(1, args.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 0.5 * (1 + math.cos(math.pi * s / args.steps))))
+    opt, sched = common.optimizer_and_schedule(params, args.lr, args.steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
     inner = acc.unwrap_model(model).base_model.model  # BertForMaskedLM with LoRA layers injected
-
     run_dir = Path(args.run_dir or f"runs/{Path(args.out).stem}")
-    step = 0
-    if (run_dir / "state.pt").exists():
-        ck = torch.load(run_dir / "state.pt", weights_only=False)
-        embedded.load_adapter_into(acc.unwrap_model(model), ck["adapter"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        step = ck["step"]
-        acc.print(f"resumed at step {step}")
-
-    before = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval and step == 0 else None
+    resuming = (run_dir / "state.pt").exists()
+    before = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval and not resuming else None
     if before:
         acc.print("before:", json.dumps(before))
 
-    t0, losses = time.time(), []
-    model.train()
-    while step < args.steps:
-        for batch in loader:
-            if step >= args.steps:
-                break
-            labels = batch["labels"]
-            hidden = inner.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-            sel = labels != -100
-            logits = inner.cls(hidden[sel])  # vocabulary projection only at masked positions
-            loss = torch.nn.functional.cross_entropy(logits.float(), labels[sel])
-            acc.backward(loss)
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            step += 1
-            losses.append(loss.item())
-            if step % 25 == 0:
-                acc.print(f"step {step}/{args.steps} loss {sum(losses[-25:]) / 25:.3f} "
-                          f"({(time.time() - t0) / len(losses):.2f}s/step)", flush=True)
-            if step % args.save_every == 0:
-                run_dir.mkdir(parents=True, exist_ok=True)
-                torch.save({"adapter": embedded.trainable_state(acc.unwrap_model(model)), "opt": opt.state_dict(),
-                            "sched": sched.state_dict(), "step": step}, run_dir / "state.pt")
-    train_s = time.time() - t0
-    model.eval()
+    def loss_fn(batch):
+        labels = batch["labels"]
+        hidden = inner.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        sel = labels != -100
+        logits = inner.cls(hidden[sel])  # vocabulary projection only at masked positions
+        return torch.nn.functional.cross_entropy(logits.float(), labels[sel])
+
+    train_s = common.train(acc, model, loader, opt, sched, args.steps, loss_fn, run_dir, args.save_every)
     after = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval else None
     meta = {"task": "fill-mask", "train": Path(args.train).name, "init": Path(args.init).name if args.init else None,
             "steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,

@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import random
-import time
 from pathlib import Path
 
 import torch
@@ -24,6 +23,7 @@ from accelerate import Accelerator
 from transformers import BertForQuestionAnswering
 
 from models import embedded, qa
+from recipes import common
 
 VAL_EVERY = 6  # article i is validation when i % 6 == 5
 
@@ -104,44 +104,11 @@ def main() -> None:
     steps = math.ceil(args.epochs * len(loader))
     params = [p for p in model.parameters() if p.requires_grad]
     acc.print(f"trainable parameters: {sum(p.numel() for p in params):,}; {steps} steps")
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    warmup = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 0.5 * (1 + math.cos(math.pi * s / steps))))
+    opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-
     run_dir = Path(args.run_dir or f"runs/{Path(args.out).stem}")
-    step = 0
-    if (run_dir / "state.pt").exists():
-        ck = torch.load(run_dir / "state.pt", weights_only=False)
-        embedded.load_adapter_into(acc.unwrap_model(model), ck["adapter"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        step = ck["step"]
-        acc.print(f"resumed at step {step}")
-
-    t0, losses = time.time(), []
-    model.train()
-    while step < steps:
-        for batch in loader:
-            if step >= steps:
-                break
-            loss = model(**batch).loss
-            acc.backward(loss)
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            step += 1
-            losses.append(loss.item())
-            if step % 25 == 0:
-                acc.print(f"step {step}/{steps} loss {sum(losses[-25:]) / 25:.3f} "
-                          f"({(time.time() - t0) / len(losses):.2f}s/step)", flush=True)
-            if step % args.save_every == 0:
-                run_dir.mkdir(parents=True, exist_ok=True)
-                torch.save({"adapter": embedded.trainable_state(acc.unwrap_model(model)), "opt": opt.state_dict(),
-                            "sched": sched.state_dict(), "step": step}, run_dir / "state.pt")
-    train_s = time.time() - t0
+    train_s = common.train(acc, model, loader, opt, sched, steps, lambda batch: model(**batch).loss,
+                           run_dir, args.save_every)
     peft_model = acc.unwrap_model(model)
     meta = {"task": "qa", "train": Path(args.squad).name, "val_articles": f"i % {VAL_EVERY} == {VAL_EVERY - 1}",
             "epochs": args.epochs, "steps": steps, "max_len": args.max_len, "lr": args.lr,

@@ -19,12 +19,12 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from accelerate import Accelerator
 from transformers import BertForTokenClassification
 
 from models import embedded, tagging
+from recipes import common
 
 FILES = {"ner": ("conll2003/eng.train", "conll2003/eng.testa", tagging.read_conll),
          "upos": ("ud_english_ewt/en_ewt-ud-train.conllu", "ud_english_ewt/en_ewt-ud-dev.conllu", tagging.read_conllu)}
@@ -76,29 +76,10 @@ def finetune(args, train, dev) -> None:
     params = [p for p in model.parameters() if p.requires_grad]
     acc.print(f"{len(train)} sentences, {len(labels)} labels, {sum(p.numel() for p in params):,} trainable, "
               f"{steps} steps")
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    warmup = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 0.5 * (1 + math.cos(math.pi * s / steps))))
+    opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-    t0, step, losses = time.time(), 0, []
-    model.train()
-    while step < steps:
-        for batch in loader:
-            if step >= steps:
-                break
-            loss = model(**batch).loss
-            acc.backward(loss)
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            step += 1
-            losses.append(loss.item())
-            if step % 50 == 0:
-                acc.print(f"step {step}/{steps} loss {np.mean(losses[-50:]):.4f} "
-                          f"({(time.time() - t0) / step:.2f}s/step)", flush=True)
-    train_s = time.time() - t0
+    train_s = common.train(acc, model, loader, opt, sched, steps, lambda batch: model(**batch).loss,
+                           log_every=50)
     meta = {"task": args.task, "train": FILES[args.task][0], "epochs": args.epochs, "steps": steps,
             "lr": args.lr, "train_seconds": round(train_s),
             "config": {"num_labels": len(labels), "id2label": {str(i): l for i, l in enumerate(labels)}}}

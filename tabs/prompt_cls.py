@@ -5,7 +5,6 @@ import gradio as gr
 import pandas as pd
 
 from models import fill_mask, prompt_cls
-from models.errors import InputError
 from tabs.common import notices_markdown, run_model
 
 TITLE = "Prompt classification"

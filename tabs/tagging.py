@@ -89,7 +89,7 @@ def build() -> None:
     with gr.Accordion("Which layer knows most? (layer-selection probes)", open=False):
         gr.Markdown("A linear tagger trained on frozen features of each layer of the MiniLM encoder, and on a "
                     "learned softmax-weighted mix of all layers (see the README's table).")
-        plot = gr.Plot(value=layer_plot, label="Dev accuracy / F1 per layer")
+        gr.Plot(value=layer_plot, label="Dev accuracy / F1 per layer")
     with gr.Accordion("Raw result (JSON)", open=False):
         raw = gr.JSON()
     gr.Examples(EXAMPLES, inputs=[text, task])

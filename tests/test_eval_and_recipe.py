@@ -66,3 +66,34 @@ def test_recipe_trains_and_writes_a_loadable_adapter(tmp_path):
     model, tok, meta = embedded.load_embedded_masked_lm(out_file)
     assert meta["steps"] == 3 and meta["wwm"] is True
     assert (tmp_path / "run" / "state.pt").exists()
+
+
+
+
+def _last_json(out: subprocess.CompletedProcess) -> dict:
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_squad_eval_cli(tmp_path):
+    data = tmp_path / "mini.json"
+    ctx = "Hamlet is a tragedy written by William Shakespeare around 1600. It is set in Denmark."
+    data.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": ctx, "qas": [
+        {"id": "q1", "question": "Who wrote Hamlet?", "answers": [{"text": "William Shakespeare", "answer_start": 31}]},
+        {"id": "q2", "question": "Where is Hamlet set?", "answers": [{"text": "Denmark", "answer_start": 77}]}]}]}]}))
+    res = _last_json(run("-m", "models.eval", "squad", str(data), "--model", "embedded-squad"))
+    assert set(res) == {"task", "model", "n", "exact_match", "f1"} and res["n"] == 2
+    assert 0 <= res["exact_match"] <= res["f1"] <= 100 and res["f1"] > 0
+
+
+def test_tagging_eval_cli(tmp_path):
+    conll = tmp_path / "x.conll"
+    conll.write_text("-DOCSTART- -X- -X- O\n\nAngela NNP I-NP I-PER\nMerkel NNP I-NP I-PER\nvisited VBD I-VP O\n"
+                     "Paris NNP I-NP I-LOC\n. . O O\n\n")
+    res = _last_json(run("-m", "models.eval", "conll", str(conll)))
+    assert set(res) == {"task", "model", "n", "f1", "precision", "recall"} and res["n"] == 1
+    conllu = tmp_path / "x.conllu"
+    conllu.write_text("1\tThe\tthe\tDET\t_\t_\t0\t_\t_\t_\n2\tcat\tcat\tNOUN\t_\t_\t0\t_\t_\t_\n"
+                      "3\tsleeps\tsleep\tVERB\t_\t_\t0\t_\t_\t_\n4\t.\t.\tPUNCT\t_\t_\t0\t_\t_\t_\n\n")
+    res = _last_json(run("-m", "models.eval", "upos", str(conllu)))
+    assert set(res) == {"task", "model", "n", "accuracy"} and res["accuracy"] >= 0.75

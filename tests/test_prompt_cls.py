@@ -103,3 +103,20 @@ def test_sst2_eval_cli_prints_json(tmp_path):
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert {"task", "model", "backend", "shots", "seed", "n", "accuracy"} <= set(res) and res["n"] == 2
+
+
+def test_causal_lm_backend_runs_offline():
+    r = prompt_cls.predict("a gorgeous, witty, seductive movie.", SPEC, backend="causal-lm", calibrate=True)
+    assert r.prompt.startswith("a gorgeous, witty, seductive movie. It was")
+    assert sum(r.scores.values()) == pytest.approx(1.0, abs=1e-5)
+    assert {w["word"] for w in r.word_scores} == {"great", "terrible"}
+    assert r.uncalibrated != r.scores
+
+
+def test_nli_backend_offline_is_a_clear_error(monkeypatch):
+    from models import loading
+    from models.errors import ModelUnavailable
+
+    monkeypatch.setattr(loading, "hub_reachable", lambda timeout=3.0: False)
+    with pytest.raises(ModelUnavailable, match="Hub"):
+        prompt_cls.predict("fine", SPEC, backend="nli")

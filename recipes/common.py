@@ -1,0 +1,62 @@
+"""The training loop every recipe shares: AdamW, linear warm-up + cosine decay, clipping,
+periodic logging and resumable checkpoints of the trainable (adapter) weights."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from models import embedded
+
+
+def optimizer_and_schedule(params, lr: float, steps: int, weight_decay: float = 0.01):
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    warmup = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 0.5 * (1 + math.cos(math.pi * s / steps))))
+    return opt, sched
+
+
+def resume(acc, model, opt, sched, run_dir: Path | None) -> int:
+    """Restore the last checkpoint in run_dir, if any; returns the step to continue from."""
+    if run_dir is None or not (run_dir / "state.pt").exists():
+        return 0
+    ck = torch.load(run_dir / "state.pt", weights_only=False)
+    embedded.load_adapter_into(acc.unwrap_model(model), ck["adapter"])
+    opt.load_state_dict(ck["opt"])
+    sched.load_state_dict(ck["sched"])
+    acc.print(f"resumed at step {ck['step']}")
+    return ck["step"]
+
+
+def train(acc, model, loader, opt, sched, steps: int, loss_fn: Callable[[dict], torch.Tensor],
+          run_dir: Path | None = None, save_every: int = 200, log_every: int = 25) -> float:
+    """Run `steps` optimiser steps (cycling over `loader`); returns the training seconds."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    step = resume(acc, model, opt, sched, run_dir)
+    t0, losses = time.time(), []
+    model.train()
+    while step < steps:
+        for batch in loader:
+            if step >= steps:
+                break
+            loss = loss_fn(batch)
+            acc.backward(loss)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            step += 1
+            losses.append(loss.item())
+            if step % log_every == 0:
+                acc.print(f"step {step}/{steps} loss {sum(losses[-log_every:]) / log_every:.4f} "
+                          f"({(time.time() - t0) / len(losses):.2f}s/step)", flush=True)
+            if run_dir is not None and step % save_every == 0:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                torch.save({"adapter": embedded.trainable_state(acc.unwrap_model(model)), "opt": opt.state_dict(),
+                            "sched": sched.state_dict(), "step": step}, run_dir / "state.pt")
+    model.eval()
+    return time.time() - t0
