@@ -1,0 +1,75 @@
+"""ChineseBERT: official parameter names/shapes load; inputs built as the original code builds them."""
+import torch
+
+from models import chinese_inputs as ci
+from models import chinesebert as cb
+
+
+def official_state_dict(layers: int = 12) -> dict[str, torch.Tensor]:
+    """Names and shapes of ShannonAI/ChineseBERT-base (GlyceBertForMaskedLM), written out."""
+    V, H, I = 23236, 768, 3072
+    shapes = {
+        "bert.embeddings.word_embeddings.weight": (V, H),
+        "bert.embeddings.position_embeddings.weight": (512, H),
+        "bert.embeddings.token_type_embeddings.weight": (2, H),
+        "bert.embeddings.LayerNorm.weight": (H,), "bert.embeddings.LayerNorm.bias": (H,),
+        "bert.embeddings.pinyin_embeddings.embedding.weight": (32, 128),
+        "bert.embeddings.pinyin_embeddings.conv.weight": (H, 128, 2),
+        "bert.embeddings.pinyin_embeddings.conv.bias": (H,),
+        "bert.embeddings.glyph_embeddings.embedding.weight": (V, 1728),
+        "bert.embeddings.glyph_map.weight": (H, 1728), "bert.embeddings.glyph_map.bias": (H,),
+        "bert.embeddings.map_fc.weight": (H, 3 * H), "bert.embeddings.map_fc.bias": (H,),
+        "bert.pooler.dense.weight": (H, H), "bert.pooler.dense.bias": (H,),
+        "cls.predictions.bias": (V,),
+        "cls.predictions.transform.dense.weight": (H, H), "cls.predictions.transform.dense.bias": (H,),
+        "cls.predictions.transform.LayerNorm.weight": (H,), "cls.predictions.transform.LayerNorm.bias": (H,),
+        "cls.predictions.decoder.weight": (V, H),
+    }
+    for i in range(layers):
+        p = f"bert.encoder.layer.{i}."
+        for name in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"):
+            shapes[p + name + ".weight"], shapes[p + name + ".bias"] = (H, H), (H,)
+        shapes[p + "intermediate.dense.weight"], shapes[p + "intermediate.dense.bias"] = (I, H), (I,)
+        shapes[p + "output.dense.weight"], shapes[p + "output.dense.bias"] = (H, I), (H,)
+        for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[p + ln + ".weight"], shapes[p + ln + ".bias"] = (H,), (H,)
+    g = torch.Generator().manual_seed(0)
+    sd = {k: torch.randn(*s, generator=g) * 0.02 for k, s in shapes.items()}
+    sd["cls.predictions.decoder.bias"] = sd["cls.predictions.bias"]  # saved twice by transformers 3 (tied)
+    return sd
+
+
+def test_official_checkpoint_names_and_shapes_load():
+    sd = official_state_dict()
+    model = cb.ChineseBertForMaskedLM(cb.official_base_config())
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    assert unexpected == [] and [k for k in missing if "position_ids" not in k] == []
+    assert torch.equal(model.bert.embeddings.map_fc.weight, sd["bert.embeddings.map_fc.weight"])
+    model.eval()
+    ids = torch.tensor([[101, 2769, 1599, 3614, 4344, 102]])
+    pin = torch.tensor([[[0] * 8] + [ci.pinyin_to_ids(r) for r in ci.sentence_pinyin("我喜欢猫")] + [[0] * 8]])
+    with torch.no_grad():
+        a = model(ids, pin).logits
+        b = model(ids, torch.zeros_like(pin)).logits
+    assert a.shape == (1, 6, 23236)
+    assert not torch.allclose(a, b)  # pinyin ids change the output
+
+
+def test_pinyin_ids_follow_the_original_encoding():
+    assert ci.pinyin_to_ids("mao1") == [6 + 12, 6 + 0, 6 + 14, 1, 0, 0, 0, 0]
+    assert ci.sentence_pinyin("银行") == ["yin2", "hang2"]
+    assert ci.sentence_pinyin("行走") == ["xing2", "zou3"]
+    assert ci.sentence_pinyin("他的") == ["ta1", "de5"]  # neutral tone written 5
+    # [CLS] a 猫 [MASK] 狗 [SEP]: specials, Latin and the masked position get zeros
+    text = "a猫狗狗"
+    offsets = [(0, 0), (0, 1), (1, 2), (2, 3), (3, 4), (0, 0)]
+    ids = ci.pinyin_ids_for_tokens(text, offsets, masked={3})
+    assert ids[0] == ids[1] == ids[3] == ids[5] == [0] * 8
+    assert ids[2] == ci.pinyin_to_ids("mao1") and ids[4] == ci.pinyin_to_ids("gou3")
+
+
+def test_char_only_ablation_has_no_glyph_or_pinyin_parameters():
+    cfg = cb.official_base_config()
+    cfg.num_hidden_layers, cfg.vocab_size, cfg.fusion = 1, 100, False
+    names = [n for n, _ in cb.ChineseBertForMaskedLM(cfg).named_parameters()]
+    assert not any("glyph" in n or "pinyin" in n or "map_fc" in n for n in names)
