@@ -35,6 +35,9 @@ def official_state_dict(layers: int = 12) -> dict[str, torch.Tensor]:
             shapes[p + ln + ".weight"], shapes[p + ln + ".bias"] = (H,), (H,)
     g = torch.Generator().manual_seed(0)
     sd = {k: torch.randn(*s, generator=g) * 0.02 for k, s in shapes.items()}
+    for k in sd:
+        if "LayerNorm.weight" in k:
+            sd[k] = torch.ones_like(sd[k])  # keep the signal alive through 12 random layers
     sd["cls.predictions.decoder.bias"] = sd["cls.predictions.bias"]  # saved twice by transformers 3 (tied)
     return sd
 
@@ -52,7 +55,7 @@ def test_official_checkpoint_names_and_shapes_load():
         a = model(ids, pin).logits
         b = model(ids, torch.zeros_like(pin)).logits
     assert a.shape == (1, 6, 23236)
-    assert not torch.allclose(a, b)  # pinyin ids change the output
+    assert (a - b).abs().max() > 1e-4  # pinyin ids change the output
 
 
 def test_pinyin_ids_follow_the_original_encoding():
