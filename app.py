@@ -16,7 +16,7 @@ from tabs import fill_mask, prompt_cls, qa, tagging
 
 TABS = [fill_mask, qa, tagging, prompt_cls]
 
-HEADER = """# 🔍 BERT family, live
+HEADER = """# BERT family, live
 See what BERT-style models do inside: every tab runs a real model, offline by default.
 """
 

@@ -22,11 +22,22 @@ setup() {
   fi
 }
 
+fonts() {
+  # the Kai font for ChineseBERT glyphs comes from Debian (a Space installs it from packages.txt)
+  [ -f /usr/share/fonts/truetype/arphic/ukai.ttc ] && return 0
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(cat packages.txt)) >/dev/null \
+      || echo "warning: could not install $(cat packages.txt); ChineseBERT glyph tests will be skipped" >&2
+  else
+    echo "note: install $(cat packages.txt) (Debian) for the Kai glyph font" >&2
+  fi
+}
+
 cmd=${1:-app}
 shift || true
 case "$cmd" in
   setup) setup ;;
-  app) setup; exec "$VENV/bin/python" app.py "$@" ;;
-  test) setup; exec "$VENV/bin/python" -m pytest -q tests "$@" ;;
+  app) setup; fonts; exec "$VENV/bin/python" app.py "$@" ;;
+  test) setup; fonts; exec "$VENV/bin/python" -m pytest -q tests "$@" ;;
   *) echo "usage: bash dev.sh {app|test|setup} [args]" >&2; exit 2 ;;
 esac

@@ -153,6 +153,7 @@ def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL,
     if not 1 <= int(max_answer_len) <= 200:
         raise InputError("The maximum answer length must be between 1 and 200 tokens.")
     qa = model if isinstance(model, QAModel) else load(model)
+    t0 = time.perf_counter()  # time the prediction, not the one-off load
     tok = qa.tokenizer
     notices += language_notice(question + context, qa.checkpoint.languages)
     if "zh" in qa.checkpoint.languages and "en" not in qa.checkpoint.languages and not any(

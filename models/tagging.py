@@ -237,6 +237,7 @@ def predict(text: str, model: "str | Tagger" = DEFAULT_MODEL, aggregation: str =
     if aggregation not in AGGREGATIONS:
         raise InputError(f"Unknown aggregation '{aggregation}'; choose one of {', '.join(AGGREGATIONS)}.")
     tg = model if isinstance(model, Tagger) else load(model)
+    t0 = time.perf_counter()  # time the prediction, not the one-off load
     notices += language_notice(text, tg.checkpoint.languages)
     words = split_words(tg.tokenizer, text)
     if not words:

@@ -25,7 +25,7 @@ def run_model(fn: Callable[..., Any], *args, **kwargs) -> Any:
 
 
 def notices_markdown(notices: list[str], extra: str = "") -> str:
-    lines = [f"⚠️ {n}" for n in notices]
+    lines = [f"**Note:** {n}" for n in notices]
     if extra:
         lines.append(extra)
     return "\n\n".join(lines)

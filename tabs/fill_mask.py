@@ -75,7 +75,8 @@ def build() -> None:
     with gr.Row():
         label = gr.Label(label="First mask: top-k probabilities")
         table = gr.Dataframe(label="Every mask: top-k words", interactive=False)
-    comparison = gr.Dataframe(label="Embedded models compared", interactive=False)
+    comparison = gr.Dataframe(label="Embedded models compared (first mask)", interactive=False,
+                              headers=[c.name for c in fill_mask.CHECKPOINTS if c.source == "embedded"])
     with gr.Accordion("Raw result (JSON, as the API returns it)", open=False):
         raw = gr.JSON()
     gr.Examples(EXAMPLES, inputs=[text, model, top_k])

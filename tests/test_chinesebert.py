@@ -1,4 +1,5 @@
 """ChineseBERT: official parameter names/shapes load; inputs built as the original code builds them."""
+import numpy as np
 import torch
 
 from models import chinese_inputs as ci
@@ -76,3 +77,33 @@ def test_char_only_ablation_has_no_glyph_or_pinyin_parameters():
     cfg.num_hidden_layers, cfg.vocab_size, cfg.fusion = 1, 100, False
     names = [n for n, _ in cb.ChineseBertForMaskedLM(cfg).named_parameters()]
     assert not any("glyph" in n or "pinyin" in n or "map_fc" in n for n in names)
+
+
+def test_glyphs_are_rendered_and_missing_characters_detected():
+    import os
+
+    import pytest
+
+    from models import glyphs
+
+    if not any(os.path.isfile(p) for p in glyphs.KAI_PATHS):
+        pytest.skip("Debian fonts-arphic-ukai is not installed here")
+    cat, missing = glyphs.render("猫")
+    assert cat.shape == (3, 24, 24) and missing == []
+    assert all(plane.sum() > 20 for plane in cat)  # drawn in every font
+    assert not np.allclose(cat[0], cat[2])  # Sans and Kai styles differ
+    sprout, _ = glyphs.render("苗")
+    assert not np.allclose(cat, sprout)
+    emoji, missing = glyphs.render("😀")
+    assert len(missing) == 3 and emoji.sum() == 0
+
+
+def test_missing_font_is_a_clear_error(monkeypatch):
+    import pytest
+
+    from models import glyphs
+    from models.errors import ModelUnavailable
+
+    monkeypatch.setattr(glyphs, "KAI_PATHS", ("/nonexistent/ukai.ttc",))
+    with pytest.raises(ModelUnavailable, match="fonts-arphic-ukai"):
+        glyphs.font_paths()
