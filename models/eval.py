@@ -83,6 +83,8 @@ def cmd_sst2(args) -> dict:
     if not rows:
         raise ValueError(f"no labelled rows in {args.data}")
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[args.preset])
+    if args.shots and args.mode == "finetune" and args.backend != "cloze":
+        raise ValueError("prompt fine-tuning tunes a masked LM: use --backend cloze, or --mode demos")
     if args.shots and not args.train:
         raise ValueError("--shots needs --train TRAIN.tsv to draw the examples from")
     pool = prompt_cls.read_labelled_tsv(args.train) if args.shots else []

