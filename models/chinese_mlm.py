@@ -6,6 +6,7 @@ is not shipped: it is re-rendered from the fonts at load time (models/glyphs.py)
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,3 +128,113 @@ def cosine_neighbours(matrix: np.ndarray, vocab: list[str], query: int, k: int =
             if len(out) == k:
                 break
     return out
+
+
+# ---------- what the tab shows ----------
+
+@dataclass
+class CharInfo:
+    char: str
+    position: int
+    pinyin: str | None
+    pinyin_ids: list[int]
+    glyph: np.ndarray | None  # [3, 24, 24]
+    missing_fonts: list[str]
+    contribution: dict[str, float]  # share of |map_fc . part| for char / glyph / pinyin
+
+
+@dataclass
+class Inspection:
+    model: str
+    text: str
+    chars: list[CharInfo]
+    notices: list[str]
+
+
+def _part_contributions(lm: ChineseLM, enc: Encoded) -> list[dict[str, float]]:
+    """Split map_fc(cat[c, p, g]) into W_c c + W_p p + W_g g and report each term's share of the norms."""
+    emb = lm.model.bert.embeddings
+    if not hasattr(emb, "map_fc"):
+        return [{"char": 1.0, "glyph": 0.0, "pinyin": 0.0} for _ in enc.tokens]
+    with torch.no_grad():
+        parts = emb.parts(enc.input_ids, enc.pinyin_ids)
+        h = parts["char"].shape[-1]
+        w = emb.map_fc.weight
+        terms = {"char": parts["char"] @ w[:, :h].T, "pinyin": parts["pinyin"] @ w[:, h:2 * h].T,
+                 "glyph": parts["glyph"] @ w[:, 2 * h:].T}
+        norms = {k: v[0].norm(dim=-1) for k, v in terms.items()}
+        total = sum(norms.values()) + 1e-8
+    return [{k: round(float(norms[k][i] / total[i]), 4) for k in ("char", "glyph", "pinyin")}
+            for i in range(len(enc.tokens))]
+
+
+def inspect_text(text: str, model: str = "zh-fused") -> Inspection:
+    from models.text_checks import clean_text
+
+    text, notices = clean_text(text, max_chars=MAX_CHARS)
+    lm = load(model)
+    enc = encode(lm.tokenizer, text)
+    notices += enc.notices
+    contrib = _part_contributions(lm, enc)
+    readings = chinese_inputs.sentence_pinyin(text)
+    fonts = glyphs.font_paths() if getattr(lm.model.config, "fusion", True) else None
+    chars = []
+    for i, (tok, (a, b)) in enumerate(zip(enc.tokens, enc.offsets)):
+        if b - a != 1:
+            continue
+        ch = text[a]
+        glyph, missing = glyphs.render(ch, fonts) if fonts else (None, [])
+        chars.append(CharInfo(ch, i, readings[a], enc.pinyin_ids[0, i].tolist(), glyph, missing, contrib[i]))
+    unk = sum(t == lm.tokenizer.unk_token for t in enc.tokens)
+    if unk:
+        notices.append(f"{unk} character(s) are outside the model's {len(lm.tokenizer):,}-character vocabulary "
+                       f"(shown as [UNK]).")
+    if not any(chinese_inputs.is_cjk(c) for c in text):
+        notices.append("The text has no Chinese characters: glyph and pinyin parts are empty for every token.")
+    return Inspection(model, text, chars, notices)
+
+
+@functools.lru_cache(maxsize=4)
+def _space(model: str, kind: str) -> np.ndarray:
+    """Per-vocabulary-character vectors: 'glyph' (glyph_map of the bitmaps), 'pinyin' (the pinyin CNN on
+    the character's own reading), 'fused' (map_fc of all three, the character alone)."""
+    lm = load(model)
+    emb = lm.model.bert.embeddings
+    vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(lm.tokenizer))))
+    ids = torch.arange(len(vocab))[None]
+    pins = torch.tensor([[chinese_inputs.pinyin_to_ids(chinese_inputs.sentence_pinyin(t)[0])
+                          if len(t) == 1 and chinese_inputs.is_cjk(t) else [0] * 8 for t in vocab]])
+    with torch.no_grad():
+        if kind == "fused":
+            return emb.fuse(ids, pins)[0].numpy()
+        return emb.parts(ids, pins)[kind][0].numpy()
+
+
+def neighbours(char: str, model: str = "zh-fused", k: int = 8) -> dict[str, list[tuple[str, float]]]:
+    """Nearest characters by glyph, by pinyin and by fused embedding."""
+    lm = load(model)
+    if len(char) != 1 or char not in lm.tokenizer.vocab:
+        raise InputError(f"'{char}' is not a single character in the model's vocabulary.")
+    if not getattr(lm.model.config, "fusion", True):
+        raise InputError("The char-only model has no glyph or pinyin embeddings; pick zh-fused.")
+    vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(lm.tokenizer))))
+    q = lm.tokenizer.vocab[char]
+    return {kind: cosine_neighbours(_space(model, kind), vocab, q, k) for kind in ("glyph", "pinyin", "fused")}
+
+
+def fill_mask(text: str, model: str = "zh-fused", top_k: int = 5) -> list[list[tuple[str, float]]]:
+    """Top-k characters at each [MASK] (also accepts ＿ and _ as the blank)."""
+    from models.text_checks import clean_text
+
+    text, _ = clean_text(text, max_chars=MAX_CHARS)
+    text = text.replace("＿", "[MASK]").replace("_", "[MASK]")
+    lm = load(model)
+    enc = encode(lm.tokenizer, text)
+    pos = (enc.input_ids[0] == lm.tokenizer.mask_token_id).nonzero().flatten().tolist()
+    if not pos:
+        raise InputError("No blank found: write [MASK] (or ＿) where a character is missing, e.g. 我喜欢[MASK]。")
+    with torch.no_grad():
+        probs = lm.model(enc.input_ids, enc.pinyin_ids).logits[0, pos].softmax(-1)
+    top = probs.topk(top_k, dim=-1)
+    return [[(lm.tokenizer.convert_ids_to_tokens(int(i)), round(float(s), 4)) for s, i in zip(v, ix)]
+            for v, ix in zip(top.values, top.indices)]
