@@ -1,5 +1,8 @@
 """ChineseBERT: official parameter names/shapes load; inputs built as the original code builds them."""
+import os
+
 import numpy as np
+import pytest
 import torch
 
 from models import chinese_inputs as ci
@@ -80,10 +83,6 @@ def test_char_only_ablation_has_no_glyph_or_pinyin_parameters():
 
 
 def test_glyphs_are_rendered_and_missing_characters_detected():
-    import os
-
-    import pytest
-
     from models import glyphs
 
     if not any(os.path.isfile(p) for p in glyphs.KAI_PATHS):
@@ -99,11 +98,60 @@ def test_glyphs_are_rendered_and_missing_characters_detected():
 
 
 def test_missing_font_is_a_clear_error(monkeypatch):
-    import pytest
-
     from models import glyphs
     from models.errors import ModelUnavailable
 
     monkeypatch.setattr(glyphs, "KAI_PATHS", ("/nonexistent/ukai.ttc",))
     with pytest.raises(ModelUnavailable, match="fonts-arphic-ukai"):
         glyphs.font_paths()
+
+
+@pytest.fixture(scope="module")
+def tiny_zh(tmp_path_factory):
+    """A 1-layer mini ChineseBERT pair trained for 2 steps by the real recipe on a real corpus slice."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from models import glyphs
+
+    if not any(os.path.isfile(p) for p in glyphs.KAI_PATHS):
+        pytest.skip("Debian fonts-arphic-ukai is not installed here")
+    root = Path(__file__).resolve().parent.parent
+    corpus = tmp_path_factory.mktemp("zh")
+    lines = ["我喜欢猫，也喜欢狗。", "银行在行走的路边。", "他的书很好看，我们都喜欢。"] * 40
+    (corpus / "zh-train.txt").write_text("\n".join(lines), encoding="utf-8")
+    chars = sorted({c for l in lines for c in l})
+    (corpus / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars + ["苗", "描"]),
+                                      encoding="utf-8")
+    out = corpus / "weights"
+    for flag, name in (("--fusion", "fused"), ("--no-fusion", "char")):
+        r = subprocess.run([sys.executable, "-m", "recipes.train_chinesebert", "pretrain", flag, "--corpus", str(corpus),
+                            "--steps", "2", "--hidden", "32", "--layers", "1", "--heads", "2", "--batch-size", "4",
+                            "--seq-len", "32", "--out", str(out / f"chinesebert-mini-{name}.safetensors")],
+                           cwd=root, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+    return out
+
+
+def test_inspection_neighbours_and_fill_mask(tiny_zh, monkeypatch):
+    from models import chinese_mlm, loading
+
+    monkeypatch.setattr(chinese_mlm, "ZH_DIR", tiny_zh)
+    loading.MODEL_CACHE.clear()
+    chinese_mlm._space.cache_clear()
+    r = chinese_mlm.inspect_text("我喜欢猫ab")
+    assert [c.char for c in r.chars][:4] == ["我", "喜", "欢", "猫"]
+    cat = r.chars[3]
+    assert cat.pinyin == "mao1" and cat.pinyin_ids == ci.pinyin_to_ids("mao1")
+    assert cat.glyph.shape == (3, 24, 24) and cat.glyph.sum() > 0
+    assert sum(cat.contribution.values()) == pytest.approx(1.0, abs=1e-3)
+    near = chinese_mlm.neighbours("猫")
+    assert set(near) == {"glyph", "pinyin", "fused"} and all("猫" not in [c for c, _ in v] for v in near.values())
+    top = chinese_mlm.fill_mask("我喜欢[MASK]。", top_k=3)
+    assert len(top) == 1 and len(top[0]) == 3
+    char_only = chinese_mlm.inspect_text("我喜欢猫", "zh-char")
+    assert all(c.contribution == {"char": 1.0, "glyph": 0.0, "pinyin": 0.0} for c in char_only.chars)
+    with pytest.raises(Exception, match="char-only"):
+        chinese_mlm.neighbours("猫", "zh-char")
+    loading.MODEL_CACHE.clear()
