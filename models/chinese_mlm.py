@@ -238,3 +238,98 @@ def fill_mask(text: str, model: str = "zh-fused", top_k: int = 5) -> list[list[t
     top = probs.topk(top_k, dim=-1)
     return [[(lm.tokenizer.convert_ids_to_tokens(int(i)), round(float(s), 4)) for s, i in zip(v, ix)]
             for v, ix in zip(top.values, top.indices)]
+
+
+# ---------- sentiment classifier and evaluation ----------
+
+CLASSIFIERS = {"zh-fused": "chnsenticorp-fused.safetensors", "zh-char": "chnsenticorp-char.safetensors"}
+
+
+class SentimentHead(torch.nn.Module):
+    """[CLS] hidden state -> pooler (from pre-training) -> dropout -> 2 classes."""
+
+    def __init__(self, lm: chinesebert.ChineseBertForMaskedLM):
+        super().__init__()
+        self.bert = lm.bert
+        self.dropout = torch.nn.Dropout(0.1)
+        self.classifier = torch.nn.Linear(lm.config.hidden_size, 2)
+
+    def forward(self, input_ids, pinyin_ids, attention_mask, labels=None):
+        out = self.bert(input_ids, pinyin_ids, attention_mask=attention_mask)
+        logits = self.classifier(self.dropout(out.pooler_output))
+        loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return loss, logits
+
+
+
+def read_chnsenticorp(path) -> list[tuple[str, int]]:
+    """ChnSentiCorp TSV (`label<TAB>text_a`) -> [(text, label)]."""
+    rows = Path(path).read_text(encoding="utf-8").splitlines()[1:]
+    return [(r.split("\t", 1)[1], int(r.split("\t", 1)[0])) for r in rows if "\t" in r]
+
+
+def batch_encode(tokenizer, texts: list[str], max_len: int = 256) -> dict[str, torch.Tensor]:
+    encs = [encode(tokenizer, t, max_len) for t in texts]
+    width = max(e.input_ids.shape[1] for e in encs)
+    ids = torch.zeros(len(encs), width, dtype=torch.long)
+    pin = torch.zeros(len(encs), width, chinese_inputs.PINYIN_LEN, dtype=torch.long)
+    for i, e in enumerate(encs):
+        ids[i, :e.input_ids.shape[1]] = e.input_ids[0]
+        pin[i, :e.input_ids.shape[1]] = e.pinyin_ids[0]
+    return {"input_ids": ids, "pinyin_ids": pin, "attention_mask": (ids != tokenizer.pad_token_id).long()}
+
+
+def load_classifier(name: str = "zh-fused") -> tuple[SentimentHead, object]:
+    def build():
+        import copy
+
+        lm = load(name)
+        head = SentimentHead(copy.deepcopy(lm.model))  # its own encoder: fine-tuned, must not touch the MLM's
+        state, _ = embedded.read_adapter(ZH_DIR / CLASSIFIERS[name])
+        missing, unexpected = head.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        if unexpected or [k for k in missing if "glyph_embeddings" not in k and "position_ids" not in k]:
+            raise WeightsError(f"{CLASSIFIERS[name]} does not fit: missing={missing[:3]} unexpected={unexpected[:3]}")
+        head.eval()
+        return head, lm.tokenizer
+
+    return cached_load(("chinese-sentiment", name), build)
+
+
+@torch.no_grad()
+def score_chnsenticorp(name: str, rows: list[tuple[str, int]], batch_size: int = 32) -> dict:
+    head, tok = load_classifier(name)
+    correct = 0
+    for i in range(0, len(rows), batch_size):
+        batch = rows[i:i + batch_size]
+        _, logits = head(**batch_encode(tok, [t for t, _ in batch], 256))
+        correct += sum(int(p) == l for p, (_, l) in zip(logits.argmax(-1), batch))
+    return {"n": len(rows), "accuracy": round(correct / len(rows), 4)}
+
+
+@torch.no_grad()
+def score_masked_chars(name: str, texts: list[str], seed: int = 0, limit: int | None = None) -> dict:
+    """Masked-character accuracy and perplexity: 15% of the Chinese characters of each text, fixed by
+    seed, replaced by [MASK] (their pinyin ids zeroed)."""
+    lm = load(name)
+    rng = np.random.default_rng(seed)
+    nll, n, top1 = 0.0, 0, 0
+    for text in texts:
+        enc = encode(lm.tokenizer, text, 256)
+        cand = [i for i, (a, b) in enumerate(enc.offsets) if b - a == 1 and chinese_inputs.is_cjk(text[a])
+                and enc.input_ids[0, i] != lm.tokenizer.unk_token_id]
+        if len(cand) < 4:
+            continue
+        pos = sorted(rng.choice(cand, size=max(1, round(0.15 * len(cand))), replace=False).tolist())
+        ids, pin = enc.input_ids.clone(), enc.pinyin_ids.clone()
+        gold = ids[0, pos].clone()
+        ids[0, pos] = lm.tokenizer.mask_token_id
+        pin[0, pos] = 0
+        logp = lm.model(ids, pin).logits[0, pos].float().log_softmax(-1)
+        nll -= logp[torch.arange(len(pos)), gold].sum().item()
+        top1 += (logp.argmax(-1) == gold).sum().item()
+        n += len(pos)
+        if limit and n >= limit:
+            break
+    if n == 0:
+        raise InputError("no Chinese text to score")
+    return {"n_chars": n, "accuracy": round(top1 / n, 4), "perplexity": round(float(np.exp(nll / n)), 3)}

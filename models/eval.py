@@ -5,6 +5,8 @@
     python -m models.eval conll DATA [--limit N] [--model NAME]      (CoNLL-2003 NER)
     python -m models.eval upos DATA.conllu [--limit N] [--model NAME]
     python -m models.eval sst2 DATA.tsv [--shots K --train TRAIN.tsv --seed S ...] [--backend NAME] [--limit N]
+    python -m models.eval mlm-zh DATA [--model zh-fused|zh-char]
+    python -m models.eval chnsenticorp DATA.tsv [--model zh-fused|zh-char]
 
 DATA is .txt (one text per line), .jsonl or .jsonl.gz (field `text`).
 Later tasks add sub-commands here (squad, conll, upos, sst2, ...).
@@ -121,6 +123,22 @@ def cmd_sst2(args) -> dict:
     return out
 
 
+def cmd_mlm_zh(args) -> dict:
+    from models import chinese_mlm
+
+    scores = chinese_mlm.score_masked_chars(args.model, read_texts(args.data), args.seed, args.limit)
+    return {"task": "mlm-zh", "model": args.model, **scores}
+
+
+def cmd_chnsenticorp(args) -> dict:
+    from models import chinese_mlm
+
+    rows = chinese_mlm.read_chnsenticorp(args.data)[:args.limit]
+    if not rows:
+        raise ValueError(f"no labelled rows in {args.data}")
+    return {"task": "chnsenticorp", "model": args.model, **chinese_mlm.score_chnsenticorp(args.model, rows)}
+
+
 def main(argv: list[str] | None = None) -> None:
     from models import fill_mask, prompt_cls, qa, tagging
 
@@ -162,6 +180,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--calibrate", action="store_true", help="contextual calibration")
     p.add_argument("--limit", type=int, help="first N rows only")
     p.set_defaults(run=cmd_sst2)
+    p = sub.add_parser("mlm-zh", help="mini ChineseBERT: masked-character accuracy and perplexity")
+    p.add_argument("data")
+    p.add_argument("--model", default="zh-fused", choices=("zh-fused", "zh-char"))
+    p.add_argument("--limit", type=int, help="stop after this many masked characters")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_mlm_zh)
+    p = sub.add_parser("chnsenticorp", help="mini ChineseBERT sentiment accuracy on a ChnSentiCorp TSV")
+    p.add_argument("data")
+    p.add_argument("--model", default="zh-fused", choices=("zh-fused", "zh-char"))
+    p.add_argument("--limit", type=int)
+    p.set_defaults(run=cmd_chnsenticorp)
     args = ap.parse_args(argv)
     try:
         result = args.run(args)

@@ -81,27 +81,6 @@ def pretrain(args) -> None:
     acc.print(json.dumps({"out": args.out, **meta}))
 
 
-class SentimentHead(torch.nn.Module):
-    """[CLS] hidden state -> pooler (from pre-training) -> dropout -> 2 classes."""
-
-    def __init__(self, lm: chinesebert.ChineseBertForMaskedLM):
-        super().__init__()
-        self.bert = lm.bert
-        self.dropout = torch.nn.Dropout(0.1)
-        self.classifier = torch.nn.Linear(lm.config.hidden_size, 2)
-
-    def forward(self, input_ids, pinyin_ids, attention_mask, labels=None):
-        out = self.bert(input_ids, pinyin_ids, attention_mask=attention_mask)
-        logits = self.classifier(self.dropout(out.pooler_output))
-        loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        return loss, logits
-
-
-def read_chnsenticorp(path) -> list[tuple[str, int]]:
-    rows = Path(path).read_text(encoding="utf-8").splitlines()[1:]
-    return [(r.split("\t", 1)[1], int(r.split("\t", 1)[0])) for r in rows if "\t" in r]
-
-
 def classify(args) -> None:
     acc = Accelerator()
     torch.manual_seed(args.seed)
@@ -112,18 +91,11 @@ def classify(args) -> None:
     model_lm = chinesebert.ChineseBertForMaskedLM(chinese_mlm.mini_config(len(tok), meta["fusion"], **meta["size"]))
     model_lm.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     chinese_mlm.fill_glyph_table(model_lm, tok)
-    model = SentimentHead(model_lm)
-    rows = read_chnsenticorp(Path(args.data) / "chnsenticorp/train.tsv")
+    model = chinese_mlm.SentimentHead(model_lm)
+    rows = chinese_mlm.read_chnsenticorp(Path(args.data) / "chnsenticorp/train.tsv")
 
     def collate(batch):
-        encs = [chinese_mlm.encode(tok, t, args.seq_len) for t, _ in batch]
-        width = max(e.input_ids.shape[1] for e in encs)
-        ids = torch.zeros(len(encs), width, dtype=torch.long)
-        pin = torch.zeros(len(encs), width, chinese_inputs.PINYIN_LEN, dtype=torch.long)
-        for i, e in enumerate(encs):
-            ids[i, :e.input_ids.shape[1]] = e.input_ids[0]
-            pin[i, :e.input_ids.shape[1]] = e.pinyin_ids[0]
-        return {"input_ids": ids, "pinyin_ids": pin, "attention_mask": (ids != 0).long(),
+        return {**chinese_mlm.batch_encode(tok, [t for t, _ in batch], args.seq_len),
                 "labels": torch.tensor([l for _, l in batch])}
 
     loader = torch.utils.data.DataLoader(rows, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
