@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from models import embedded
 from models.errors import InputError
-from models.loading import Checkpoint, cached_load, find_checkpoint, from_hub
+from models.loading import Checkpoint, cached_load, find_checkpoint, load_checkpoint
 from models.text_checks import clean_text, language_notice
 
 CHECKPOINTS = [
@@ -92,16 +91,10 @@ class FillMaskResult:
 
 
 def _build(ck: Checkpoint) -> MaskedLM:
-    if ck.source == "embedded":
-        model, tok, meta = embedded.load_embedded_masked_lm(embedded.WEIGHTS_DIR / ck.location,
-                                                            attn_implementation="eager")
-        return MaskedLM(ck.name, model, tok, ck, meta)
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModelForMaskedLM, BertForMaskedLM
 
-    tok = from_hub(AutoTokenizer.from_pretrained, ck.location)
-    model = from_hub(AutoModelForMaskedLM.from_pretrained, ck.location, attn_implementation="eager")
-    model.eval()
-    return MaskedLM(ck.name, model, tok, ck)
+    model, tok, meta = load_checkpoint(ck, BertForMaskedLM, AutoModelForMaskedLM)
+    return MaskedLM(ck.name, model, tok, ck, meta)
 
 
 def load(name: str = DEFAULT_MODEL) -> MaskedLM:

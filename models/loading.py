@@ -74,6 +74,21 @@ def from_hub(load_fn: Callable[..., Any], repo_id: str, **kwargs) -> Any:
         raise ModelUnavailable(f"Could not download '{repo_id}' from the Hub: {exc}") from exc
 
 
+def load_checkpoint(ck: Checkpoint, embedded_cls, hub_cls) -> tuple[Any, Any, dict]:
+    """(model, tokenizer, meta) for a checkpoint: an embedded adapter on the MiniLM encoder built as
+    `embedded_cls`, or a Hub model through `hub_cls`. Eager attention, so attentions can be captured."""
+    if ck.source == "embedded":
+        from models import embedded
+
+        return embedded.load_embedded(embedded.WEIGHTS_DIR / ck.location, embedded_cls, attn_implementation="eager")
+    from transformers import AutoTokenizer
+
+    tok = from_hub(AutoTokenizer.from_pretrained, ck.location)
+    model = from_hub(hub_cls.from_pretrained, ck.location, attn_implementation="eager")
+    model.eval()
+    return model, tok, {}
+
+
 class _Cache:
     def __init__(self) -> None:
         self._items: dict[Any, Any] = {}

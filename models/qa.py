@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from models import embedded
 from models.errors import InputError
-from models.loading import Checkpoint, cached_load, find_checkpoint, from_hub
+from models.loading import Checkpoint, cached_load, find_checkpoint, load_checkpoint
 from models.text_checks import clean_text, language_notice
 
 CHECKPOINTS = [
@@ -105,16 +104,10 @@ def model_names() -> list[str]:
 
 
 def _build(ck: Checkpoint) -> QAModel:
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, BertForQuestionAnswering
+    from transformers import AutoModelForQuestionAnswering, BertForQuestionAnswering
 
-    if ck.source == "embedded":
-        model, tok, meta = embedded.load_embedded(embedded.WEIGHTS_DIR / ck.location, BertForQuestionAnswering,
-                                                  attn_implementation="eager")
-        return QAModel(ck.name, model, tok, ck, meta)
-    tok = from_hub(AutoTokenizer.from_pretrained, ck.location)
-    model = from_hub(AutoModelForQuestionAnswering.from_pretrained, ck.location, attn_implementation="eager")
-    model.eval()
-    return QAModel(ck.name, model, tok, ck)
+    model, tok, meta = load_checkpoint(ck, BertForQuestionAnswering, AutoModelForQuestionAnswering)
+    return QAModel(ck.name, model, tok, ck, meta)
 
 
 def load(name: str = DEFAULT_MODEL) -> QAModel:

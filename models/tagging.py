@@ -17,9 +17,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from models import embedded
 from models.errors import InputError
-from models.loading import Checkpoint, cached_load, find_checkpoint, from_hub
+from models.loading import Checkpoint, cached_load, find_checkpoint, load_checkpoint
 from models.text_checks import clean_text, language_notice
 
 CHECKPOINTS = [
@@ -99,18 +98,10 @@ def model_names() -> list[str]:
 
 
 def _build(ck: Checkpoint) -> Tagger:
-    from transformers import AutoModelForTokenClassification, AutoTokenizer, BertForTokenClassification
+    from transformers import AutoModelForTokenClassification, BertForTokenClassification
 
-    if ck.source == "embedded":
-        model, tok, meta = embedded.load_embedded(embedded.WEIGHTS_DIR / ck.location, BertForTokenClassification,
-                                                  attn_implementation="eager")
-    else:
-        tok = from_hub(AutoTokenizer.from_pretrained, ck.location)
-        model = from_hub(AutoModelForTokenClassification.from_pretrained, ck.location, attn_implementation="eager")
-        model.eval()
-        meta = {}
-    id2label = {int(k): v for k, v in model.config.id2label.items()}
-    return Tagger(ck.name, model, tok, ck, id2label, meta)
+    model, tok, meta = load_checkpoint(ck, BertForTokenClassification, AutoModelForTokenClassification)
+    return Tagger(ck.name, model, tok, ck, {int(k): v for k, v in model.config.id2label.items()}, meta)
 
 
 def load(name: str = DEFAULT_MODEL) -> Tagger:
