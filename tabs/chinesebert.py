@@ -1,0 +1,85 @@
+"""ChineseBERT tab: what the character, glyph and pinyin embeddings contribute, character by character.
+
+Not yet in app.TABS: it is added when the mini ChineseBERT weights are trained and shipped (issue 6).
+"""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from models import chinese_mlm
+from tabs.common import notices_markdown, run_model
+
+TITLE = "ChineseBERT (glyph + pinyin)"
+
+INTRO = """
+### ChineseBERT: every character enters the model three ways
+**Char** (an ordinary embedding), **glyph** (the character drawn 24×24 in three fonts: Noto Sans SC,
+Noto Serif SC, AR PL UKai, through a linear map) and **pinyin** (its romanisation with tone, read by a
+small CNN over 8 letter ids). A linear layer fuses the three. The pinyin of the *whole sentence* is used,
+so heteronyms get the reading of their word (银行 *háng* vs 行走 *xíng*). `zh-fused` is a mini ChineseBERT
+pre-trained here; `zh-char` is the same model trained identically without glyph and pinyin (the ablation).
+"""
+
+EXAMPLES = [["我喜欢猫"], ["他去银行取钱，然后在河边行走。"], ["这家酒店的服务很好，下次还会再来。"], ["猫"]]
+
+
+def _glyph_strip(glyph: np.ndarray) -> np.ndarray:
+    """Three 24x24 bitmaps side by side, dark ink on white, scaled x2 for the screen."""
+    strip = np.concatenate([glyph[i] for i in range(glyph.shape[0])], axis=1)
+    img = (255 * (1 - strip)).astype(np.uint8)
+    return np.kron(img, np.ones((2, 2), dtype=np.uint8))
+
+
+def inspect(text: str, model_name: str):
+    """Per character: glyph images, pinyin and its 8 ids, fusion shares. Returns (notes, gallery, table, JSON)."""
+    r = run_model(chinese_mlm.inspect_text, text, model_name)
+    gallery = [(_glyph_strip(c.glyph), f"{c.char} {c.pinyin or ''}") for c in r.chars if c.glyph is not None][:64]
+    rows = [{"char": c.char, "pinyin": c.pinyin or "", "pinyin ids": " ".join(map(str, c.pinyin_ids)),
+             "char share": c.contribution["char"], "glyph share": c.contribution["glyph"],
+             "pinyin share": c.contribution["pinyin"], "fonts missing it": ", ".join(c.missing_fonts)}
+            for c in r.chars]
+    raw = {"model": r.model, "notices": r.notices, "chars": rows}
+    return notices_markdown(r.notices, f"Model `{r.model}` · {len(r.chars)} characters"), gallery, pd.DataFrame(rows), raw
+
+
+def neighbours(char: str, model_name: str):
+    """Nearest characters of one character by glyph, pinyin and fused embedding."""
+    near = run_model(chinese_mlm.neighbours, (char or "").strip(), model_name)
+    width = max(len(v) for v in near.values())
+    return pd.DataFrame({kind: [f"{c} ({s:.2f})" for c, s in v] + [""] * (width - len(v)) for kind, v in near.items()})
+
+
+def fill(text: str, model_name: str):
+    """Top-5 characters at each [MASK] / ＿."""
+    tops = run_model(chinese_mlm.fill_mask, text, model_name, 5)
+    return pd.DataFrame([{"blank": i + 1, "rank": r + 1, "char": c, "probability": p}
+                         for i, top in enumerate(tops) for r, (c, p) in enumerate(top)])
+
+
+def build() -> None:
+    gr.Markdown(INTRO)
+    with gr.Row():
+        text = gr.Textbox(label="Chinese text", value=EXAMPLES[0][0], lines=2, max_length=chinese_mlm.MAX_CHARS, scale=3)
+        model = gr.Radio(list(chinese_mlm.MODELS), value="zh-fused", label="Model", scale=1)
+    run = gr.Button("Inspect", variant="primary")
+    notes = gr.Markdown()
+    gallery = gr.Gallery(label="Glyphs (Sans · Serif · Kai) with pinyin", columns=6, height="auto")
+    table = gr.Dataframe(label="Per character: pinyin, the 8 pinyin ids, and each part's share of the fused vector",
+                         interactive=False)
+    with gr.Row():
+        with gr.Column():
+            char = gr.Textbox(label="One character", value="猫", max_length=1)
+            near_btn = gr.Button("Nearest characters")
+            near = gr.Dataframe(label="Nearest by glyph / pinyin / fused embedding", interactive=False)
+        with gr.Column():
+            masked = gr.Textbox(label="Text with [MASK] or ＿", value="我喜欢[MASK]。")
+            fill_btn = gr.Button("Fill the blank")
+            filled = gr.Dataframe(label="Top-5 characters", interactive=False)
+    with gr.Accordion("Raw result (JSON)", open=False):
+        raw = gr.JSON()
+    gr.Examples(EXAMPLES, inputs=[text])
+    run.click(inspect, [text, model], [notes, gallery, table, raw], api_name="chinesebert_inspect")
+    near_btn.click(neighbours, [char, model], near, api_name="chinesebert_neighbours")
+    fill_btn.click(fill, [masked, model], filled, api_name="chinesebert_fill")
