@@ -136,7 +136,7 @@ def _span_candidates(start: np.ndarray, end: np.ndarray, is_ctx: np.ndarray, max
 
 @torch.no_grad()
 def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL, top_n: int = 5, max_answer_len: int = 30,
-            null_threshold: float = 0.0, max_len: int = MAX_LEN, stride: int = DOC_STRIDE) -> QAResult:
+            null_threshold: float = 0.0, max_len: int | None = None, stride: int | None = None) -> QAResult:
     t0 = time.perf_counter()
     question, notes_q = clean_text(question, "question", max_chars=2_000)
     context, notices = clean_text(context, "context", max_chars=MAX_CONTEXT_CHARS)
@@ -148,6 +148,9 @@ def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL,
     qa = model if isinstance(model, QAModel) else load(model)
     t0 = time.perf_counter()  # time the prediction, not the one-off load
     tok = qa.tokenizer
+    # read with the window the model was trained with (the embedded one: 256 tokens), else SQuAD's 384/128
+    max_len = max_len or qa.meta.get("max_len", MAX_LEN)
+    stride = stride or (DOC_STRIDE if max_len == MAX_LEN else max_len // 3)
     notices += language_notice(question + context, qa.checkpoint.languages)
     if "zh" in qa.checkpoint.languages and "en" not in qa.checkpoint.languages and not any(
             "\u4e00" <= c <= "\u9fff" for c in context):

@@ -31,17 +31,26 @@ AMAZON = ("The Amazon rainforest covers most of the Amazon basin of South Americ
           "within Brazil, with 60% of the rainforest, followed by Peru with 13%, and Colombia with 10%.")
 TELEPHONE = " ".join([
     "The history of the telephone is a story of many inventors working at the same time.",
-    "In the 1840s and 1850s several engineers in Europe experimented with sending sound along wires. " * 3,
+    "In the 1840s and 1850s several engineers in Europe experimented with sending sound along wires.",
+    "Most of them used the telegraph as their starting point, since its wires already crossed many countries.",
+    "The telegraph could send only coded pulses, and operators had to learn Morse code to use it.",
+    "Inventors hoped that a machine able to carry the human voice would make such training unnecessary.",
     "Charles Bourseul described a way to transmit speech electrically in 1854, but he never built a device.",
-    "Antonio Meucci developed a voice communication apparatus in New York during the 1850s and 1860s, "
-    "and filed a caveat for it in 1871. " * 2,
-    "Johann Philipp Reis built a device in Germany in 1861 that could transmit musical tones. " * 2,
-    "Many newspapers of the time reported on these experiments, and the public followed them closely. " * 4,
+    "Antonio Meucci developed a voice communication apparatus in New York during the 1850s and 1860s.",
+    "He filed a caveat for it at the patent office in 1871, but could not afford to renew it.",
+    "Johann Philipp Reis built a device in Germany in 1861 that could transmit musical tones.",
+    "His instrument used a membrane and a needle, and it could carry a melody but rarely clear speech.",
+    "Many newspapers of the time reported on these experiments, and the public followed them closely.",
+    "Scientific societies in London, Paris and Berlin held lectures where the new machines were shown.",
+    "Some critics called the devices toys, while others predicted that they would change business forever.",
     "Alexander Graham Bell was awarded the first United States patent for the telephone in March 1876.",
-    "Elisha Gray filed a similar caveat at the patent office on the very same day, which led to a long "
-    "legal dispute. " * 2,
-    "The first telephone exchange opened in New Haven, Connecticut, in 1878, and within a decade "
-    "exchanges had spread to most large cities. " * 3,
+    "Elisha Gray filed a similar caveat at the patent office on the very same day.",
+    "The coincidence led to a long legal dispute that reached the Supreme Court.",
+    "Bell demonstrated his telephone at the Centennial Exhibition in Philadelphia later that year.",
+    "The first telephone exchange opened in New Haven, Connecticut, in 1878.",
+    "It connected twenty-one subscribers, who could call one another through a single operator.",
+    "Within a decade, exchanges had spread to most large cities in the United States and Europe.",
+    "Long-distance lines followed, and by 1915 a call could cross the whole North American continent.",
 ])
 EXAMPLES = [
     ["Which country contains the majority of the Amazon rainforest?", AMAZON, "embedded-squad"],
