@@ -10,6 +10,7 @@ label of another type.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -145,10 +146,17 @@ def _is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
 
 
+_ABBREVIATION = re.compile(r"(?<![\w.])(?:[A-Za-z]\.){2,}")  # U.K., U.S.A., e.g. -- one word, as in CoNLL
+
+
 def split_words(tokenizer, text: str) -> list[tuple[str, int, int]]:
     """The tokenizer's pre-tokens (word, start, end) on the raw text; CJK characters are one word each,
-    as BERT's normaliser makes them."""
+    as BERT's normaliser makes them; dotted abbreviations stay one word."""
     pre = tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)
+    for m in reversed(list(_ABBREVIATION.finditer(text))):
+        inside = [i for i, (_, (a, b)) in enumerate(pre) if a >= m.start() and b <= m.end()]
+        if len(inside) > 1:
+            pre[inside[0]:inside[-1] + 1] = [(m.group(), (m.start(), m.end()))]
     words = []
     for w, (a, b) in pre:
         if any(_is_cjk(c) for c in w):

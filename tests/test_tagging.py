@@ -76,3 +76,9 @@ def test_empty_text_is_a_clear_error(text):
 def test_emoji_and_mixed_scripts_do_not_crash():
     r = tagging.predict("Obama 😀 visited Берлин and 北京 yesterday", "embedded-ner")
     assert len(r.words) == len(tagging.split_words(tagging.load("embedded-ner").tokenizer, r.text))
+
+
+def test_dotted_abbreviations_are_one_word():
+    tok = tagging.load("embedded-ner").tokenizer
+    words = [w for w, _, _ in tagging.split_words(tok, "a U.K. firm and the U.S.A. end.")]
+    assert words == ["a", "U.K.", "firm", "and", "the", "U.S.A.", "end", "."]
