@@ -21,11 +21,18 @@ HELD_OUT = [
 ]
 
 
-@pytest.mark.parametrize("model", ["embedded-general", "embedded-movies"])
-def test_embedded_models_know_english(model):
+# measured: 7 of 10 (general) and 6 of 10 (movies); an untrained MLM head gets 0
+@pytest.mark.parametrize("model,at_least", [("embedded-general", 6), ("embedded-movies", 5)])
+def test_embedded_models_know_english(model, at_least):
     hits = [word in [c.token for c in fill_mask.predict(text, model).predictions[0].candidates]
             for text, word in HELD_OUT]
-    assert sum(hits) >= 6, hits  # measured: 7 of 10 for embedded-general (an untrained head: 0)
+    assert sum(hits) >= at_least, hits
+
+
+def test_movie_model_shows_the_domain_shift():
+    general = [c.token for c in fill_mask.predict("This is a great [MASK].", "embedded-general").predictions[0].candidates]
+    movies = [c.token for c in fill_mask.predict("This is a great [MASK].", "embedded-movies").predictions[0].candidates]
+    assert movies[0] in ("movie", "film") and "movie" not in general and "film" not in general
 
 
 def test_result_is_complete_and_probabilities_are_sorted():
@@ -83,7 +90,9 @@ def test_long_text_keeps_a_window_around_the_mask():
     r = fill_mask.predict(text)
     assert any("reads 510 at once" in n for n in r.notices)
     assert len(r.tokens) == 512
-    assert "capital" in [c.token for c in r.predictions[0].candidates]
+    pos = r.mask_positions[0]
+    assert r.tokens[pos - 3:pos + 4] == ["paris", "is", "the", "[MASK]", "of", "france", "."]
+    assert 100 < pos < 412  # centred: context kept on both sides
 
 
 def test_masks_too_far_apart_for_one_window():
