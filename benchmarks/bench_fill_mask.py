@@ -19,7 +19,8 @@ TEXT = ("The history of the city goes back more than two thousand years, when a 
         "on the banks of the river. Over the centuries it became a centre of trade, learning and politics, "
         "and today it is known around the world for its museums, its parks and its food. Paris is the [MASK] "
         "of France, and millions of visitors come every year to walk along its wide avenues, climb its towers "
-        "and sit in its cafes, watching the city go by.")
+        "and sit in its cafes, watching the city go by. In the evening the lights come on along the river, "
+        "and the bridges fill with people who have come to see the most famous views in Europe.")
 
 
 def timed(fn, runs: int) -> dict:
