@@ -207,21 +207,29 @@ def tag_word_lists(tg: Tagger, word_lists: list[list[str]], aggregation: str = "
         pieces.append(ids)
         if words:
             seqs += [(i, s, e) for s, e in _chunks([len(p) for p in ids], size)]
-    out: list[list[np.ndarray]] = [[] for _ in word_lists]
-    for b in range(0, len(seqs), batch_size):
-        batch = seqs[b:b + batch_size]
-        rows = [[tok.cls_token_id] + [t for p in pieces[i][s:e] for t in p] + [tok.sep_token_id] for i, s, e in batch]
+    # batch sequences of similar length together (less padding), then put results back in order
+    lengths = [sum(len(p) for p in pieces[i][s:e]) for i, s, e in seqs]
+    order = sorted(range(len(seqs)), key=lengths.__getitem__)
+    per_seq: list[list[np.ndarray]] = [[] for _ in seqs]
+    for b in range(0, len(order), batch_size):
+        batch = order[b:b + batch_size]
+        rows = [[tok.cls_token_id] + [t for p in pieces[seqs[k][0]][seqs[k][1]:seqs[k][2]] for t in p]
+                + [tok.sep_token_id] for k in batch]
         x = torch.full((len(rows), max(map(len, rows))), tok.pad_token_id, dtype=torch.long)
         for j, r in enumerate(rows):
             x[j, :len(r)] = torch.tensor(r)
         probs = tg.model(input_ids=x, attention_mask=(x != tok.pad_token_id).long()).logits.float().softmax(-1).numpy()
-        for j, (i, s, e) in enumerate(batch):
+        for j, k in enumerate(batch):
+            i, s, e = seqs[k]
             pos = 1
             for p in pieces[i][s:e]:
-                out[i].append(aggregate(probs[j, pos:pos + len(p)], aggregation))
+                per_seq[k].append(aggregate(probs[j, pos:pos + len(p)], aggregation))
                 pos += len(p)
         if progress:
-            progress(min(1.0, (b + batch_size) / len(seqs)), "Tagging")
+            progress(min(1.0, (b + batch_size) / len(order)), "Tagging")
+    out: list[list[np.ndarray]] = [[] for _ in word_lists]
+    for k, (i, _, _) in enumerate(seqs):  # seqs are in list order, chunks of a list in word order
+        out[i] += per_seq[k]
     return out, len(seqs)
 
 
