@@ -146,7 +146,3 @@ def load_embedded(adapter_file: str | Path, model_cls=None, attn_implementation:
     merged = peft_model.merge_and_unload()
     merged.eval()
     return merged, tokenizer, meta
-
-
-def load_embedded_masked_lm(adapter_file: str | Path, attn_implementation: str = "sdpa"):
-    return load_embedded(adapter_file, None, attn_implementation)

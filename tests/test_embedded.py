@@ -31,7 +31,7 @@ def test_adapter_round_trip_changes_the_model(tmp_path):
     want = peft_model(input_ids=ids).logits
     path = tmp_path / "a.safetensors"
     embedded.save_adapter(peft_model, path, {"task": "test"}, fp16=False)
-    merged, _, meta = embedded.load_embedded_masked_lm(path)
+    merged, _, meta = embedded.load_embedded(path)
     assert meta["task"] == "test" and meta["lora_r"] == 4
     got = merged(input_ids=ids).logits
     assert torch.allclose(want, got, atol=1e-4)

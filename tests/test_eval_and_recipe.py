@@ -63,7 +63,7 @@ def test_recipe_trains_and_writes_a_loadable_adapter(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["before"]["c"]["perplexity"] > summary["after"]["c"]["perplexity"]
-    model, tok, meta = embedded.load_embedded_masked_lm(out_file)
+    model, tok, meta = embedded.load_embedded(out_file)
     assert meta["steps"] == 3 and meta["wwm"] is True
     assert (tmp_path / "run" / "state.pt").exists()
 
