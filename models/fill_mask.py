@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from models.errors import InputError
-from models.loading import Checkpoint, cached_load, find_checkpoint, load_checkpoint
+from models.loading import Checkpoint, cached_load, find_checkpoint, load_checkpoint, model_window
 from models.text_checks import clean_text, language_notice
 
 CHECKPOINTS = [
@@ -46,11 +46,7 @@ class MaskedLM:
 
     @property
     def max_tokens(self) -> int:
-        """Tokens per forward pass, special tokens included."""
-        limit = getattr(self.model.config, "max_position_embeddings", 512)
-        if self.model.config.model_type in ("roberta", "xlm-roberta", "camembert"):
-            limit -= 2  # RoBERTa offsets positions by padding_idx + 1
-        return min(limit, 512)
+        return model_window(self.model)
 
 
 @dataclass

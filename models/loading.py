@@ -89,6 +89,14 @@ def load_checkpoint(ck: Checkpoint, embedded_cls, hub_cls) -> tuple[Any, Any, di
     return model, tok, {}
 
 
+def model_window(model) -> int:
+    """Tokens per forward pass, special tokens included."""
+    limit = getattr(model.config, "max_position_embeddings", 512)
+    if model.config.model_type in ("roberta", "xlm-roberta", "camembert"):
+        limit -= 2  # RoBERTa offsets positions by padding_idx + 1
+    return min(limit, 512)
+
+
 class _Cache:
     def __init__(self) -> None:
         self._items: dict[Any, Any] = {}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from models.chinese_inputs import is_cjk
 from models.errors import InputError
 from models.loading import Checkpoint, cached_load, find_checkpoint, load_checkpoint
 from models.text_checks import clean_text, language_notice
@@ -153,7 +154,7 @@ def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL,
     stride = stride or (DOC_STRIDE if max_len == MAX_LEN else max_len // 3)
     notices += language_notice(question + context, qa.checkpoint.languages)
     if "zh" in qa.checkpoint.languages and "en" not in qa.checkpoint.languages and not any(
-            "\u4e00" <= c <= "\u9fff" for c in context):
+            is_cjk(c) for c in context):
         notices.append("This model was trained on Chinese text; for other languages its answers are not meaningful.")
     n_q = len(tok(question, add_special_tokens=False)["input_ids"])
     if n_q > max_len // 2:

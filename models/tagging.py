@@ -18,8 +18,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from models.chinese_inputs import is_cjk
 from models.errors import InputError
-from models.loading import Checkpoint, cached_load, find_checkpoint, load_checkpoint
+from models.loading import Checkpoint, cached_load, find_checkpoint, load_checkpoint, model_window
 from models.text_checks import clean_text, language_notice
 
 CHECKPOINTS = [
@@ -49,10 +50,7 @@ class Tagger:
 
     @property
     def max_tokens(self) -> int:
-        limit = getattr(self.model.config, "max_position_embeddings", 512)
-        if self.model.config.model_type in ("roberta", "xlm-roberta"):
-            limit -= 2
-        return min(limit, 512)
+        return model_window(self.model)
 
 
 @dataclass
@@ -142,10 +140,6 @@ def decode_entities(words: list[WordTag], text: str) -> list[Entity]:
             for e in entities]
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
-
-
 _ABBREVIATION = re.compile(r"(?<![\w.])(?:[A-Za-z]\.){2,}")  # U.K., U.S.A., e.g. -- one word, as in CoNLL
 
 
@@ -159,10 +153,10 @@ def split_words(tokenizer, text: str) -> list[tuple[str, int, int]]:
             pre[inside[0]:inside[-1] + 1] = [(m.group(), (m.start(), m.end()))]
     words = []
     for w, (a, b) in pre:
-        if any(_is_cjk(c) for c in w):
+        if any(is_cjk(c) for c in w):
             run = a
             for i, c in enumerate(w):
-                if _is_cjk(c):
+                if is_cjk(c):
                     if run < a + i:
                         words.append((text[run:a + i], run, a + i))
                     words.append((c, a + i, a + i + 1))
