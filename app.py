@@ -12,9 +12,9 @@ import sys
 
 import gradio as gr
 
-from tabs import fill_mask, prompt_cls, qa, tagging
+from tabs import chinesebert, fill_mask, inside, prompt_cls, qa, tagging
 
-TABS = [fill_mask, qa, tagging, prompt_cls]
+TABS = [fill_mask, qa, tagging, prompt_cls, chinesebert, inside]
 
 HEADER = """# BERT family, live
 See what BERT-style models do inside: every tab runs a real model, offline by default.

@@ -261,7 +261,6 @@ class SentimentHead(torch.nn.Module):
         return loss, logits
 
 
-
 def read_chnsenticorp(path) -> list[tuple[str, int]]:
     """ChnSentiCorp TSV (`label<TAB>text_a`) -> [(text, label)]."""
     rows = Path(path).read_text(encoding="utf-8").splitlines()[1:]
@@ -293,6 +292,22 @@ def load_classifier(name: str = "zh-fused") -> tuple[SentimentHead, object]:
         return head, lm.tokenizer
 
     return cached_load(("chinese-sentiment", name), build)
+
+
+SENTIMENT_LABELS = ("negative", "positive")  # ChnSentiCorp: 0 = negative, 1 = positive
+
+
+@torch.no_grad()
+def classify_sentiment(text: str, model: str = "zh-fused") -> dict[str, float]:
+    """Probability of each sentiment for one review, from the ChnSentiCorp head on the chosen model."""
+    from models.text_checks import clean_text
+
+    if model not in CLASSIFIERS:
+        raise InputError(f"Unknown Chinese model '{model}'; choose one of {', '.join(CLASSIFIERS)}.")
+    text, _ = clean_text(text, max_chars=MAX_CHARS)
+    head, tok = load_classifier(model)
+    _, logits = head(**batch_encode(tok, [text], 256))
+    return {lab: round(float(p), 4) for lab, p in zip(SENTIMENT_LABELS, logits[0].softmax(-1))}
 
 
 @torch.no_grad()

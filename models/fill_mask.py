@@ -98,7 +98,7 @@ def load(name: str = DEFAULT_MODEL) -> MaskedLM:
     return cached_load(("fill-mask", name), lambda: _build(ck))
 
 
-def _display_token(tokenizer, token_id: int) -> str:
+def display_token(tokenizer, token_id: int) -> str:
     text = tokenizer.decode([token_id]).strip()
     return text or tokenizer.convert_ids_to_tokens(token_id)
 
@@ -169,7 +169,7 @@ def predict(text: str, model: str = DEFAULT_MODEL, top_k: int = 5, capture: bool
     top = probs.topk(top_k, dim=-1)
     predictions = []
     for m, pos in enumerate(positions):
-        cands = [Candidate(_display_token(tok, int(i)), int(i), round(float(s), 6))
+        cands = [Candidate(display_token(tok, int(i)), int(i), round(float(s), 6))
                  for s, i in zip(top.values[m], top.indices[m])]
         predictions.append(MaskPrediction(m, pos, cands))
 

@@ -56,7 +56,13 @@ def pretrain(args) -> None:
     model = chinesebert.ChineseBertForMaskedLM(chinese_mlm.mini_config(len(tok), args.fusion, **size))
     gaps = chinese_mlm.fill_glyph_table(model, tok)
     lines = (zh / "zh-train.txt").read_text(encoding="utf-8").splitlines()[:args.max_lines]
-    examples = pack_lines(tok, lines, args.seq_len)
+    # pinyin for 5 M characters takes minutes: both runs (fused, ablation) share one packed cache
+    cache = zh / f"packed-{args.seq_len}-{args.max_lines or 'all'}.json"
+    if cache.exists():
+        examples = json.loads(cache.read_text())
+    else:
+        examples = pack_lines(tok, lines, args.seq_len)
+        cache.write_text(json.dumps(examples))
     acc.print(f"{len(lines):,} lines -> {len(examples):,} windows of {args.seq_len}; "
               f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,} trainable; font gaps: {len(gaps)}")
     mlm = DataCollatorForLanguageModeling(tok, mlm_probability=0.15, seed=args.seed)

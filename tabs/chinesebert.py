@@ -1,6 +1,4 @@
 """ChineseBERT tab: what the character, glyph and pinyin embeddings contribute, character by character.
-
-Not yet in app.TABS: it is added when the mini ChineseBERT weights are trained and shipped (issue 6).
 """
 from __future__ import annotations
 
@@ -58,6 +56,11 @@ def fill(text: str, model_name: str):
                          for i, top in enumerate(tops) for r, (c, p) in enumerate(top)])
 
 
+def sentiment(text: str, model_name: str):
+    """ChnSentiCorp head (fine-tuned on the chosen pre-trained model): label probabilities."""
+    return run_model(chinese_mlm.classify_sentiment, text, model_name)
+
+
 def build() -> None:
     gr.Markdown(INTRO)
     with gr.Row():
@@ -77,9 +80,15 @@ def build() -> None:
             masked = gr.Textbox(label="Text with [MASK] or ＿", value="我喜欢[MASK]。")
             fill_btn = gr.Button("Fill the blank")
             filled = gr.Dataframe(label="Top-5 characters", interactive=False)
+    with gr.Row():
+        review = gr.Textbox(label="A review (ChnSentiCorp sentiment head)", value=EXAMPLES[2][0], scale=3)
+        with gr.Column(scale=1):
+            senti_btn = gr.Button("Classify sentiment")
+            senti = gr.Label(label="Sentiment", num_top_classes=2)
     with gr.Accordion("Raw result (JSON)", open=False):
         raw = gr.JSON()
     gr.Examples(EXAMPLES, inputs=[text])
     run.click(inspect, [text, model], [notes, gallery, table, raw], api_name="chinesebert_inspect")
     near_btn.click(neighbours, [char, model], near, api_name="chinesebert_neighbours")
     fill_btn.click(fill, [masked, model], filled, api_name="chinesebert_fill")
+    senti_btn.click(sentiment, [review, model], senti, api_name="chinesebert_sentiment")

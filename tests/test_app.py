@@ -13,7 +13,7 @@ def test_app_builds_one_tab_per_module():
 @pytest.mark.parametrize("module", app.TABS, ids=lambda m: m.TITLE)
 def test_every_tab_example_runs(module):
     """The first example of every tab, through the tab's own handler, gives a non-empty result."""
-    from tabs import fill_mask, prompt_cls, qa, tagging
+    from tabs import chinesebert, fill_mask, inside, prompt_cls, qa, tagging
 
     if module is fill_mask:
         notes, filled, label, table, raw = fill_mask.predict(*module.EXAMPLES[0])
@@ -31,6 +31,15 @@ def test_every_tab_example_runs(module):
         notes, scores, prompt, words, raw = prompt_cls.classify(text, template, verb, "cloze", "embedded-general",
                                                                 False, prompt_cls.FEW_SHOT_DEFAULT, False, None)
         assert set(scores) == {"negative", "positive"} and "[MASK]" in prompt
+    elif module is chinesebert:
+        notes, gallery, table, raw = chinesebert.inspect(module.EXAMPLES[0][0], "zh-fused")
+        assert list(table["char"]) == list(module.EXAMPLES[0][0]) and len(gallery) == len(table)
+        assert set(chinesebert.sentiment(module.EXAMPLES[2][0], "zh-fused")) == {"negative", "positive"}
+    elif module is inside:
+        notes, view, path = inside.show_attention("The cat sat on the mat.", inside.model_choices()[0])
+        assert view.startswith("<iframe") and path.endswith(".json")
+        notes, table, curve = inside.show_logit_lens("Paris is the [MASK] of France.", "embedded-general")
+        assert len(table) == 7 and set(curve["layer"]) == set(range(7))
     else:
         raise AssertionError(f"no example check for tab {module.TITLE}")
 

@@ -1,0 +1,58 @@
+"""Attention weights of every layer and head for one input (what the head and model views draw)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from models.errors import InputError
+from models.inside import load
+from models.text_checks import clean_text
+
+MAX_DRAW_TOKENS = 128  # more lines than this make the head view unreadable (and the HTML heavy)
+PAIR_SEPARATOR = "[SEP]"  # "question [SEP] context" is read as a sentence pair (QA models)
+
+
+@dataclass
+class AttentionResult:
+    model: str
+    tokens: list[str]
+    attentions: np.ndarray  # [layers, heads, seq, seq], each row a distribution over the keys
+    notices: list[str] = field(default_factory=list)
+
+    def to_dict(self, decimals: int = 4) -> dict:
+        return {"model": self.model, "tokens": self.tokens, "notices": self.notices,
+                "layers": int(self.attentions.shape[0]), "heads": int(self.attentions.shape[1]),
+                "attention": np.round(self.attentions, decimals).tolist()}
+
+
+def encode(tokenizer, text: str, max_tokens: int) -> tuple[dict, list[str]]:
+    """Tokenize (as a pair when the text holds [SEP]), cut to max_tokens; returns (batch, notices)."""
+    first, sep, second = text.partition(PAIR_SEPARATOR)
+    if sep and first.strip() and second.strip():
+        enc = tokenizer(first.strip(), second.strip(), return_tensors="pt", truncation="only_second",
+                        max_length=max_tokens)
+        full = len(tokenizer(first.strip(), second.strip())["input_ids"])
+    else:
+        enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)
+        full = len(tokenizer(text)["input_ids"])
+    notices = []
+    if full > max_tokens:
+        notices.append(f"The input is {full:,} tokens; only the first {max_tokens} are drawn.")
+    return dict(enc), notices
+
+
+@torch.no_grad()
+def attention(text: str, model: str = "fill-mask: embedded-general",
+              max_tokens: int = MAX_DRAW_TOKENS) -> AttentionResult:
+    text, notices = clean_text(text)
+    lm = load(model)
+    batch, more = encode(lm.tokenizer, text, max_tokens)
+    batch.pop("token_type_ids", None) if "roberta" in type(lm.model).__name__.lower() else None
+    out = lm.model(**batch, output_attentions=True)
+    if not out.attentions or out.attentions[0] is None:
+        raise InputError(f"{lm.name} did not return attention weights (its attention kernel hides them).")
+    att = torch.stack([a[0] for a in out.attentions]).float().numpy()
+    tokens = lm.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
+    return AttentionResult(f"{lm.source}: {lm.name}", tokens, att, notices + more)

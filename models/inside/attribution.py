@@ -1,0 +1,99 @@
+"""Token attribution, shown per word as a signed score in [-1, 1] (positive = supports the prediction).
+
+Classification (the prompt tab's cloze classifier): occlusion. Each word is dropped in turn and the
+drop in the predicted label's probability is the word's score; all variants run as one batch.
+QA: gradient x input. The gradient of the answer's start + end logit with respect to the input
+embeddings, dotted with those embeddings, summed over a word's sub-tokens. We chose these two
+hand-written methods over captum: each is a few lines on top of the tab's own model code, and
+captum adds a dependency for no gain here.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from models import prompt_cls, qa
+from models.errors import InputError
+from models.loading import model_window
+from models.text_checks import clean_text
+
+MAX_OCCLUSION_WORDS = 200  # one forward pass per word
+
+
+@dataclass
+class Attribution:
+    method: str
+    target: str  # what the scores explain (label, or answer)
+    target_score: float
+    spans: list[tuple[str, float | None]]  # (text, score) in reading order; gaps have None
+
+    def top(self, k: int = 5) -> list[tuple[str, float]]:
+        scored = [(t, s) for t, s in self.spans if s is not None]
+        return sorted(scored, key=lambda p: -abs(p[1]))[:k]
+
+
+def _spans(text: str, words: list[tuple[int, int]], scores: np.ndarray) -> list[tuple[str, float | None]]:
+    """Interleave words (with normalised scores) and the text between them."""
+    peak = float(np.abs(scores).max()) or 1.0
+    out, pos = [], 0
+    for (a, b), s in zip(words, scores):
+        if a > pos:
+            out.append((text[pos:a], None))
+        out.append((text[a:b], round(float(s) / peak, 4)))
+        pos = b
+    if pos < len(text):
+        out.append((text[pos:], None))
+    return out
+
+
+def classification_occlusion(text: str, spec: prompt_cls.PromptSpec, model: str = "embedded-general",
+                             calibrate: bool = True) -> Attribution:
+    text, _ = clean_text(text)
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    if len(words) > MAX_OCCLUSION_WORDS:
+        raise InputError(f"The text has {len(words)} words; occlusion runs one pass per word, so at most "
+                         f"{MAX_OCCLUSION_WORDS} are explained. Shorten the text.")
+    variants = [text] + [(text[:a] + text[b:]).strip() or prompt_cls.CONTENT_FREE for a, b in words]
+    probs, _, _ = prompt_cls.label_probabilities(spec, variants, "cloze", model, calibrate=calibrate)
+    label = int(probs[0].argmax())
+    scores = probs[0, label] - probs[1:, label]
+    return Attribution("occlusion", spec.labels[label], round(float(probs[0, label]), 4), _spans(text, words, scores))
+
+
+def qa_gradient_x_input(question: str, context: str, model: str = qa.DEFAULT_MODEL,
+                        max_answer_len: int = 30) -> Attribution:
+    question, _ = clean_text(question)
+    context, _ = clean_text(context)
+    m = qa.load(model)
+    enc = m.tokenizer(question, context, truncation="only_second", max_length=model_window(m.model),
+                      return_offsets_mapping=True, return_tensors="pt")
+    offsets = enc.pop("offset_mapping")[0].tolist()
+    seq = enc.sequence_ids(0)
+    is_ctx = np.array([s == 1 for s in seq])
+    emb = m.model.get_input_embeddings()(enc["input_ids"]).detach().requires_grad_(True)
+    inputs = {k: v for k, v in enc.items() if k != "input_ids"}
+    with torch.enable_grad():
+        out = m.model(inputs_embeds=emb, **inputs)
+        start, end = out.start_logits[0], out.end_logits[0]
+        cands = qa._span_candidates(start.detach().float().numpy(), end.detach().float().numpy(), is_ctx, max_answer_len)
+        if not cands:
+            raise InputError("The model found no answer span in the context to explain.")
+        _, s, e = max(cands)
+        (start[s] + end[e]).backward()
+    per_token = (emb.grad[0] * emb[0]).sum(-1).detach().float().numpy()
+    # sum sub-tokens into words (word = maximal run of tokens with touching offsets or one whitespace word)
+    words, scores = [], []
+    for i in np.flatnonzero(is_ctx):
+        a, b = offsets[i]
+        if words and a == words[-1][1]:
+            words[-1] = (words[-1][0], b)
+            scores[-1] += per_token[i]
+        else:
+            words.append((a, b))
+            scores.append(per_token[i])
+    answer = context[offsets[s][0]:offsets[e][1]]
+    target_score = float((start[s] + end[e]).detach())
+    return Attribution("gradient x input", answer, round(target_score, 3), _spans(context, words, np.array(scores)))

@@ -1,0 +1,178 @@
+"""Head importance (Michel et al., 2019) and step-by-step head pruning for the tagging models.
+
+transformers 5 removed `head_mask`, so heads are gated by hand: a forward pre-hook on each layer's
+attention output projection multiplies every head's slice of the context vector by a gate. With
+gates = 1 the model is unchanged; a gate of 0 prunes that head. Importance of a head is |dL/dgate|
+summed over a labelled set, then normalised per layer (L2), as in the paper.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models import tagging
+from models.errors import InputError
+from models.inside import encoder_layers
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+# built-in labelled sets per tagging model: (file, reader, BIO conversion)
+LABELLED_SAMPLES = {"embedded-upos": SAMPLES / "ud-ewt-dev-100.conllu", "embedded-ner": SAMPLES / "conll2003-testa-100.txt"}
+FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def n_heads(model) -> tuple[int, int]:
+    return len(encoder_layers(model)), model.config.num_attention_heads
+
+
+@contextlib.contextmanager
+def head_gates(model, gates: torch.Tensor):
+    """Run the model with each head's output scaled by gates[layer, head] (1 = as is, 0 = pruned)."""
+    layers = encoder_layers(model)
+    nh = model.config.num_attention_heads
+    if tuple(gates.shape) != (len(layers), nh):
+        raise InputError(f"gates must be {len(layers)} x {nh}, got {tuple(gates.shape)}")
+
+    def hook_for(i):
+        def hook(module, args):
+            x = args[0]
+            b, s, hid = x.shape
+            g = gates[i].to(x.dtype).view(1, 1, nh, 1)
+            return ((x.view(b, s, nh, hid // nh) * g).view(b, s, hid),) + tuple(args[1:])
+        return hook
+
+    handles = [layer.attention.output.dense.register_forward_pre_hook(hook_for(i)) for i, layer in enumerate(layers)]
+    try:
+        yield gates
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def load_labelled(model: str, path: str | Path | None = None) -> list[tuple[list[str], list[str]]]:
+    """A labelled tagging set: the built-in sample of the model's data set, or a CoNLL(-U) file."""
+    path = Path(path) if path else LABELLED_SAMPLES.get(model)
+    if path is None:
+        raise InputError(f"No built-in labelled sample for '{model}'; give a CoNLL or CoNLL-U file.")
+    if path.suffix == ".conllu":
+        return tagging.read_conllu(path)
+    return [(w, tagging.iob1_to_bio(t)) for w, t in tagging.read_conll(path)]
+
+
+def encode_labelled(tg: tagging.Tagger, sents) -> dict[str, torch.Tensor]:
+    """Word labels on each word's first sub-token (-100 elsewhere, and for labels the model lacks)."""
+    tok, size = tg.tokenizer, tg.max_tokens
+    label2id = {v: k for k, v in tg.id2label.items()}
+    rows, labels = [], []
+    for words, tags in sents:
+        ids, labs = [tok.cls_token_id], [-100]
+        for w, t in zip(words, tags):
+            pieces = tok(w, add_special_tokens=False)["input_ids"] or [tok.unk_token_id]
+            ids += pieces
+            labs += [label2id.get(t, -100)] + [-100] * (len(pieces) - 1)
+        ids, labs = ids[:size - 1] + [tok.sep_token_id], labs[:size - 1] + [-100]
+        rows.append(ids)
+        labels.append(labs)
+    width = max(map(len, rows))
+    x = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+    y = torch.full((len(rows), width), -100, dtype=torch.long)
+    for i, (r, lab) in enumerate(zip(rows, labels)):
+        x[i, :len(r)], y[i, :len(lab)] = torch.tensor(r), torch.tensor(lab)
+    if (y != -100).sum() == 0:
+        raise InputError("None of the labelled words carries a label this model knows.")
+    return {"input_ids": x, "attention_mask": (x != tok.pad_token_id).long(), "labels": y}
+
+
+def _batches(batch: dict, size: int = 32):
+    for i in range(0, batch["input_ids"].shape[0], size):
+        yield {k: v[i:i + size] for k, v in batch.items()}
+
+
+def head_importance(tg: tagging.Tagger, batch: dict) -> np.ndarray:
+    """|dL/dgate| summed over the set, L2-normalised per layer -> [layers, heads]."""
+    gates = torch.ones(*n_heads(tg.model), requires_grad=True)
+    tg.model.zero_grad(set_to_none=True)
+    with head_gates(tg.model, gates), torch.enable_grad():
+        for b in _batches(batch):
+            logits = tg.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits.float()
+            loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), b["labels"].view(-1),
+                                                     ignore_index=-100, reduction="sum")
+            loss.backward()
+    tg.model.zero_grad(set_to_none=True)
+    imp = gates.grad.abs()
+    return (imp / imp.norm(dim=1, keepdim=True).clamp_min(1e-12)).numpy()
+
+
+@torch.no_grad()
+def accuracy(tg: tagging.Tagger, batch: dict, gates: torch.Tensor | None = None) -> float:
+    """Label accuracy over the labelled words, with the given heads gated."""
+    gates = torch.ones(*n_heads(tg.model)) if gates is None else gates
+    right = total = 0
+    with head_gates(tg.model, gates):
+        for b in _batches(batch):
+            pred = tg.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits.argmax(-1)
+            keep = b["labels"] != -100
+            right += (pred[keep] == b["labels"][keep]).sum().item()
+            total += keep.sum().item()
+    return right / total
+
+
+def gates_without(shape: tuple[int, int], pruned: list[tuple[int, int]]) -> torch.Tensor:
+    """Gates with the given (layer, head) pairs at 0; refuses to empty a layer."""
+    gates = torch.ones(*shape)
+    for layer, head in pruned:
+        if not (0 <= layer < shape[0] and 0 <= head < shape[1]):
+            raise InputError(f"There is no head {head + 1} in layer {layer + 1} (the model has {shape[0]} layers "
+                             f"x {shape[1]} heads).")
+        gates[layer, head] = 0
+    empty = [i + 1 for i in range(shape[0]) if gates[i].sum() == 0]
+    if empty:
+        raise InputError(f"That would prune every head of layer(s) {', '.join(map(str, empty))}; "
+                         f"keep at least one head per layer.")
+    return gates
+
+
+def pruning_order(importance: np.ndarray) -> list[tuple[int, int]]:
+    """Least important first, skipping a layer's last head (a layer is never emptied)."""
+    left = {i: importance.shape[1] for i in range(importance.shape[0])}
+    order = []
+    for flat in np.argsort(importance, axis=None, kind="stable"):
+        layer, head = divmod(int(flat), importance.shape[1])
+        if left[layer] > 1:
+            order.append((layer, head))
+            left[layer] -= 1
+    return order
+
+
+@dataclass
+class PruningCurve:
+    model: str
+    importance: np.ndarray  # [layers, heads]
+    fractions: list[float]  # of all heads pruned
+    accuracies: list[float]
+    pruned_heads: list[list[tuple[int, int]]]
+    n_words: int
+
+
+def pruning_curve(model: str = "embedded-upos", path: str | None = None, limit: int = 100,
+                  fractions=FRACTIONS, progress=None) -> PruningCurve:
+    tg = tagging.load(model)
+    sents = load_labelled(model, path)[:limit]
+    if not sents:
+        raise InputError("The labelled file has no sentences.")
+    batch = encode_labelled(tg, sents)
+    imp = head_importance(tg, batch)
+    order, total = pruning_order(imp), imp.size
+    accs, done, used = [], [], []
+    for i, f in enumerate(fractions):
+        k = min(round(f * total), len(order))
+        pruned = order[:k]
+        accs.append(round(accuracy(tg, batch, gates_without(imp.shape, pruned)), 4))
+        done.append(round(k / total, 4))
+        used.append(pruned)
+        if progress:
+            progress((i + 1) / len(fractions), f"pruned {k} of {total} heads")
+    return PruningCurve(model, imp, done, accs, used, int((batch["labels"] != -100).sum()))

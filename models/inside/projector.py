@@ -1,0 +1,131 @@
+"""Embedding projector: embed a data set with a tab's model, project to 2-D (PCA, or UMAP when
+umap-learn is installed), and place an edited datapoint in the same projection."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from models.errors import InputError
+from models.inside import load
+from models.text_checks import clean_text
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sst2-300.tsv"
+MAX_ROWS = 500  # more points are sampled (seeded) down to this, with a notice
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_TEXT_TOKENS = 128
+TEXT_COLUMNS = ("text", "sentence", "review", "text_a", "content")
+METHODS = ("PCA", "UMAP")
+
+
+def umap_available() -> bool:
+    """umap-learn is optional; found without importing it (its import compiles numba code for seconds)."""
+    import importlib.util
+
+    return importlib.util.find_spec("umap") is not None
+
+
+def read_table(path: str | Path, seed: int = 0) -> tuple[list[str], list[str] | None, list[str]]:
+    """A CSV/TSV read as data -> (texts, labels or None, notices). The text column is 'text'/'sentence'/...
+    or the first column holding text; 'label' is used when present."""
+    path = Path(path)
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(f"The file is {path.stat().st_size / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
+    sep = "\t" if path.suffix.lower() in (".tsv", ".tab", ".txt") else ","
+    try:
+        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, quoting=3 if sep == "\t" else 0)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"Could not read the file as {'TSV' if sep == chr(9) else 'CSV'}: {e}") from None
+    if df.empty:
+        raise InputError("The file has no rows.")
+    cols = {c.strip().lower(): c for c in df.columns}
+    text_col = next((cols[c] for c in TEXT_COLUMNS if c in cols), None)
+    if text_col is None:  # the first column whose cells are mostly words, not numbers
+        for c in df.columns:
+            cells = df[c].astype(str).str.strip()
+            if (cells.str.contains(r"[^\W\d_]", regex=True) & (cells.str.len() > 3)).mean() > 0.8:
+                text_col = c
+                break
+    if text_col is None:
+        raise InputError(f"No text column found (looked for {', '.join(TEXT_COLUMNS)} or a column of words); "
+                         f"columns: {', '.join(map(str, df.columns))}.")
+    df = df[df[text_col].str.strip() != ""]
+    notices = []
+    if len(df) > MAX_ROWS:
+        notices.append(f"The file has {len(df):,} rows; a random sample of {MAX_ROWS} (seed {seed}) is shown.")
+        df = df.sample(MAX_ROWS, random_state=seed)
+    label_col = cols.get("label")
+    labels = df[label_col].str.strip().tolist() if label_col else None
+    return df[text_col].tolist(), labels, notices
+
+
+@torch.no_grad()
+def embed(texts: list[str], model: str, batch_size: int = 32) -> np.ndarray:
+    """Mean of the last hidden layer over each text's tokens -> [n, hidden]."""
+    lm = load(model)
+    base = lm.model.base_model
+    out = []
+    for i in range(0, len(texts), batch_size):
+        enc = lm.tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True, truncation=True,
+                           max_length=MAX_TEXT_TOKENS)
+        enc.pop("token_type_ids", None) if "roberta" in type(base).__name__.lower() else None
+        h = base(**enc).last_hidden_state.float()
+        m = enc["attention_mask"].unsqueeze(-1).float()
+        out.append(((h * m).sum(1) / m.sum(1)).numpy())
+    return np.concatenate(out)
+
+
+@dataclass
+class Projection:
+    model: str
+    method: str
+    texts: list[str]
+    labels: list[str] | None
+    points: np.ndarray  # [n, 2]
+    reducer: object = field(repr=False)
+    notices: list[str] = field(default_factory=list)
+
+    def place(self, text: str) -> np.ndarray:
+        """Where an (edited) text lands in this projection."""
+        text, _ = clean_text(text, max_chars=10_000)
+        return self.reducer.transform(embed([text], self.model))[0]
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"index": range(len(self.texts)), "x": self.points[:, 0], "y": self.points[:, 1],
+                             "label": self.labels or ["(none)"] * len(self.texts), "text": self.texts})
+
+
+def project(texts: list[str], labels: list[str] | None, model: str = "fill-mask: embedded-general",
+            method: str = "PCA", seed: int = 0, notices=()) -> Projection:
+    if len(texts) < 3:
+        raise InputError("Give at least 3 texts to project.")
+    x = embed(texts, model)
+    if method == "PCA":
+        from sklearn.decomposition import PCA
+
+        reducer = PCA(n_components=2, random_state=seed, svd_solver="full").fit(x)
+    elif method == "UMAP":
+        if not umap_available():
+            raise InputError("UMAP needs the umap-learn package, which is not installed here; use PCA.")
+        import umap
+
+        reducer = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(texts) - 1)).fit(x)
+    else:
+        raise InputError(f"Unknown projection '{method}'; choose one of {', '.join(METHODS)}.")
+    points = reducer.transform(x) if method == "PCA" else reducer.embedding_
+    return Projection(model, method, texts, labels, np.asarray(points, dtype=np.float64), reducer, list(notices))
+
+
+def sentiment_predictions(texts: list[str], model: str) -> list[str]:
+    """Colour by prediction: the prompt tab's SST-2 cloze prompt on the chosen masked LM."""
+    from models import prompt_cls
+
+    src, _, name = model.partition(": ")
+    if src != "fill-mask":
+        raise InputError("Colouring by prediction uses the sentiment cloze prompt: pick a fill-mask model.")
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS["Movie sentiment (SST-2 style)"])
+    probs, _, _ = prompt_cls.label_probabilities(spec, texts, "cloze", name, calibrate=True)
+    return [spec.labels[i] for i in probs.argmax(-1)]

@@ -1,0 +1,272 @@
+"""Look inside: attention views, layer-wise predictions, head importance and pruning, a projector
+with a datapoint editor, and token attribution, for the fill-mask, QA and tagging tabs' models."""
+from __future__ import annotations
+
+import html
+import json
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from models import fill_mask, prompt_cls, qa, tagging  # noqa: E402
+from models.errors import InputError  # noqa: E402
+from models.inside import attention, attribution, heads, logit_lens, model_choices, projector  # noqa: E402
+from tabs import tagging as tagging_tab  # noqa: E402
+from tabs.common import notices_markdown, run_model  # noqa: E402
+
+TITLE = "Look inside"
+VIEW_TEMPLATE = Path(__file__).resolve().parent / "assets" / "attention_view.html"
+SENTIMENT = "Movie sentiment (SST-2 style)"
+
+INTRO = """
+### Look inside the models of the other tabs
+**Attention**: every layer and head (head view: lines weighted by attention; model view: all heads at
+once, click one to enlarge). **Layer-wise predictions**: the masked LM's head read off every layer.
+**Heads**: which heads matter for tagging (Michel et al., 2019) and what pruning them costs.
+**Projector**: a data set embedded and drawn in 2-D; edit a point and see it move. **Attribution**:
+which words a prediction rests on. Everything runs here, offline.
+"""
+
+
+# ---------- attention ----------
+
+def attention_html(res: attention.AttentionResult) -> str:
+    """The self-contained view in a sandboxed iframe. The data is JSON with <, > and & escaped, so no
+    token can close the script tag; the whole page is then attribute-escaped into srcdoc."""
+    data = json.dumps(res.to_dict(3), ensure_ascii=False)
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    page = VIEW_TEMPLATE.read_text(encoding="utf-8").replace("/*DATA*/", data)
+    height = min(2200, 80 + 16 * len(res.tokens))
+    return (f'<iframe title="attention view" sandbox="allow-scripts allow-downloads" style="width:100%;'
+            f'height:{max(height, 420)}px;border:1px solid #ddd" srcdoc="{html.escape(page, quote=True)}"></iframe>')
+
+
+def show_attention(text: str, model: str):
+    res = run_model(attention.attention, text, model)
+    path = Path(tempfile.mkdtemp()) / "attention.json"
+    path.write_text(json.dumps(res.to_dict()), encoding="utf-8")
+    shape = res.attentions.shape
+    info = f"`{res.model}` · {shape[0]} layers × {shape[1]} heads · {len(res.tokens)} tokens"
+    return notices_markdown(res.notices, info), attention_html(res), str(path)
+
+
+# ---------- logit lens ----------
+
+def show_logit_lens(text: str, model: str):
+    res, rows = run_model(logit_lens.logit_lens, text, model)
+    table = pd.DataFrame([{"mask": r.mask + 1, "layer": "embeddings" if r.layer == 0 else r.layer,
+                           **{f"#{k + 1}": f"{t} ({s:.3f})" for k, (t, s) in enumerate(zip(r.tokens, r.scores))}}
+                          for r in rows])
+    final = {m: next(r.tokens[0] for r in rows if r.mask == m and r.layer == rows[-1].layer)
+             for m in range(len(res.mask_positions))}
+    curve = pd.DataFrame([{"layer": r.layer, "mask": f"mask {r.mask + 1}: '{final[r.mask]}'",
+                           "probability": dict(zip(r.tokens, r.scores)).get(final[r.mask], 0.0)} for r in rows])
+    return notices_markdown(res.notices, f"Last layer = the fill-mask tab's answer: **{res.filled}**"), table, curve
+
+
+# ---------- heads ----------
+
+def _heatmap(imp):
+    fig, ax = plt.subplots(figsize=(1 + 0.45 * imp.shape[1], 0.9 + 0.45 * imp.shape[0]))
+    im = ax.imshow(imp, cmap="viridis")
+    ax.set_xticks(range(imp.shape[1]), [str(h + 1) for h in range(imp.shape[1])])
+    ax.set_yticks(range(imp.shape[0]), [str(l + 1) for l in range(imp.shape[0])])
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    ax.set_title("Head importance |dL/dgate| (normalised per layer)")
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def parse_heads(spec: str) -> list[tuple[int, int]]:
+    """'1-3, 2-5' (layer-head, 1-based) -> [(0, 2), (1, 4)]."""
+    out = []
+    for part in (spec or "").replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        try:
+            layer, head = (int(x) for x in part.strip().split("-"))
+        except ValueError:
+            raise InputError(f"'{part.strip()}' is not layer-head (e.g. 2-5).") from None
+        out.append((layer - 1, head - 1))
+    return out
+
+
+def show_pruning(model: str, upload, progress=gr.Progress()):
+    progress(0, desc="Computing head importance")
+    curve = run_model(heads.pruning_curve, model, upload, progress=lambda f, d: progress(f, desc=d))
+    points = pd.DataFrame({"fraction of heads pruned": curve.fractions, "accuracy": curve.accuracies})
+    nl, nh = curve.importance.shape
+    least = heads.pruning_order(curve.importance)[:5]
+    info = (f"`{curve.model}`: {nl} layers × {nh} heads, {curve.n_words:,} labelled words. Least important heads "
+            f"(layer-head): {', '.join(f'{l + 1}-{h + 1}' for l, h in least)}. A layer's last head is never pruned.")
+    return info, _heatmap(curve.importance), points
+
+
+def prune_and_score(model: str, upload, spec: str):
+    def run():
+        tg = tagging.load(model)
+        batch = heads.encode_labelled(tg, heads.load_labelled(model, upload))
+        shape = heads.n_heads(tg.model)
+        gates = heads.gates_without(shape, parse_heads(spec))
+        return heads.accuracy(tg, batch), heads.accuracy(tg, batch, gates), int((gates == 0).sum())
+    base, pruned, n = run_model(run)
+    return f"Accuracy with all heads: **{base:.4f}**; with {n} head(s) pruned: **{pruned:.4f}** ({pruned - base:+.4f})."
+
+
+# ---------- projector ----------
+
+def _scatter(proj: projector.Projection, colour: str, edited=None):
+    df = proj.frame()
+    if colour == "prediction":
+        df["label"] = projector.sentiment_predictions(proj.texts, proj.model)
+    if edited is not None:
+        df = pd.concat([df, pd.DataFrame([{"index": -1, "x": edited[0][0], "y": edited[0][1], "label": "EDITED",
+                                           "text": edited[1]}])], ignore_index=True)
+    return df
+
+
+def show_projection(model: str, upload, method: str, colour: str, progress=gr.Progress()):
+    def run():
+        progress(0.1, desc="Reading the data")
+        texts, labels, notes = projector.read_table(upload or projector.SAMPLE)
+        progress(0.3, desc=f"Embedding {len(texts)} texts")
+        proj = projector.project(texts, labels, model, method, notices=notes)
+        return proj, _scatter(proj, colour)
+    proj, df = run_model(run)
+    src = "your file" if upload else "the built-in SST-2 sample (300 rows)"
+    info = notices_markdown(proj.notices, f"{len(proj.texts)} texts from {src}, `{proj.model}`, {method}.")
+    return info, df, df.drop(columns=["x", "y"]), proj
+
+
+def pick_point(proj, evt: gr.SelectData):
+    if proj is None:
+        return gr.update(), ""
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    return row, proj.texts[row]
+
+
+def rerun_point(proj, index, text: str, colour: str):
+    if proj is None:
+        raise gr.Error("Project a data set first.", title="Cannot run this")
+    where = run_model(proj.place, text)
+    df = _scatter(proj, "label", (where, text)) if colour != "prediction" else run_model(_scatter, proj, colour, (where, text))
+    msg = f"The edited text lands at ({where[0]:.3f}, {where[1]:.3f})"
+    if index is not None and 0 <= int(index) < len(proj.texts):
+        old = proj.points[int(index)]
+        msg += f"; point {int(index)} was at ({old[0]:.3f}, {old[1]:.3f})."
+    return msg, df
+
+
+# ---------- attribution ----------
+
+def explain_classification(text: str, model: str):
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS[SENTIMENT])
+    att = run_model(attribution.classification_occlusion, text, spec, model)
+    return f"Predicted **{att.target}** (p = {att.target_score:.3f}); method: {att.method}.", att.spans
+
+
+def explain_qa(question: str, context: str, model: str):
+    att = run_model(attribution.qa_gradient_x_input, question, context, model)
+    return f"Answer **{att.target}** (start + end logit {att.target_score:.2f}); method: {att.method}.", att.spans
+
+
+def build() -> None:
+    gr.Markdown(INTRO)
+    models = model_choices()
+    with gr.Tab("Attention"):
+        with gr.Row():
+            a_text = gr.Textbox(label="Text (for QA models: question [SEP] context)", lines=2, scale=3,
+                                value="The cat sat on the mat because it was tired.")
+            a_model = gr.Dropdown(models, value=models[0], label="Model", scale=1)
+        a_btn = gr.Button("Show attention", variant="primary")
+        a_notes = gr.Markdown()
+        a_view = gr.HTML()
+        a_json = gr.File(label="Raw attention (JSON: tokens, layers x heads x rows x columns)")
+        a_btn.click(show_attention, [a_text, a_model], [a_notes, a_view, a_json], api_name="inside_attention",
+                    api_description="Attention of every layer and head for `text`, as an HTML view and a JSON file.")
+    with gr.Tab("Layer-wise predictions"):
+        with gr.Row():
+            l_text = gr.Textbox(label="Text with [MASK]", value="Paris is the [MASK] of France.", scale=3)
+            l_model = gr.Dropdown(fill_mask.model_names(), value=fill_mask.DEFAULT_MODEL, label="Masked LM", scale=1)
+        l_btn = gr.Button("Read every layer", variant="primary")
+        l_notes = gr.Markdown()
+        l_curve = gr.LinePlot(x="layer", y="probability", color="mask",
+                              label="Probability of the final answer, read off each layer (0 = embeddings)")
+        l_table = gr.Dataframe(label="Top predictions per layer", interactive=False)
+        with gr.Accordion("Tagging: which layer knows most (layer-selection probes)", open=False):
+            gr.Plot(value=tagging_tab.layer_plot, label="Dev accuracy / F1 per layer")
+        l_btn.click(show_logit_lens, [l_text, l_model], [l_notes, l_table, l_curve], api_name="inside_logit_lens")
+    with gr.Tab("Heads"):
+        gr.Markdown("Importance of each head for a tagger on a labelled set (built-in: 100 sentences of the model's "
+                    "data set; or upload CoNLL-U for UPOS / CoNLL-2003 for NER), then the least important heads "
+                    "pruned step by step.")
+        with gr.Row():
+            h_model = gr.Dropdown(["embedded-upos", "embedded-ner"], value="embedded-upos", label="Tagger")
+            h_file = gr.File(label="Labelled file (optional, .conllu / CoNLL)", file_types=[".conllu", ".txt", ".conll"],
+                             type="filepath")
+        h_btn = gr.Button("Importance and pruning curve", variant="primary")
+        h_notes = gr.Markdown()
+        with gr.Row():
+            h_heat = gr.Plot(label="Head importance")
+            h_curve = gr.LinePlot(x="fraction of heads pruned", y="accuracy", label="Accuracy vs heads pruned")
+        with gr.Row():
+            h_spec = gr.Textbox(label="Prune these heads (layer-head, e.g. 1-3, 2-5)", value="1-1, 2-2")
+            h_prune = gr.Button("Prune and re-evaluate")
+        h_result = gr.Markdown()
+        h_btn.click(show_pruning, [h_model, h_file], [h_notes, h_heat, h_curve], api_name="inside_pruning")
+        h_prune.click(prune_and_score, [h_model, h_file, h_spec], h_result, api_name="inside_prune")
+    with gr.Tab("Projector"):
+        gr.Markdown(f"Each text is the mean of the model's last hidden layer, projected to 2-D. Upload a CSV/TSV "
+                    f"(a `text` or `sentence` column, optional `label`; up to {projector.MAX_ROWS} rows are drawn) or "
+                    f"use the built-in SST-2 sample. Click a row of the table, edit its text, re-run: the edited "
+                    f"point is drawn as EDITED.")
+        with gr.Row():
+            p_model = gr.Dropdown(models, value=models[0], label="Model")
+            p_file = gr.File(label="CSV / TSV (optional)", file_types=[".csv", ".tsv"], type="filepath")
+            methods = [m for m in projector.METHODS if m == "PCA" or projector.umap_available()]
+            p_method = gr.Radio(methods, value="PCA", label="Projection")
+            p_colour = gr.Radio(["label", "prediction"], value="label", label="Colour by")
+        p_btn = gr.Button("Project", variant="primary")
+        p_notes = gr.Markdown()
+        p_plot = gr.ScatterPlot(x="x", y="y", color="label", tooltip=["index", "text"], label="Projection", height=420)
+        p_state = gr.State()
+        with gr.Row():
+            p_index = gr.Number(label="Selected point", precision=0)
+            p_edit = gr.Textbox(label="Its text: edit, then re-run", scale=3)
+            p_rerun = gr.Button("Re-run edited point")
+        p_moved = gr.Markdown()
+        p_table = gr.Dataframe(label="Points (click a row to edit it)", interactive=False, max_height=300)
+        p_btn.click(show_projection, [p_model, p_file, p_method, p_colour], [p_notes, p_plot, p_table, p_state],
+                    api_name="inside_projector")
+        p_table.select(pick_point, [p_state], [p_index, p_edit], api_visibility="private")
+        p_rerun.click(rerun_point, [p_state, p_index, p_edit, p_colour], [p_moved, p_plot], api_visibility="private")
+    with gr.Tab("Attribution"):
+        gr.Markdown("Which words carry the prediction: red supports it, blue works against it (scores scaled to "
+                    "[-1, 1]).")
+        with gr.Row():
+            with gr.Column():
+                c_text = gr.Textbox(label="Review (prompt tab's sentiment classifier)", lines=2,
+                                    value="A gorgeous, witty film, though the ending drags.")
+                c_model = gr.Dropdown(fill_mask.model_names(), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
+                c_btn = gr.Button("Explain classification", variant="primary")
+                c_notes = gr.Markdown()
+                c_out = gr.HighlightedText(label="Occlusion scores", show_legend=False)
+            with gr.Column():
+                q_q = gr.Textbox(label="Question", value="Where did the cat sleep?")
+                q_c = gr.Textbox(label="Context", lines=3,
+                                 value="The cat was tired after the long day, so it slept on the warm mat by the door.")
+                q_model = gr.Dropdown(qa.model_names(), value=qa.DEFAULT_MODEL, label="QA model")
+                q_btn = gr.Button("Explain answer", variant="primary")
+                q_notes = gr.Markdown()
+                q_out = gr.HighlightedText(label="Gradient x input scores", show_legend=False)
+        c_btn.click(explain_classification, [c_text, c_model], [c_notes, c_out], api_name="inside_explain_classification")
+        q_btn.click(explain_qa, [q_q, q_c, q_model], [q_notes, q_out], api_name="inside_explain_qa")

@@ -1,0 +1,118 @@
+"""Look-inside views: the math (attention rows, gates, pruning, projections) and the guards."""
+import html
+
+import numpy as np
+import pytest
+import torch
+
+from models import fill_mask, tagging
+from models.errors import InputError
+from models.inside import attention, attribution, heads, logit_lens, projector
+
+MLM = "fill-mask: embedded-general"
+
+
+def test_attention_rows_are_distributions_of_every_layer_and_head():
+    res = attention.attention("The cat sat on the mat.", MLM)
+    cfg = fill_mask.load().model.config
+    assert res.attentions.shape == (cfg.num_hidden_layers, cfg.num_attention_heads, len(res.tokens), len(res.tokens))
+    np.testing.assert_allclose(res.attentions.sum(-1), 1.0, atol=1e-4)
+    assert (res.attentions >= 0).all()
+
+
+def test_long_input_is_capped_with_a_notice():
+    res = attention.attention("word " * 400, MLM, max_tokens=64)
+    assert len(res.tokens) == 64 and any("only the first 64" in n for n in res.notices)
+
+
+def test_attention_view_escapes_user_tokens():
+    from tabs import inside
+
+    payload = "<script>alert('x')</script> & </script><img src=x onerror=alert(1)>"
+    view = inside.attention_html(attention.attention(payload, MLM))
+    assert "<script>alert" not in view and "<img" not in view  # nothing live in the outer page
+    page = html.unescape(view.split('srcdoc="', 1)[1].rsplit('"', 1)[0])
+    data = page.split('type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in data and ">" not in data  # no token can close the data block
+    assert page.count("<script") == 2  # the data block and the view's own code, nothing else
+
+
+def test_logit_lens_last_layer_is_the_fill_mask_answer():
+    res, rows = logit_lens.logit_lens("Paris is the [MASK] of France.", top_k=5)
+    last = [r for r in rows if r.layer == len(res.hidden_states) - 1]
+    assert [c.token for c in res.predictions[0].candidates] == last[0].tokens
+    np.testing.assert_allclose([c.score for c in res.predictions[0].candidates], last[0].scores, atol=1e-3)
+    assert {r.layer for r in rows} == set(range(len(res.hidden_states)))
+
+
+def _upos():
+    tg = tagging.load("embedded-upos")
+    return tg, heads.encode_labelled(tg, heads.load_labelled("embedded-upos")[:8])
+
+
+def test_gates_of_one_change_nothing_and_a_pruned_head_changes_the_output():
+    tg, batch = _upos()
+    x = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    with torch.no_grad():
+        plain = tg.model(**x).logits
+        with heads.head_gates(tg.model, torch.ones(*heads.n_heads(tg.model))):
+            gated = tg.model(**x).logits
+        with heads.head_gates(tg.model, heads.gates_without(heads.n_heads(tg.model), [(0, 0)])):
+            pruned = tg.model(**x).logits
+        after = tg.model(**x).logits  # hooks removed on exit
+    assert torch.equal(plain, gated) and torch.equal(plain, after)
+    assert (plain - pruned).abs().max() > 1e-4
+
+
+def test_importance_and_pruning_never_empty_a_layer():
+    tg, batch = _upos()
+    imp = heads.head_importance(tg, batch)
+    assert imp.shape == heads.n_heads(tg.model) and (imp >= 0).all()
+    np.testing.assert_allclose(np.linalg.norm(imp, axis=1), 1.0, atol=1e-5)
+    order = heads.pruning_order(imp)
+    assert len(order) == imp.size - imp.shape[0]  # all but one head per layer
+    kept = heads.gates_without(imp.shape, order)
+    assert (kept.sum(1) == 1).all()
+    with pytest.raises(InputError, match="every head of layer"):
+        heads.gates_without(imp.shape, [(1, h) for h in range(imp.shape[1])])
+    with pytest.raises(InputError, match="no head"):
+        heads.gates_without(imp.shape, [(99, 0)])
+
+
+def test_projection_is_deterministic_and_places_a_known_text_on_its_point():
+    texts, labels, _ = projector.read_table(projector.SAMPLE)
+    texts, labels = texts[:40], labels[:40]
+    a = projector.project(texts, labels, MLM, "PCA", seed=0)
+    b = projector.project(texts, labels, MLM, "PCA", seed=0)
+    np.testing.assert_array_equal(a.points, b.points)
+    np.testing.assert_allclose(a.place(texts[3]), a.points[3], atol=1e-4)
+    assert not np.allclose(a.place(texts[3] + " terrible awful boring"), a.points[3], atol=1e-3)
+
+
+def test_projector_file_guards(tmp_path, monkeypatch):
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("a,b\n1,2\n3,4\n5,6\n")
+    with pytest.raises(InputError, match="No text column"):
+        projector.read_table(numbers)
+    big = tmp_path / "big.tsv"
+    big.write_text("label\tsentence\n" + "".join(f"{i % 2}\tsentence number {i}\n" for i in range(300)))
+    monkeypatch.setattr(projector, "MAX_ROWS", 50)
+    texts, labels, notes = projector.read_table(big)
+    assert len(texts) == 50 and len(labels) == 50 and "300 rows" in notes[0]
+    assert projector.read_table(big)[0] == texts  # the sample is seeded
+    with pytest.raises(InputError, match="at least 3"):
+        projector.project(["one", "two"], None, MLM)
+
+
+def test_attributions_cover_the_text_with_scaled_scores():
+    from models import prompt_cls
+
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS["Movie sentiment (SST-2 style)"])
+    text = "A gorgeous, witty film, though the ending drags."
+    att = attribution.classification_occlusion(text, spec)
+    assert "".join(t for t, _ in att.spans) == text and att.target in spec.labels
+    scores = [s for _, s in att.spans if s is not None]
+    assert len(scores) == len(text.split()) and max(map(abs, scores)) == pytest.approx(1.0)
+    ctx = "The cat was tired, so it slept on the warm mat by the door."
+    att = attribution.qa_gradient_x_input("Where did the cat sleep?", ctx)
+    assert "".join(t for t, _ in att.spans) == ctx and att.target in ctx
