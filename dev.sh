@@ -22,14 +22,17 @@ setup() {
   fi
 }
 
-fonts() {
-  # the Kai font for ChineseBERT glyphs comes from Debian (a Space installs it from packages.txt)
-  [ -f /usr/share/fonts/truetype/arphic/ukai.ttc ] && return 0
+debian() {
+  # Debian packages: packages.txt for the app (the Kai glyph font; a Space installs it from that file),
+  # packages-test.txt for the tests (chromium for the browser tests). Skipped when already there.
+  local missing=()
+  for pkg in $(cat "$@"); do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} = 0 ] && return 0
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(cat packages.txt)) >/dev/null \
-      || echo "warning: could not install $(cat packages.txt); ChineseBERT glyph tests will be skipped" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}") >/dev/null || echo "warning: could not install ${missing[*]}; tests that need them skip" >&2
   else
-    echo "note: install $(cat packages.txt) (Debian) for the Kai glyph font" >&2
+    echo "note: install ${missing[*]} (Debian) for the glyph font / browser tests" >&2
   fi
 }
 
@@ -37,7 +40,7 @@ cmd=${1:-app}
 shift || true
 case "$cmd" in
   setup) setup ;;
-  app) setup; fonts; exec "$VENV/bin/python" app.py "$@" ;;
-  test) setup; fonts; exec "$VENV/bin/python" -m pytest -q tests "$@" ;;
+  app) setup; debian packages.txt; exec "$VENV/bin/python" app.py "$@" ;;
+  test) setup; debian packages.txt packages-test.txt; exec "$VENV/bin/python" -m pytest -q tests "$@" ;;
   *) echo "usage: bash dev.sh {app|test|setup} [args]" >&2; exit 2 ;;
 esac

@@ -23,8 +23,8 @@ TEXT = ("The history of the city goes back more than two thousand years, when a 
         "and the bridges fill with people who have come to see the most famous views in Europe.")
 
 
-def timed(fn, runs: int) -> dict:
-    for _ in range(3):
+def timed(fn, runs: int, warmup: int = 3) -> dict:
+    for _ in range(warmup):
         fn()
     times = []
     for _ in range(runs):

@@ -1,0 +1,47 @@
+"""Cost of each "Look inside" view on a ~128-token input (models loaded first, not timed).
+
+    python -m benchmarks.bench_inside [--runs 5]
+
+Prints one JSON object: p50/p95 ms per view: attention (model call + the HTML page), logit lens,
+head importance + 10-point pruning curve (UPOS tagger, 100 built-in sentences), projector (PCA of
+the 300-row SST-2 sample, and placing one edited point), occlusion and gradient x input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from benchmarks.bench_fill_mask import TEXT, timed
+from models import prompt_cls
+from models.inside import attention, attribution, heads, logit_lens, projector
+from tabs import inside
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    plain = TEXT.replace("[MASK]", "capital")
+    n_tokens = len(attention.attention(plain, "fill-mask: embedded-general").tokens)
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS["Movie sentiment (SST-2 style)"])
+    texts, labels, _ = projector.read_table(projector.SAMPLE)
+    proj = projector.project(texts, labels)
+    question = "What is Paris?"
+    views = {
+        "attention_view": lambda: inside.attention_html(attention.attention(plain, "fill-mask: embedded-general")),
+        "logit_lens": lambda: logit_lens.logit_lens(TEXT),
+        "head_importance_and_pruning_curve": lambda: heads.pruning_curve("embedded-upos"),
+        "projector_pca_300_rows": lambda: projector.project(texts, labels),
+        "projector_place_edited_point": lambda: proj.place(texts[0] + " not"),
+        "occlusion_classification": lambda: attribution.classification_occlusion(plain[:400], spec),
+        "gradient_x_input_qa": lambda: attribution.qa_gradient_x_input(question, plain),
+    }
+    out = {"input_tokens": n_tokens, "runs": args.runs}
+    for name, fn in views.items():
+        slow = "pruning" in name
+        out[name] = timed(fn, 1 if slow else args.runs, warmup=0 if slow else 1)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

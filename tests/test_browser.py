@@ -1,0 +1,63 @@
+"""The app in a real browser (headless Debian chromium driven by playwright), as a person uses it:
+open each tab, click its first example, run it, and check the output shows the expected content.
+A screenshot per tab goes to artifacts/screenshots/ (CI keeps it as an artefact)."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason=f"{CHROMIUM} not installed (bash dev.sh test installs it with apt)")
+
+# tab title, text of its first example (None: the tab's defaults), run button, text expected after the run
+TABS = [
+    ("Fill-mask", "Paris is the [MASK] of France.", "Predict", "capital"),
+    ("Question answering", "Which country contains the majority", "Answer", "Brazil"),
+    ("Tagging (NER / POS)", "Angela Merkel met Emmanuel Macron", "Tag", "PER"),
+    ("Prompt classification", "a gorgeous, witty, seductive movie.", "Classify", "positive"),
+    ("ChineseBERT (glyph + pinyin)", "我喜欢猫", "Inspect", "mao1"),
+    ("Look inside", None, "Show attention", "layers × "),
+]
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-dev-shm-usage"])
+        pg = browser.new_page(viewport={"width": 1280, "height": 1400})
+        pg.set_default_timeout(90_000)  # a model's first load
+        pg.goto(app_url, wait_until="load")
+        pg.get_by_role("tab", name="Fill-mask").wait_for()
+        yield pg
+        browser.close()
+
+
+@pytest.mark.parametrize("title,example,button,expected", TABS, ids=[t[0] for t in TABS])
+def test_tab_example_runs_in_the_browser(page, title, example, button, expected):
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.get_by_role("tab", name=title, exact=True).click()
+    if example:
+        page.get_by_text(example).filter(visible=True).first.click()  # the Examples row fills the inputs
+    page.get_by_role("button", name=button, exact=True).filter(visible=True).first.click()
+    page.get_by_text(re.compile(re.escape(expected))).filter(visible=True).first.wait_for()
+    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')}.png", full_page=True)
+    assert not errors, errors
+
+
+def test_attention_view_draws_inside_its_iframe(page):
+    page.get_by_role("tab", name="Look inside", exact=True).click()
+    frame = page.frame_locator('iframe[title="attention view"]')
+    frame.locator("#headsvg text").first.wait_for()
+    assert frame.locator("#headsvg text").count() > 4 and frame.locator("#headsvg line").count() > 4
+    frame.locator("#view").select_option("model")
+    assert frame.locator("#grid canvas").count() == 6 * 12
