@@ -21,12 +21,20 @@ See what BERT-style models do inside: every tab runs a real model, offline by de
 """
 
 
-def build_app() -> gr.Blocks:
+MAX_UPLOAD = "20mb"  # uploads (labelled sets, projector tables) are read as data, never run or trusted as paths
+QUEUE_SIZE = 64  # beyond this a request is refused at once ("queue full") rather than waiting for minutes
+
+
+def build_app(concurrency: int | None = None) -> gr.Blocks:
     with gr.Blocks(title="BERT family, live") as demo:
         gr.Markdown(HEADER)
         for tab in TABS:
             with gr.Tab(tab.TITLE):
                 tab.build()
+    # Each event runs `concurrency` requests at once (benchmarks/load_test.py measured the choice);
+    # different tabs' events run side by side.
+    concurrency = concurrency or int(os.environ.get("BERT_DEMO_CONCURRENCY", "2"))
+    demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
     return demo
 
 
@@ -43,7 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def launch(demo: gr.Blocks, args: argparse.Namespace):
-    kwargs = dict(server_name=args.host, server_port=args.port, footer_links=["api", "gradio", "settings"])
+    kwargs = dict(server_name=args.host, server_port=args.port, footer_links=["api", "gradio", "settings"],
+                  max_file_size=MAX_UPLOAD)
     if not args.share:
         return demo.launch(**kwargs)
     try:

@@ -107,7 +107,8 @@ def save_adapter(peft_model, path: str | Path, meta: dict, fp16: bool = True) ->
 def read_adapter(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"shipped weight file not found: {path.name}")
+        raise WeightsError(f"The shipped weight file {path.name} is missing (restore it with `git checkout weights/`). "
+                           f"Other models and tabs keep working.")
     try:
         from safetensors import safe_open
 
@@ -115,7 +116,8 @@ def read_adapter(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
             meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
         state = load_file(str(path))
     except Exception as exc:  # corrupt / truncated file
-        raise WeightsError(f"shipped weight file {path.name} is unreadable ({exc})") from exc
+        raise WeightsError(f"The shipped weight file {path.name} is damaged and cannot be read ({exc}); restore it "
+                           f"with `git checkout weights/`. Other models and tabs keep working.") from exc
     return state, meta
 
 

@@ -84,7 +84,8 @@ def load_checkpoint(ck: Checkpoint, embedded_cls, hub_cls) -> tuple[Any, Any, di
     from transformers import AutoTokenizer
 
     tok = from_hub(AutoTokenizer.from_pretrained, ck.location)
-    model = from_hub(hub_cls.from_pretrained, ck.location, attn_implementation="eager")
+    # safetensors only: a pickled .bin from the Hub could run code when loaded
+    model = from_hub(hub_cls.from_pretrained, ck.location, attn_implementation="eager", use_safetensors=True)
     model.eval()
     return model, tok, {}
 

@@ -253,7 +253,7 @@ def load_nli():
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         tok = from_hub(AutoTokenizer.from_pretrained, NLI_HUB_ID)
-        model = from_hub(AutoModelForSequenceClassification.from_pretrained, NLI_HUB_ID)
+        model = from_hub(AutoModelForSequenceClassification.from_pretrained, NLI_HUB_ID, use_safetensors=True)
         model.eval()
         return tok, model
 

@@ -6,14 +6,14 @@ from models.errors import WeightsError
 
 
 def test_missing_adapter_file_is_a_clear_error(tmp_path):
-    with pytest.raises(WeightsError, match="not found"):
+    with pytest.raises(WeightsError, match="is missing"):
         embedded.read_adapter(tmp_path / "nope.safetensors")
 
 
 def test_corrupt_adapter_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00garbage" * 10)
-    with pytest.raises(WeightsError, match="unreadable"):
+    with pytest.raises(WeightsError, match="damaged"):
         embedded.read_adapter(bad)
 
 
