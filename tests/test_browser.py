@@ -61,3 +61,24 @@ def test_attention_view_draws_inside_its_iframe(page):
     assert frame.locator("#headsvg text").count() > 4 and frame.locator("#headsvg line").count() > 4
     frame.locator("#view").select_option("model")
     assert frame.locator("#grid canvas").count() == 6 * 12
+
+
+def test_script_payloads_in_user_text_never_run(page):
+    """User text containing markup is shown as text in every view: no dialog ever opens."""
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    payload = "<img src=x onerror=alert(1)><script>alert(2)</script> Paris is the [MASK] of France."
+    page.get_by_role("tab", name="Fill-mask", exact=True).click()
+    box = page.get_by_label("Text with [MASK]").filter(visible=True).first
+    box.fill(payload)
+    page.get_by_role("button", name="Predict", exact=True).filter(visible=True).first.click()
+    page.get_by_text("capital").filter(visible=True).first.wait_for()
+    page.get_by_role("tab", name="Look inside", exact=True).click()
+    page.get_by_label("Text (for QA models: question [SEP] context)").fill(payload)
+    page.get_by_role("button", name="Show attention", exact=True).click()
+    frame = page.frame_locator('iframe[title="attention view"]')
+    frame.get_by_text("<", exact=True).first.wait_for()  # the "<" token is drawn as text
+    page.wait_for_timeout(1000)
+    page.get_by_role("tab", name="Fill-mask", exact=True).click()
+    assert box.input_value() == payload  # nothing the user typed is lost
+    assert dialogs == []
