@@ -125,3 +125,25 @@ def test_served_app_answers_through_gradio_client(app_url):
     *_, raw = client.predict("a gorgeous, witty, seductive movie.", "{text} It was {mask}.", verbalizer, "cloze",
                              "embedded-general", True, few_shot, False, api_name="/classify")
     assert set(raw["scores"]) == {"negative", "positive"} and raw["calibrated"] is True
+
+
+def test_served_app_new_tabs_through_gradio_client(app_url):
+    """The README's API examples for the ChineseBERT and Look-inside tabs."""
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    notes, glyphs, table, raw = client.predict("他去银行取钱，然后在河边行走。", "zh-fused",
+                                               api_name="/chinesebert_inspect")
+    readings = {c["char"]: c["pinyin"] for c in raw["chars"]}
+    assert readings["银"] == "yin2" and [c["pinyin"] for c in raw["chars"] if c["char"] == "行"] == ["hang2", "xing2"]
+    top = client.predict("我喜欢[MASK]。", "zh-fused", api_name="/chinesebert_fill")
+    assert len(top["data"]) == 5
+    sentiment = client.predict("这家酒店的服务很好，下次还会再来。", "zh-fused", api_name="/chinesebert_sentiment")
+    assert {c["label"] for c in sentiment["confidences"]} == {"negative", "positive"}
+    notes, view, path = client.predict("The cat sat on the mat.", "fill-mask: embedded-general",
+                                       api_name="/inside_attention")
+    assert "<iframe" in view and path.endswith(".json")
+    message = client.predict("embedded-upos", None, "1-1, 2-2", api_name="/inside_prune")
+    assert "with 2 head(s) pruned" in message
+    with pytest.raises(Exception, match="every head of layer 1"):
+        client.predict("embedded-upos", None, ", ".join(f"1-{h}" for h in range(1, 13)), api_name="/inside_prune")
