@@ -7,6 +7,7 @@
     python -m models.eval sst2 DATA.tsv [--shots K --train TRAIN.tsv --seed S ...] [--backend NAME] [--limit N]
     python -m models.eval mlm-zh DATA [--model zh-fused|zh-char]
     python -m models.eval chnsenticorp DATA.tsv [--model zh-fused|zh-char]
+    python -m models.eval heads [DATA.conllu|DATA.conll] [--model embedded-upos|embedded-ner] [--limit N]
 
 DATA is .txt (one text per line), .jsonl or .jsonl.gz (field `text`).
 Later tasks add sub-commands here (squad, conll, upos, sst2, ...).
@@ -130,6 +131,18 @@ def cmd_mlm_zh(args) -> dict:
     return {"task": "mlm-zh", "model": args.model, **scores}
 
 
+def cmd_heads(args) -> dict:
+    from models.inside import heads
+
+    curves = {}
+    for order in ("importance", "random"):
+        c = heads.pruning_curve(args.model, args.data, args.limit, order=order, seed=args.seed)
+        curves[order] = dict(zip(map(str, c.fractions), c.accuracies))
+    return {"task": "head-pruning", "model": args.model, "n_words": c.n_words,
+            "least_important": [f"{l + 1}-{h + 1}" for l, h in heads.pruning_order(c.importance)[:5]],
+            "accuracy_by_fraction_pruned": curves}
+
+
 def cmd_chnsenticorp(args) -> dict:
     from models import chinese_mlm
 
@@ -186,6 +199,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--limit", type=int, help="stop after this many masked characters")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_mlm_zh)
+    p = sub.add_parser("heads", help="tagger accuracy as heads are pruned: importance order vs random")
+    p.add_argument("data", nargs="?", help="CoNLL-U / CoNLL file (default: the built-in 100-sentence sample)")
+    p.add_argument("--model", default="embedded-upos", choices=("embedded-upos", "embedded-ner"))
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_heads)
     p = sub.add_parser("chnsenticorp", help="mini ChineseBERT sentiment accuracy on a ChnSentiCorp TSV")
     p.add_argument("data")
     p.add_argument("--model", default="zh-fused", choices=("zh-fused", "zh-char"))

@@ -168,3 +168,27 @@ def test_official_hub_checkpoint_offline_is_a_fast_clear_error(monkeypatch):
     with pytest.raises(ModelUnavailable, match="cannot be reached"):
         chinese_mlm.load(chinese_mlm.HUB_ID)
     assert time.time() - t0 < 10
+
+
+def test_shipped_model_handles_bad_input():
+    from models import chinese_mlm
+    from models.errors import InputError
+
+    for empty in ("", "   \n"):
+        with pytest.raises(InputError, match="empty"):
+            chinese_mlm.inspect_text(empty)
+    with pytest.raises(InputError, match="limit"):
+        chinese_mlm.inspect_text("猫" * (chinese_mlm.MAX_CHARS + 1))
+    long = chinese_mlm.inspect_text("猫" * chinese_mlm.MAX_CHARS)
+    assert any("first 254 characters" in n for n in long.notices)
+    mixed = chinese_mlm.inspect_text("我有2只猫🐱 and a dog!")
+    assert [c.char for c in mixed.chars if ci.is_cjk(c.char)] == list("我有只猫")
+    assert all(c.pinyin_ids == [0] * 8 for c in mixed.chars if not ci.is_cjk(c.char))
+    latin = chinese_mlm.inspect_text("hello world")
+    assert any("no Chinese characters" in n for n in latin.notices)
+    rare = chinese_mlm.inspect_text("猫𪚥")  # a CJK Extension B character: outside the vocabulary and the fonts
+    assert any("outside the model" in n for n in rare.notices)
+    traditional = chinese_mlm.inspect_text("貓與狗")  # traditional characters get their own pinyin
+    assert [c.pinyin for c in traditional.chars if c.char == "貓"] == ["mao1"]
+    with pytest.raises(InputError, match="No blank"):
+        chinese_mlm.fill_mask("我喜欢猫")
