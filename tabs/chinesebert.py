@@ -68,7 +68,8 @@ def build() -> None:
         model = gr.Radio(list(chinese_mlm.MODELS), value="zh-fused", label="Model", scale=1)
     run = gr.Button("Inspect", variant="primary")
     notes = gr.Markdown()
-    gallery = gr.Gallery(label="Glyphs (Sans · Serif · Kai) with pinyin", columns=6, height="auto")
+    gallery = gr.Gallery(label="Glyphs (Sans · Serif · Kai) with pinyin", columns=4, height=260, object_fit="contain",
+                         preview=False)
     table = gr.Dataframe(label="Per character: pinyin, the 8 pinyin ids, and each part's share of the fused vector",
                          interactive=False)
     with gr.Row():
