@@ -31,9 +31,10 @@ def build_app(concurrency: int | None = None) -> gr.Blocks:
         for tab in TABS:
             with gr.Tab(tab.TITLE):
                 tab.build()
-    # Each event runs `concurrency` requests at once (benchmarks/load_test.py measured the choice);
-    # different tabs' events run side by side.
-    concurrency = concurrency or int(os.environ.get("BERT_DEMO_CONCURRENCY", "2"))
+    # Each event runs `concurrency` requests at once; different tabs' events run side by side. On 2 CPU
+    # cores, 1 and 2 gave the same throughput under 16 clients (11.95 vs 11.52 req/s, benchmarks/load_test.py)
+    # and 1 the lower median latency, as torch already uses every core for one request.
+    concurrency = concurrency or int(os.environ.get("BERT_DEMO_CONCURRENCY", "1"))
     demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
     return demo
 

@@ -21,6 +21,8 @@ EVERY_MODEL = REQUESTS + [
     ("/chinesebert_fill", ("我喜欢[MASK]。", "zh-char")),
     ("/chinesebert_sentiment", ("这家酒店的服务很好。", "zh-fused")),
     ("/chinesebert_sentiment", ("这家酒店的服务很好。", "zh-char")),
+    ("/classify", ("a gorgeous, witty, seductive movie.", "{text} It was {mask}.", REQUESTS[3][1][2], "causal-lm",
+                   "embedded-general", False, REQUESTS[3][1][6], False)),  # SmolLM2-135M (GGUF from PyPI)
 ]
 
 

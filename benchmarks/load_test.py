@@ -97,7 +97,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--concurrency", type=int, default=2, help="per-event concurrency limit of the app's queue")
+    ap.add_argument("--concurrency", type=int, default=1, help="per-event concurrency limit of the app's queue")
     args = ap.parse_args()
     proc, url = start_app(args.concurrency)
     try:
