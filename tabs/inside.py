@@ -66,7 +66,7 @@ def show_logit_lens(text: str, model: str):
     final = {m: next(r.tokens[0] for r in rows if r.mask == m and r.layer == rows[-1].layer)
              for m in range(len(res.mask_positions))}
     curve = pd.DataFrame([{"layer": r.layer, "mask": f"mask {r.mask + 1}: '{final[r.mask]}'",
-                           "probability": dict(zip(r.tokens, r.scores)).get(final[r.mask], 0.0)} for r in rows])
+                           "probability": r.final_prob} for r in rows])
     return notices_markdown(res.notices, f"Last layer = the fill-mask tab's answer: **{res.filled}**"), table, curve
 
 

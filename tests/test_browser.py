@@ -82,3 +82,20 @@ def test_script_payloads_in_user_text_never_run(page):
     page.get_by_role("tab", name="Fill-mask", exact=True).click()
     assert box.input_value() == payload  # nothing the user typed is lost
     assert dialogs == []
+
+
+def test_projector_point_can_be_selected_edited_and_rerun(page):
+    page.get_by_role("tab", name="Look inside", exact=True).click()
+    page.get_by_role("tab", name="Projector", exact=True).click()
+    page.get_by_role("button", name="Project", exact=True).click()
+    page.get_by_text("luminous interviews").wait_for()
+    page.get_by_text("luminous interviews").click()  # a row of the table
+    box = page.get_by_label("Its text: edit, then re-run")
+    page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value.startsWith('luminous'))")
+    assert box.input_value().startswith("luminous interviews")
+    box.fill("a dull, boring, terrible film from three decades ago")
+    page.get_by_role("button", name="Re-run edited point").click()
+    moved = page.get_by_text(re.compile(r"The edited text lands at .*; point 3 was at"))
+    moved.wait_for()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "look-inside-projector.png", full_page=True)

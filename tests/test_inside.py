@@ -43,6 +43,8 @@ def test_logit_lens_last_layer_is_the_fill_mask_answer():
     assert [c.token for c in res.predictions[0].candidates] == last[0].tokens
     np.testing.assert_allclose([c.score for c in res.predictions[0].candidates], last[0].scores, atol=1e-3)
     assert {r.layer for r in rows} == set(range(len(res.hidden_states)))
+    assert last[0].final_prob == pytest.approx(last[0].scores[0], abs=1e-3)
+    assert all(0 < r.final_prob < 1 for r in rows)
 
 
 def _upos():

@@ -17,6 +17,7 @@ class LayerPrediction:
     mask: int  # 0-based mask number
     tokens: list[str]
     scores: list[float]
+    final_prob: float  # probability this layer gives to the last layer's top-1 token
 
 
 def mlm_head(model):
@@ -37,11 +38,13 @@ def logit_lens(text: str, model: str = fill_mask.DEFAULT_MODEL, top_k: int = 5) 
     lm = fill_mask.load(model)
     head = mlm_head(lm.model)
     rows = []
+    final_ids = [c.candidates[0].token_id for c in result.predictions]
     for layer, hidden in enumerate(result.hidden_states):
         h = torch.from_numpy(np.ascontiguousarray(hidden[result.mask_positions]))
         probs = head(h.to(next(lm.model.parameters()).dtype)).float().softmax(-1)
         top = probs.topk(top_k, dim=-1)
         for m in range(len(result.mask_positions)):
             rows.append(LayerPrediction(layer, m, [fill_mask.display_token(lm.tokenizer, int(i)) for i in top.indices[m]],
-                                        [round(float(s), 4) for s in top.values[m]]))
+                                        [round(float(s), 4) for s in top.values[m]],
+                                        round(float(probs[m, final_ids[m]]), 5)))
     return result, rows
