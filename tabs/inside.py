@@ -39,7 +39,10 @@ which words a prediction rests on. Everything runs here, offline.
 def attention_html(res: attention.AttentionResult) -> str:
     """The self-contained view in a sandboxed iframe. The data is JSON with <, > and & escaped, so no
     token can close the script tag; the whole page is then attribute-escaped into srcdoc."""
-    data = json.dumps(res.to_dict(3), ensure_ascii=False)
+    payload = {"model": res.model, "tokens": res.tokens, "notices": res.notices, "layers": res.attentions.shape[0],
+               "heads": res.attentions.shape[1], "scale": 1000,  # weights as integer thousandths: a smaller page
+               "attention": (res.attentions * 1000).round().astype(int).tolist()}
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     page = VIEW_TEMPLATE.read_text(encoding="utf-8").replace("/*DATA*/", data)
     height = min(2200, 80 + 16 * len(res.tokens))
