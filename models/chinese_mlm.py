@@ -118,27 +118,30 @@ def _load_official() -> ChineseLM:
     return ChineseLM(HUB_ID, model, make_tokenizer(vocab), {"fusion": True, "hub": HUB_ID}, {})
 
 
+def read_lm(path: Path, name: str | None = None) -> ChineseLM:
+    """A pre-trained mini model file (with vocab.txt beside it), glyph table rendered, in eval mode.
+    The app loads the shipped ones through load(); the classifier recipe starts from any."""
+    state, meta = embedded.read_adapter(path)
+    tok = make_tokenizer(Path(path).parent / "vocab.txt")
+    model = chinesebert.ChineseBertForMaskedLM(mini_config(len(tok), meta["fusion"], **meta["size"]))
+    missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    allowed = {"bert.embeddings.glyph_embeddings.embedding.weight", "cls.predictions.decoder.weight",
+               "cls.predictions.decoder.bias"}
+    if unexpected or set(missing) - allowed - {k for k in missing if "position_ids" in k}:
+        raise WeightsError(f"{Path(path).name} does not fit the model: missing={missing[:3]} unexpected={unexpected[:3]}")
+    gaps = fill_glyph_table(model, tok)
+    model.tie_weights()
+    model.eval()
+    return ChineseLM(name or Path(path).stem, model, tok, meta, gaps)
+
+
 def load(name: str = "zh-fused") -> ChineseLM:
     if name not in MODELS:
         raise InputError(f"Unknown Chinese model '{name}'; choose one of {', '.join(MODELS)}.")
     if MODELS[name] is None:
         return cached_load(("chinese-mlm", name), _load_official)
 
-    def build():
-        state, meta = embedded.read_adapter(ZH_DIR / MODELS[name])
-        tok = make_tokenizer(ZH_DIR / "vocab.txt")
-        model = chinesebert.ChineseBertForMaskedLM(mini_config(len(tok), meta["fusion"], **meta["size"]))
-        missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
-        allowed = {"bert.embeddings.glyph_embeddings.embedding.weight", "cls.predictions.decoder.weight",
-                   "cls.predictions.decoder.bias"}
-        if unexpected or set(missing) - allowed - {k for k in missing if "position_ids" in k}:
-            raise WeightsError(f"{MODELS[name]} does not fit the model: missing={missing[:3]} unexpected={unexpected[:3]}")
-        gaps = fill_glyph_table(model, tok)
-        model.tie_weights()
-        model.eval()
-        return ChineseLM(name, model, tok, meta, gaps)
-
-    return cached_load(("chinese-mlm", name), build)
+    return cached_load(("chinese-mlm", name), lambda: read_lm(ZH_DIR / MODELS[name], name))
 
 
 def shipped_state(model) -> dict[str, torch.Tensor]:

@@ -30,7 +30,7 @@ from accelerate import Accelerator
 from safetensors.torch import save_file
 from transformers import DataCollatorForLanguageModeling
 
-from models import chinese_inputs, chinese_mlm, chinesebert, embedded
+from models import chinese_inputs, chinese_mlm, chinesebert
 from recipes import common
 
 
@@ -99,12 +99,9 @@ def classify(args) -> None:
     torch.manual_seed(args.seed)
     if not args.init:
         raise SystemExit("classify needs --init (a pre-trained model file)")
-    state, meta = embedded.read_adapter(args.init)
-    tok = chinese_mlm.make_tokenizer(Path(args.init).parent / "vocab.txt")
-    model_lm = chinesebert.ChineseBertForMaskedLM(chinese_mlm.mini_config(len(tok), meta["fusion"], **meta["size"]))
-    model_lm.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
-    chinese_mlm.fill_glyph_table(model_lm, tok)
-    model = chinese_mlm.SentimentHead(model_lm)
+    lm = chinese_mlm.read_lm(Path(args.init))
+    tok, meta = lm.tokenizer, lm.meta
+    model = chinese_mlm.SentimentHead(lm.model)
     rows = chinese_mlm.read_chnsenticorp(Path(args.data) / "chnsenticorp/train.tsv")
 
     def collate(batch):
@@ -118,13 +115,9 @@ def classify(args) -> None:
     opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
     seconds = common.train(acc, model, loader, opt, sched, steps, lambda b: model(**b)[0], log_every=50)
-    head = acc.unwrap_model(model)
-    state = {k: v.detach().half().contiguous() for k, v in head.state_dict().items()
-             if "glyph_embeddings" not in k and "position_ids" not in k}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, args.out, metadata={"task": json.dumps("chnsenticorp"), "init": json.dumps(Path(args.init).name),
-                                         "fusion": json.dumps(meta["fusion"]), "size": json.dumps(meta["size"]),
-                                         "epochs": json.dumps(args.epochs), "train_seconds": json.dumps(round(seconds))})
+    save(acc.unwrap_model(model), args.out, {"task": "chnsenticorp", "init": Path(args.init).name,
+                                             "fusion": meta["fusion"], "size": meta["size"], "epochs": args.epochs,
+                                             "train_seconds": round(seconds)})
     acc.print(json.dumps({"out": args.out, "steps": steps, "train_seconds": round(seconds)}))
 
 

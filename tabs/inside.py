@@ -130,7 +130,9 @@ def prune_and_score(model: str, upload, spec: str):
 def _scatter(proj: projector.Projection, colour: str, edited=None):
     df = proj.frame()
     if colour == "prediction":
-        df["label"] = projector.sentiment_predictions(proj.texts, proj.model)
+        if proj.predictions is None:  # once per projection: a re-run only adds the edited point
+            proj.predictions = projector.sentiment_predictions(proj.texts, proj.model)
+        df["label"] = proj.predictions
     if edited is not None:
         df = pd.concat([df, pd.DataFrame([{"index": -1, "x": edited[0][0], "y": edited[0][1], "label": "EDITED",
                                            "text": edited[1]}])], ignore_index=True)
@@ -161,7 +163,7 @@ def rerun_point(proj, index, text: str, colour: str):
     if proj is None:
         raise gr.Error("Project a data set first.", title="Cannot run this")
     where = run_model(proj.place, text)
-    df = _scatter(proj, "label", (where, text)) if colour != "prediction" else run_model(_scatter, proj, colour, (where, text))
+    df = run_model(_scatter, proj, colour, (where, text))
     msg = f"The edited text lands at ({where[0]:.3f}, {where[1]:.3f})"
     if index is not None and 0 <= int(index) < len(proj.texts):
         old = proj.points[int(index)]

@@ -49,7 +49,6 @@ def attention(text: str, model: str = "fill-mask: embedded-general",
     text, notices = clean_text(text)
     lm = load(model)
     batch, more = encode(lm.tokenizer, text, max_tokens)
-    batch.pop("token_type_ids", None) if "roberta" in type(lm.model).__name__.lower() else None
     out = lm.model(**batch, output_attentions=True)
     if not out.attentions or out.attentions[0] is None:
         raise InputError(f"{lm.name} did not return attention weights (its attention kernel hides them).")

@@ -19,7 +19,7 @@ from models.errors import InputError
 from models.inside import encoder_layers
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-# built-in labelled sets per tagging model: (file, reader, BIO conversion)
+# built-in labelled sets per tagging model (.conllu: UPOS; otherwise CoNLL-2003 IOB1, read as BIO)
 LABELLED_SAMPLES = {"embedded-upos": SAMPLES / "ud-ewt-dev-100.conllu", "embedded-ner": SAMPLES / "conll2003-testa-100.txt"}
 FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

@@ -71,7 +71,6 @@ def embed(texts: list[str], model: str, batch_size: int = 32) -> np.ndarray:
     for i in range(0, len(texts), batch_size):
         enc = lm.tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True, truncation=True,
                            max_length=MAX_TEXT_TOKENS)
-        enc.pop("token_type_ids", None) if "roberta" in type(base).__name__.lower() else None
         h = base(**enc).last_hidden_state.float()
         m = enc["attention_mask"].unsqueeze(-1).float()
         out.append(((h * m).sum(1) / m.sum(1)).numpy())
@@ -87,6 +86,7 @@ class Projection:
     points: np.ndarray  # [n, 2]
     reducer: object = field(repr=False)
     notices: list[str] = field(default_factory=list)
+    predictions: list[str] | None = None  # the sentiment prompt's labels, filled when first coloured by them
 
     def place(self, text: str) -> np.ndarray:
         """Where an (edited) text lands in this projection."""
