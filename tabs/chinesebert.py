@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from models import chinese_mlm
-from tabs.common import notices_markdown, run_model
+from tabs.common import clear_on_failure, notices_markdown, run_model
 
 TITLE = "ChineseBERT (glyph + pinyin)"
 
@@ -67,7 +67,7 @@ def build() -> None:
         text = gr.Textbox(label="Chinese text", value=EXAMPLES[0][0], lines=2, max_length=chinese_mlm.MAX_CHARS, scale=3)
         model = gr.Radio(list(chinese_mlm.MODELS), value="zh-fused", label="Model", scale=1)
     run = gr.Button("Inspect", variant="primary")
-    notes = gr.Markdown()
+    notes = gr.Markdown(label="Notes")
     gallery = gr.Gallery(label="Glyphs (Sans · Serif · Kai) with pinyin", columns=4, height=260, object_fit="contain",
                          preview=False)
     table = gr.Dataframe(label="Per character: pinyin, the 8 pinyin ids, and each part's share of the fused vector",
@@ -87,9 +87,10 @@ def build() -> None:
             senti_btn = gr.Button("Classify sentiment")
             senti = gr.Label(label="Sentiment", num_top_classes=2)
     with gr.Accordion("Raw result (JSON)", open=False):
-        raw = gr.JSON()
+        raw = gr.JSON(label="Raw result")
     gr.Examples(EXAMPLES, inputs=[text])
-    run.click(inspect, [text, model], [notes, gallery, table, raw], api_name="chinesebert_inspect")
-    near_btn.click(neighbours, [char, model], near, api_name="chinesebert_neighbours")
-    fill_btn.click(fill, [masked, model], filled, api_name="chinesebert_fill")
-    senti_btn.click(sentiment, [review, model], senti, api_name="chinesebert_sentiment")
+    clear_on_failure(run.click(inspect, [text, model], [notes, gallery, table, raw], api_name="chinesebert_inspect"),
+                     [gallery, table, raw], notes)
+    clear_on_failure(near_btn.click(neighbours, [char, model], near, api_name="chinesebert_neighbours"), [near])
+    clear_on_failure(fill_btn.click(fill, [masked, model], filled, api_name="chinesebert_fill"), [filled])
+    clear_on_failure(senti_btn.click(sentiment, [review, model], senti, api_name="chinesebert_sentiment"), [senti])

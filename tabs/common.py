@@ -1,7 +1,13 @@
-"""Glue every tab shares: turning model-layer errors into messages the UI (and API) shows."""
+"""Glue every tab shares: turning model-layer errors into messages the UI (and API) shows, and
+clearing a panel's outputs when its run fails (so no stale result sits next to an error)."""
 from __future__ import annotations
 
+import html
 import logging
+import os
+import tempfile
+import time
+from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
@@ -9,19 +15,33 @@ import gradio as gr
 from models.errors import InputError, ModelUnavailable
 
 log = logging.getLogger("bert-demo")
+MAX_ECHO = 300  # characters of an error message; a message never echoes a huge input back
+
+
+def ui_error(message: str, title: str) -> gr.Error:
+    """A gr.Error whose text shows exactly as written: Gradio renders error messages as HTML, so
+    `<mask>` would vanish unless escaped. Gradio prints no traceback for it; the caller logs."""
+    if len(message) > MAX_ECHO:
+        message = message[:MAX_ECHO] + f"… ({len(message):,} characters in all)"
+    return gr.Error(html.escape(message, quote=False), title=title, print_exception=False)
 
 
 def run_model(fn: Callable[..., Any], *args, **kwargs) -> Any:
     """Call a model-layer function; any failure becomes a gr.Error (a toast in the UI, a clean error
-    for gradio_client), the inputs stay where they are, and the app keeps serving."""
+    for gradio_client), the inputs stay where they are, and the app keeps serving.
+
+    An error the user can act on logs one line; only a real fault (a bug, a broken model) logs a traceback."""
     try:
         return fn(*args, **kwargs)
     except (InputError, ModelUnavailable) as exc:
-        raise gr.Error(str(exc), title="Cannot run this") from exc
+        log.info("user error in %s: %s", getattr(fn, "__name__", fn), str(exc)[:200])
+        raise ui_error(str(exc), "Cannot run this") from None
+    except gr.Error:
+        raise
     except Exception as exc:  # a bug or a broken model: say so, log the traceback, keep serving
         log.exception("model call failed")
-        raise gr.Error(f"The model failed on this input ({type(exc).__name__}: {exc}). "
-                       f"Other tabs keep working; try another input or model.", title="Model error") from exc
+        raise ui_error(f"The model failed on this input ({type(exc).__name__}: {exc}). "
+                       f"Other tabs keep working; try another input or model.", "Model error") from None
 
 
 def notices_markdown(notices: list[str], extra: str = "") -> str:
@@ -29,3 +49,61 @@ def notices_markdown(notices: list[str], extra: str = "") -> str:
     if extra:
         lines.append(extra)
     return "\n\n".join(lines)
+
+
+FAILED_NOTE = "⚠️ The last run failed (see the message); its results were cleared."
+
+
+def clear_on_failure(event, outputs: list, notes=None) -> None:
+    """When `event` raises, empty its outputs (and say so in `notes`), so results of an earlier run
+    are never shown next to the error of this one. The inputs are left as the user typed them."""
+    outputs = [o for o in outputs if o is not notes]
+
+    targets = outputs + ([notes] if notes is not None else [])
+
+    def clear():
+        values = [None] * len(outputs) + ([FAILED_NOTE] if notes is not None else [])
+        return values if len(values) > 1 else values[0]
+
+    event.failure(clear, None, targets, api_visibility="private", queue=False)
+
+
+def examples_offline_first(examples: list[list], inputs: list, needs_hub: Callable[[list], bool]) -> None:
+    """gr.Examples for the examples that run offline; those that need a Hub model are offered as such
+    when the Hub is reachable, and only named (not offered) when it is not, since they would fail."""
+    from models.loading import hub_reachable
+
+    local = [e for e in examples if not needs_hub(e)]
+    hub = [e for e in examples if needs_hub(e)]
+    gr.Examples(local, inputs=inputs, label="Examples")
+    if hub and hub_reachable():
+        gr.Examples(hub, inputs=inputs, label="Examples with Hub models (downloaded on first use)")
+    elif hub:
+        gr.Markdown(f"*{len(hub)} more example(s) use Hub models; the Hub cannot be reached from here, "
+                    f"so they are not offered.*")
+
+
+EXPORT_DIR = Path(tempfile.gettempdir()) / "bert-demo-exports"
+EXPORT_MAX_FILES = 32  # the newest exports kept; older ones are deleted
+EXPORT_MAX_AGE_S = 30 * 60  # and none outlives half an hour
+
+
+def export_file(name: str, text: str) -> str:
+    """Write a download (e.g. the raw attention JSON) to one bounded folder and return its path.
+
+    Every click used to leave a temp dir behind (~9 MB at 128 tokens); now each call first deletes
+    exports past the age limit or beyond the newest EXPORT_MAX_FILES."""
+    EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+    prune_exports()
+    fd, path = tempfile.mkstemp(prefix=Path(name).stem + "-", suffix=Path(name).suffix, dir=EXPORT_DIR)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def prune_exports(max_files: int = EXPORT_MAX_FILES - 1, max_age_s: float = EXPORT_MAX_AGE_S) -> None:
+    files = sorted((p for p in EXPORT_DIR.glob("*") if p.is_file()), key=lambda p: p.stat().st_mtime, reverse=True)
+    now = time.time()
+    for i, p in enumerate(files):
+        if i >= max_files or now - p.stat().st_mtime > max_age_s:
+            p.unlink(missing_ok=True)

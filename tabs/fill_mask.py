@@ -6,7 +6,7 @@ import pandas as pd
 
 from models import fill_mask
 from models.loading import MODEL_CACHE, is_loaded
-from tabs.common import notices_markdown, run_model
+from tabs.common import clear_on_failure, notices_markdown, run_model
 
 TITLE = "Fill-mask"
 
@@ -70,7 +70,7 @@ def build() -> None:
     with gr.Row():
         run = gr.Button("Predict", variant="primary")
         cmp_btn = gr.Button("Compare embedded models (first mask)")
-    notes = gr.Markdown()
+    notes = gr.Markdown(label="Notes")
     filled = gr.Textbox(label="Filled with each mask's top-1 word", interactive=False)
     with gr.Row():
         label = gr.Label(label="First mask: top-k probabilities")
@@ -78,11 +78,14 @@ def build() -> None:
     comparison = gr.Dataframe(label="Embedded models compared (first mask)", interactive=False,
                               headers=[c.name for c in fill_mask.CHECKPOINTS if c.source == "embedded"])
     with gr.Accordion("Raw result (JSON, as the API returns it)", open=False):
-        raw = gr.JSON()
+        raw = gr.JSON(label="Raw result")
     gr.Examples(EXAMPLES, inputs=[text, model, top_k])
 
-    run.click(predict, [text, model, top_k], [notes, filled, label, table, raw], api_name="fill_mask",
-              api_description="Top-k words at each [MASK]/<mask> of `text` with masked LM `model`.")
-    text.submit(predict, [text, model, top_k], [notes, filled, label, table, raw], api_visibility="private")
-    cmp_btn.click(compare, [text, top_k], [comparison], api_name="fill_mask_compare",
-                  api_description="First mask's top-k for every embedded model side by side.")
+    outputs = [notes, filled, label, table, raw]
+    for event in (run.click(predict, [text, model, top_k], outputs, api_name="fill_mask",
+                            api_description="Top-k words at each [MASK]/<mask> of `text` with masked LM `model`."),
+                  text.submit(predict, [text, model, top_k], outputs, api_visibility="private")):
+        clear_on_failure(event, outputs, notes)
+    clear_on_failure(cmp_btn.click(compare, [text, top_k], [comparison], api_name="fill_mask_compare",
+                                   api_description="First mask's top-k for every embedded model side by side."),
+                     [comparison])

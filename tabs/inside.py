@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -14,11 +13,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from models import fill_mask, prompt_cls, qa, tagging  # noqa: E402
+from models import fill_mask, prompt_cls, qa  # noqa: E402
 from models.errors import InputError  # noqa: E402
 from models.inside import attention, attribution, heads, logit_lens, model_choices, projector  # noqa: E402
 from tabs import tagging as tagging_tab  # noqa: E402
-from tabs.common import notices_markdown, run_model  # noqa: E402
+from tabs.common import clear_on_failure, export_file, notices_markdown, run_model, ui_error  # noqa: E402
 
 TITLE = "Look inside"
 VIEW_TEMPLATE = Path(__file__).resolve().parent / "assets" / "attention_view.html"
@@ -52,11 +51,10 @@ def attention_html(res: attention.AttentionResult) -> str:
 
 def show_attention(text: str, model: str):
     res = run_model(attention.attention, text, model)
-    path = Path(tempfile.mkdtemp()) / "attention.json"
-    path.write_text(json.dumps(res.to_dict()), encoding="utf-8")
+    path = export_file("attention.json", json.dumps(res.to_dict()))
     shape = res.attentions.shape
     info = f"`{res.model}` · {shape[0]} layers × {shape[1]} heads · {len(res.tokens)} tokens"
-    return notices_markdown(res.notices, info), attention_html(res), str(path)
+    return notices_markdown(res.notices, info), attention_html(res), path
 
 
 # ---------- logit lens ----------
@@ -115,13 +113,7 @@ def show_pruning(model: str, upload, progress=gr.Progress()):
 
 
 def prune_and_score(model: str, upload, spec: str):
-    def run():
-        tg = tagging.load(model)
-        batch = heads.encode_labelled(tg, heads.load_labelled(model, upload))
-        shape = heads.n_heads(tg.model)
-        gates = heads.gates_without(shape, parse_heads(spec))
-        return heads.accuracy(tg, batch), heads.accuracy(tg, batch, gates), int((gates == 0).sum())
-    base, pruned, n = run_model(run)
+    base, pruned, n = run_model(lambda: heads.prune_and_score(model, upload, parse_heads(spec)))
     return f"Accuracy with all heads: **{base:.4f}**; with {n} head(s) pruned: **{pruned:.4f}** ({pruned - base:+.4f})."
 
 
@@ -161,7 +153,7 @@ def pick_point(proj, evt: gr.SelectData):
 
 def rerun_point(proj, index, text: str, colour: str):
     if proj is None:
-        raise gr.Error("Project a data set first.", title="Cannot run this")
+        raise ui_error("Project a data set first.", "Cannot run this")
     where = run_model(proj.place, text)
     df = run_model(_scatter, proj, colour, (where, text))
     msg = f"The edited text lands at ({where[0]:.3f}, {where[1]:.3f})"
@@ -193,23 +185,25 @@ def build() -> None:
                                 value="The cat sat on the mat because it was tired.")
             a_model = gr.Dropdown(models, value=models[0], label="Model", scale=1)
         a_btn = gr.Button("Show attention", variant="primary")
-        a_notes = gr.Markdown()
-        a_view = gr.HTML()
+        a_notes = gr.Markdown(label="Notes")
+        a_view = gr.HTML(label="Attention view")
         a_json = gr.File(label="Raw attention (JSON: tokens, layers x heads x rows x columns)")
-        a_btn.click(show_attention, [a_text, a_model], [a_notes, a_view, a_json], api_name="inside_attention",
-                    api_description="Attention of every layer and head for `text`, as an HTML view and a JSON file.")
+        clear_on_failure(a_btn.click(show_attention, [a_text, a_model], [a_notes, a_view, a_json],
+                                     api_name="inside_attention", api_description="Attention of every layer and head "
+                                     "for `text`, as an HTML view and a JSON file."), [a_view, a_json], a_notes)
     with gr.Tab("Layer-wise predictions"):
         with gr.Row():
             l_text = gr.Textbox(label="Text with [MASK]", value="Paris is the [MASK] of France.", scale=3)
             l_model = gr.Dropdown(fill_mask.model_names(), value=fill_mask.DEFAULT_MODEL, label="Masked LM", scale=1)
         l_btn = gr.Button("Read every layer", variant="primary")
-        l_notes = gr.Markdown()
+        l_notes = gr.Markdown(label="Notes")
         l_curve = gr.LinePlot(x="layer", y="probability", color="mask",
                               label="Probability of the final answer, read off each layer (0 = embeddings)")
         l_table = gr.Dataframe(label="Top predictions per layer", interactive=False)
         with gr.Accordion("Tagging: which layer knows most (layer-selection probes)", open=False):
-            gr.Plot(value=tagging_tab.layer_plot, label="Dev accuracy / F1 per layer")
-        l_btn.click(show_logit_lens, [l_text, l_model], [l_notes, l_table, l_curve], api_name="inside_logit_lens")
+            gr.Plot(value=tagging_tab.layer_plot(), label="Dev accuracy / F1 per layer")
+        clear_on_failure(l_btn.click(show_logit_lens, [l_text, l_model], [l_notes, l_table, l_curve],
+                                     api_name="inside_logit_lens"), [l_table, l_curve], l_notes)
     with gr.Tab("Heads"):
         gr.Markdown("Importance of each head for a tagger on a labelled set (built-in: 100 sentences of the model's "
                     "data set; or upload CoNLL-U for UPOS / CoNLL-2003 for NER), then the least important heads "
@@ -219,16 +213,18 @@ def build() -> None:
             h_file = gr.File(label="Labelled file (optional, .conllu / CoNLL)", file_types=[".conllu", ".txt", ".conll"],
                              type="filepath")
         h_btn = gr.Button("Importance and pruning curve", variant="primary")
-        h_notes = gr.Markdown()
+        h_notes = gr.Markdown(label="Notes")
         with gr.Row():
             h_heat = gr.Plot(label="Head importance")
             h_curve = gr.LinePlot(x="fraction of heads pruned", y="accuracy", label="Accuracy vs heads pruned")
         with gr.Row():
             h_spec = gr.Textbox(label="Prune these heads (layer-head, e.g. 1-3, 2-5)", value="1-1, 2-2")
             h_prune = gr.Button("Prune and re-evaluate")
-        h_result = gr.Markdown()
-        h_btn.click(show_pruning, [h_model, h_file], [h_notes, h_heat, h_curve], api_name="inside_pruning")
-        h_prune.click(prune_and_score, [h_model, h_file, h_spec], h_result, api_name="inside_prune")
+        h_result = gr.Markdown(label="Pruning result")
+        clear_on_failure(h_btn.click(show_pruning, [h_model, h_file], [h_notes, h_heat, h_curve],
+                                     api_name="inside_pruning"), [h_heat, h_curve], h_notes)
+        clear_on_failure(h_prune.click(prune_and_score, [h_model, h_file, h_spec], h_result, api_name="inside_prune"),
+                         [], h_result)
     with gr.Tab("Projector"):
         gr.Markdown(f"Each text is the mean of the model's last hidden layer, projected to 2-D. Upload a CSV/TSV "
                     f"(a `text` or `sentence` column, optional `label`; up to {projector.MAX_ROWS} rows are drawn) or "
@@ -241,19 +237,21 @@ def build() -> None:
             p_method = gr.Radio(methods, value="PCA", label="Projection")
             p_colour = gr.Radio(["label", "prediction"], value="label", label="Colour by")
         p_btn = gr.Button("Project", variant="primary")
-        p_notes = gr.Markdown()
+        p_notes = gr.Markdown(label="Notes")
         p_plot = gr.ScatterPlot(x="x", y="y", color="label", tooltip=["index", "text"], label="Projection", height=420)
         p_state = gr.State()
         with gr.Row():
             p_index = gr.Number(label="Selected point", precision=0)
             p_edit = gr.Textbox(label="Its text: edit, then re-run", scale=3)
             p_rerun = gr.Button("Re-run edited point")
-        p_moved = gr.Markdown()
+        p_moved = gr.Markdown(label="Where the edited point lands")
         p_table = gr.Dataframe(label="Points (click a row to edit it)", interactive=False, max_height=300)
-        p_btn.click(show_projection, [p_model, p_file, p_method, p_colour], [p_notes, p_plot, p_table, p_state],
-                    api_name="inside_projector")
+        clear_on_failure(p_btn.click(show_projection, [p_model, p_file, p_method, p_colour],
+                                     [p_notes, p_plot, p_table, p_state], api_name="inside_projector"),
+                         [p_plot, p_table, p_state], p_notes)
         p_table.select(pick_point, [p_state], [p_index, p_edit], api_visibility="private")
-        p_rerun.click(rerun_point, [p_state, p_index, p_edit, p_colour], [p_moved, p_plot], api_visibility="private")
+        clear_on_failure(p_rerun.click(rerun_point, [p_state, p_index, p_edit, p_colour], [p_moved, p_plot],
+                                       api_visibility="private"), [], p_moved)
     with gr.Tab("Attribution"):
         gr.Markdown("Which words carry the prediction: red supports it, blue works against it (scores scaled to "
                     "[-1, 1]).")
@@ -263,7 +261,7 @@ def build() -> None:
                                     value="A gorgeous, witty film, though the ending drags.")
                 c_model = gr.Dropdown(fill_mask.model_names(), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
                 c_btn = gr.Button("Explain classification", variant="primary")
-                c_notes = gr.Markdown()
+                c_notes = gr.Markdown(label="Notes")
                 c_out = gr.HighlightedText(label="Occlusion scores", show_legend=False)
             with gr.Column():
                 q_q = gr.Textbox(label="Question", value="Where did the cat sleep?")
@@ -271,7 +269,9 @@ def build() -> None:
                                  value="The cat was tired after the long day, so it slept on the warm mat by the door.")
                 q_model = gr.Dropdown(qa.model_names(), value=qa.DEFAULT_MODEL, label="QA model")
                 q_btn = gr.Button("Explain answer", variant="primary")
-                q_notes = gr.Markdown()
+                q_notes = gr.Markdown(label="Notes")
                 q_out = gr.HighlightedText(label="Gradient x input scores", show_legend=False)
-        c_btn.click(explain_classification, [c_text, c_model], [c_notes, c_out], api_name="inside_explain_classification")
-        q_btn.click(explain_qa, [q_q, q_c, q_model], [q_notes, q_out], api_name="inside_explain_qa")
+        clear_on_failure(c_btn.click(explain_classification, [c_text, c_model], [c_notes, c_out],
+                                     api_name="inside_explain_classification"), [c_out], c_notes)
+        clear_on_failure(q_btn.click(explain_qa, [q_q, q_c, q_model], [q_notes, q_out],
+                                     api_name="inside_explain_qa"), [q_out], q_notes)

@@ -5,7 +5,8 @@ import gradio as gr
 import pandas as pd
 
 from models import fill_mask, prompt_cls
-from tabs.common import notices_markdown, run_model
+from models.loading import hub_reachable
+from tabs.common import clear_on_failure, notices_markdown, run_model
 
 TITLE = "Prompt classification"
 MAX_UPLOAD_BYTES = 1_000_000
@@ -88,20 +89,26 @@ def finetune(template, verbalizer, model_name, few_shot, epochs, progress=gr.Pro
 
 def read_csv(file) -> pd.DataFrame:
     """Few-shot examples from an uploaded CSV/TSV with columns text,label (read as data only)."""
+    return run_model(_read_csv, file)
+
+
+def _read_csv(file) -> pd.DataFrame:
     import os
 
+    from models.errors import InputError
+
     if file is None:
-        raise gr.Error("No file uploaded.")
+        raise InputError("No file uploaded.")
     path = file if isinstance(file, str) else file.name
     if os.path.getsize(path) > MAX_UPLOAD_BYTES:
-        raise gr.Error(f"The file is over {MAX_UPLOAD_BYTES // 1000} kB; upload at most a few hundred examples.")
+        raise InputError(f"The file is over {MAX_UPLOAD_BYTES // 1000} kB; upload at most a few hundred examples.")
     try:
         df = pd.read_csv(path, sep=None, engine="python", dtype=str)
-    except Exception as exc:
-        raise gr.Error(f"Could not read the file as CSV/TSV ({exc}).")
+    except Exception as exc:  # any parse failure of an uploaded file is the user's file, not a bug
+        raise InputError(f"Could not read the file as CSV/TSV ({exc}).") from None
     cols = {c.lower().strip(): c for c in df.columns}
     if "text" not in cols or "label" not in cols:
-        raise gr.Error(f"The file needs 'text' and 'label' columns; it has: {', '.join(df.columns)}.")
+        raise InputError(f"The file needs 'text' and 'label' columns; it has: {', '.join(df.columns)}.")
     return df[[cols["text"], cols["label"]]].rename(columns={cols["text"]: "text", cols["label"]: "label"})
 
 
@@ -118,13 +125,15 @@ def build() -> None:
                                       label="Labels and their words (comma-separated; edit freely)",
                                       interactive=True, column_count=2)
         with gr.Column(scale=2):
-            backend = gr.Radio(list(prompt_cls.BACKENDS), value="cloze", label="Backend")
+            hub = hub_reachable()
+            backend = gr.Radio([(b if b != "nli" or hub else "nli (needs the Hub: unreachable here)", b)
+                                for b in prompt_cls.BACKENDS], value="cloze", label="Backend")
             model = gr.Dropdown([(c.name, c.name) for c in fill_mask.CHECKPOINTS], value=fill_mask.DEFAULT_MODEL,
                                 label="Masked LM (cloze backend)")
             calibrate = gr.Checkbox(label="Contextual calibration (divide by the scores of 'N/A')")
             use_demos = gr.Checkbox(label="Add few-shot examples as demonstrations (one per label)")
     run = gr.Button("Classify", variant="primary")
-    notes = gr.Markdown()
+    notes = gr.Markdown(label="Notes")
     with gr.Row():
         scores = gr.Label(label="Class probabilities")
         prompt = gr.Textbox(label="The prompt exactly as the model saw it", lines=4, interactive=False)
@@ -137,16 +146,19 @@ def build() -> None:
             epochs = gr.Slider(1, 30, value=10, step=1, label="Fine-tuning epochs")
             tune = gr.Button("Prompt fine-tune on these examples")
             reset = gr.Button("Reset to the original model")
-        tune_status = gr.Markdown()
+        tune_status = gr.Markdown(label="Fine-tuning status")
     with gr.Accordion("Raw result (JSON)", open=False):
-        raw = gr.JSON()
+        raw = gr.JSON(label="Raw result")
     gr.Examples(EXAMPLES, inputs=[text, preset])
 
     preset.change(load_preset, preset, [template, verbalizer], api_visibility="private")
     upload.upload(read_csv, upload, few_shot, api_visibility="private")
-    run.click(classify, [text, template, verbalizer, backend, model, calibrate, few_shot, use_demos, tuned],
-              [notes, scores, prompt, words, raw], api_name="classify",
-              api_description="Zero/few-shot class probabilities of `text` with a cloze template and verbalizer.")
+    # preprocess=False: the tables arrive as {"headers", "data"} (or None from an API client) and are
+    # checked by our own code, so a missing table is a clear message, not Gradio's generic error
+    event = run.click(classify, [text, template, verbalizer, backend, model, calibrate, few_shot, use_demos, tuned],
+                      [notes, scores, prompt, words, raw], api_name="classify", preprocess=False,
+                      api_description="Zero/few-shot class probabilities of `text` with a cloze template and verbalizer.")
+    clear_on_failure(event, [scores, prompt, words, raw], notes)
     tune.click(finetune, [template, verbalizer, model, few_shot, epochs], [tuned, tune_status],
                api_visibility="private")
     reset.click(lambda: (None, "Using the original model."), None, [tuned, tune_status], api_visibility="private")

@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from models import qa  # noqa: E402
-from models.loading import is_loaded  # noqa: E402
-from tabs.common import notices_markdown, run_model  # noqa: E402
+from models.loading import find_checkpoint, is_loaded  # noqa: E402
+from tabs.common import clear_on_failure, examples_offline_first, notices_markdown, run_model  # noqa: E402
 
 TITLE = "Question answering"
 PLOT_TOKENS = 200  # tokens drawn around the answer; longer contexts are cut in the plot only
@@ -126,14 +126,15 @@ def build() -> None:
             null_t = gr.Slider(-10, 20, value=0.0, step=0.5,
                                label="No-answer threshold (answer only if best span + threshold ≥ [CLS] score)")
     run = gr.Button("Answer", variant="primary")
-    notes = gr.Markdown()
+    notes = gr.Markdown(label="Notes")
     highlighted = gr.HighlightedText(label="Answer in the context", color_map={"answer": "yellow"},
                                      show_legend=True, combine_adjacent=True)
     plot = gr.Plot(label="Start and end logits over the context tokens")
     table = gr.Dataframe(label="n-best spans (merged across windows)", interactive=False)
     with gr.Accordion("Raw result (JSON, with every context token's logits)", open=False):
-        raw = gr.JSON()
-    gr.Examples(EXAMPLES, inputs=[question, context, model])
-    run.click(answer, [question, context, model, top_n, max_len, null_t], [notes, highlighted, table, plot, raw],
-              api_name="answer",
-              api_description="Extract the answer span of `question` from `context`, with n-best and logits.")
+        raw = gr.JSON(label="Raw result")
+    examples_offline_first(EXAMPLES, [question, context, model], lambda e: find_checkpoint(qa.CHECKPOINTS, e[2]).source == "hub")
+    event = run.click(answer, [question, context, model, top_n, max_len, null_t],
+                      [notes, highlighted, table, plot, raw], api_name="answer",
+                      api_description="Extract the answer span of `question` from `context`, with n-best and logits.")
+    clear_on_failure(event, [highlighted, table, plot, raw], notes)

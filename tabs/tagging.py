@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 
 from models import embedded, tagging  # noqa: E402
 from models.loading import is_loaded  # noqa: E402
-from tabs.common import notices_markdown, run_model  # noqa: E402
+from tabs.common import clear_on_failure, notices_markdown, run_model  # noqa: E402
 
 TITLE = "Tagging (NER / POS)"
 
@@ -83,16 +83,18 @@ def build() -> None:
                                 value="embedded-ner", label="Model")
             aggregation = gr.Radio(list(tagging.AGGREGATIONS), value="first", label="Sub-word aggregation")
     run = gr.Button("Tag", variant="primary")
-    notes = gr.Markdown()
+    notes = gr.Markdown(label="Notes")
     highlighted = gr.HighlightedText(label="Labels in the text", show_legend=True, combine_adjacent=False)
     table = gr.Dataframe(label="Words, labels and confidence", interactive=False)
     with gr.Accordion("Which layer knows most? (layer-selection probes)", open=False):
         gr.Markdown("A linear tagger trained on frozen features of each layer of the MiniLM encoder, and on a "
                     "learned softmax-weighted mix of all layers (see the README's table).")
-        gr.Plot(value=layer_plot, label="Dev accuracy / F1 per layer")
+        # drawn once at build time: a callable value would add a public no-input "/layer_plot" endpoint
+        gr.Plot(value=layer_plot(), label="Dev accuracy / F1 per layer")
     with gr.Accordion("Raw result (JSON)", open=False):
-        raw = gr.JSON()
+        raw = gr.JSON(label="Raw result")
     gr.Examples(EXAMPLES, inputs=[text, task])
     task.change(lambda t: TASK_MODELS[t], task, model, api_visibility="private")
-    run.click(tag, [text, task, model, aggregation], [notes, highlighted, table, raw], api_name="tag",
-              api_description="Label every word of `text` (NER or UPOS) with the chosen model and aggregation.")
+    event = run.click(tag, [text, task, model, aggregation], [notes, highlighted, table, raw], api_name="tag",
+                      api_description="Label every word of `text` (NER or UPOS) with the chosen model and aggregation.")
+    clear_on_failure(event, [highlighted, table, raw], notes)

@@ -48,7 +48,7 @@ def test_logit_lens_last_layer_is_the_fill_mask_answer():
 
 
 def _upos():
-    tg = tagging.load("embedded-upos")
+    tg = heads.private_tagger("embedded-upos")
     return tg, heads.encode_labelled(tg, heads.load_labelled("embedded-upos")[:8])
 
 
@@ -64,6 +64,41 @@ def test_gates_of_one_change_nothing_and_a_pruned_head_changes_the_output():
         after = tg.model(**x).logits  # hooks removed on exit
     assert torch.equal(plain, gated) and torch.equal(plain, after)
     assert (plain - pruned).abs().max() > 1e-4
+
+
+def test_gating_never_touches_the_tagging_tabs_model_even_concurrently():
+    """Defect 4 of issue 12: a /tag request while /inside_pruning gates heads got a pruned model."""
+    import threading
+
+    shared = tagging.load("embedded-upos")
+    text = "The quick brown fox jumps over the lazy dog because it wants to eat."
+    expected = tagging.predict(text, "embedded-upos").to_dict()["words"]
+    with pytest.raises(RuntimeError, match="private model copy"):
+        with heads.head_gates(shared.model, torch.ones(*heads.n_heads(shared.model))):
+            pass
+    tg, batch = _upos()
+    assert tg.model is not shared.model
+    stop, seen, errors = threading.Event(), [], []
+
+    def gate_forever():  # every head but one per layer pruned, again and again
+        try:
+            order = heads.pruning_order(np.ones(heads.n_heads(tg.model)))
+            while not stop.is_set():
+                heads.accuracy(tg, batch, heads.gates_without(heads.n_heads(tg.model), order))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=gate_forever) for _ in range(2)]
+    for w in workers:
+        w.start()
+    try:
+        for _ in range(5):
+            seen.append(tagging.predict(text, "embedded-upos").to_dict()["words"])
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+    assert not errors and all(s == expected for s in seen)
 
 
 def test_importance_and_pruning_never_empty_a_layer():

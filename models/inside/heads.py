@@ -8,6 +8,8 @@ summed over a labelled set, then normalised per layer (L2), as in the paper.
 from __future__ import annotations
 
 import contextlib
+import copy
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import torch
 from models import tagging
 from models.errors import InputError
 from models.inside import encoder_layers
+from models.loading import cached_load
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 # built-in labelled sets per tagging model (.conllu: UPOS; otherwise CoNLL-2003 IOB1, read as BIO)
@@ -28,13 +31,32 @@ def n_heads(model) -> tuple[int, int]:
     return len(encoder_layers(model)), model.config.num_attention_heads
 
 
+def private_tagger(model: str) -> tagging.Tagger:
+    """A copy of the tab's tagger that only this view gates. Hooks on the shared copy would change what
+    the tagging tab (running at the same time in another event) returns."""
+    def build():
+        shared = tagging.load(model)
+        own = copy.copy(shared)
+        own.model = copy.deepcopy(shared.model)
+        own.model._gate_lock = threading.Lock()  # one gating at a time: gates never stack
+        return own
+
+    return cached_load(("inside-heads", model), build, evictable=True)
+
+
 @contextlib.contextmanager
 def head_gates(model, gates: torch.Tensor):
-    """Run the model with each head's output scaled by gates[layer, head] (1 = as is, 0 = pruned)."""
+    """Run the model with each head's output scaled by gates[layer, head] (1 = as is, 0 = pruned).
+
+    Only on a private copy (private_tagger): the model's lock is held while the gates are on, so two
+    requests never stack their gates on one model."""
     layers = encoder_layers(model)
     nh = model.config.num_attention_heads
     if tuple(gates.shape) != (len(layers), nh):
         raise InputError(f"gates must be {len(layers)} x {nh}, got {tuple(gates.shape)}")
+    lock = getattr(model, "_gate_lock", None)
+    if lock is None:
+        raise RuntimeError("head_gates needs a private model copy (heads.private_tagger), never a shared one")
 
     def hook_for(i):
         def hook(module, args):
@@ -44,12 +66,14 @@ def head_gates(model, gates: torch.Tensor):
             return ((x.view(b, s, nh, hid // nh) * g).view(b, s, hid),) + tuple(args[1:])
         return hook
 
-    handles = [layer.attention.output.dense.register_forward_pre_hook(hook_for(i)) for i, layer in enumerate(layers)]
-    try:
-        yield gates
-    finally:
-        for h in handles:
-            h.remove()
+    with lock:
+        handles = [layer.attention.output.dense.register_forward_pre_hook(hook_for(i))
+                   for i, layer in enumerate(layers)]
+        try:
+            yield gates
+        finally:
+            for h in handles:
+                h.remove()
 
 
 def load_labelled(model: str, path: str | Path | None = None) -> list[tuple[list[str], list[str]]]:
@@ -161,7 +185,7 @@ def pruning_curve(model: str = "embedded-upos", path: str | None = None, limit: 
                   fractions=FRACTIONS, progress=None, order: str = "importance", seed: int = 0) -> PruningCurve:
     """Accuracy as heads are pruned, least important first (order="random": a seeded random order,
     the baseline that shows whether importance is worth computing)."""
-    tg = tagging.load(model)
+    tg = private_tagger(model)
     sents = load_labelled(model, path)[:limit]
     if not sents:
         raise InputError("The labelled file has no sentences.")
@@ -179,3 +203,11 @@ def pruning_curve(model: str = "embedded-upos", path: str | None = None, limit: 
         if progress:
             progress((i + 1) / len(fractions), f"pruned {k} of {total} heads")
     return PruningCurve(model, imp, done, accs, used, int((batch["labels"] != -100).sum()))
+
+
+def prune_and_score(model: str, path: str | None, pruned: list[tuple[int, int]]) -> tuple[float, float, int]:
+    """(accuracy with all heads, accuracy with `pruned` heads gated off, number pruned) on a labelled set."""
+    tg = private_tagger(model)
+    batch = encode_labelled(tg, load_labelled(model, path))
+    gates = gates_without(n_heads(tg.model), pruned)
+    return accuracy(tg, batch), accuracy(tg, batch, gates), int((gates == 0).sum())
