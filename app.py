@@ -6,6 +6,8 @@ write both and add the tab module to TABS.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import os
 import sys
@@ -20,6 +22,10 @@ HEADER = """# BERT family, live
 See what BERT-style models do inside: every tab runs a real model, offline by default.
 """
 
+
+# Gradio's highlighted text breaks lines anywhere ("incl|udes"); break between words, and inside a word
+# only when it is longer than the line
+CSS = ".textfield { word-break: normal !important; overflow-wrap: anywhere; }"
 
 MAX_UPLOAD = "20mb"  # uploads (labelled sets, projector tables) are read as data, never run or trusted as paths
 QUEUE_SIZE = 64  # beyond this a request is refused at once ("queue full") rather than waiting for minutes
@@ -55,19 +61,26 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def launch(demo: gr.Blocks, args: argparse.Namespace):
     kwargs = dict(server_name=args.host, server_port=args.port, footer_links=["api", "gradio", "settings"],
-                  max_file_size=MAX_UPLOAD)
+                  max_file_size=MAX_UPLOAD, css=CSS)
     if not args.share:
         return demo.launch(**kwargs)
+    local = f"http://{args.host}:{args.port}"
+    said = io.StringIO()  # Gradio's own multi-line frpc message; we print one line instead
     try:
         # prevent_thread_lock: keep control so a failed tunnel cannot take the local server down
-        demo.launch(share=True, prevent_thread_lock=True, **kwargs)
+        with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+            demo.launch(share=True, prevent_thread_lock=True, **kwargs)
     except Exception as exc:  # the tunnel binary or its server is unreachable
         print(f"Could not open a share link ({type(exc).__name__}: {exc}). "
-              f"The app keeps serving locally on http://{args.host}:{args.port}", file=sys.stderr)
+              f"The app keeps serving locally on {local}", file=sys.stderr)
         if not getattr(demo, "is_running", False):
-            demo.launch(prevent_thread_lock=True, **kwargs)
-    if not getattr(demo, "share_url", None):
-        print(f"No share link (no internet?). Serving locally on http://{args.host}:{args.port}", file=sys.stderr)
+            with contextlib.redirect_stdout(io.StringIO()):
+                demo.launch(prevent_thread_lock=True, **kwargs)
+    else:
+        if getattr(demo, "share_url", None):
+            print(f"Public link: {demo.share_url} (local: {local})")
+        else:
+            print(f"No share link (no internet?). The app keeps serving locally on {local}", file=sys.stderr)
     demo.block_thread()
 
 

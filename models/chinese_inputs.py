@@ -14,8 +14,24 @@ NOT_CHINESE = "not chinese"
 CHAR2IDX = {**{str(d): d for d in range(6)}, **{chr(ord("a") + i): 6 + i for i in range(26)}}
 
 
+CJK_RANGES = (
+    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
+    (0x3400, 0x4DBF),  # Extension A
+    (0xF900, 0xFAFF),  # Compatibility Ideographs
+    (0x20000, 0x2EBEF),  # Extensions B-F and I (rare and historic characters, e.g. 𠀀)
+    (0x2F800, 0x2FA1F),  # Compatibility Ideographs Supplement
+    (0x30000, 0x323AF),  # Extensions G-H
+)
+
+
 def is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
+    """A Chinese (Han) character, in any Unicode block, including the supplementary planes."""
+    code = ord(ch)
+    return any(lo <= code <= hi for lo, hi in CJK_RANGES)
+
+
+def has_chinese(text: str) -> bool:
+    return any(is_cjk(c) for c in text)
 
 
 def sentence_pinyin(text: str) -> list[str | None]:

@@ -248,12 +248,25 @@ def neighbours(char: str, model: str = "zh-fused", k: int = 8) -> dict[str, list
     """Nearest characters by glyph, by pinyin and by fused embedding."""
     lm = load(model)
     if len(char) != 1 or char not in lm.tokenizer.vocab:
-        raise InputError(f"'{char}' is not a single character in the model's vocabulary.")
+        shown = char if len(char) <= 20 else f"{char[:20]}… ({len(char):,} characters)"  # never echo a huge input
+        what = "is empty" if not char else "is not a single character" if len(char) != 1 else \
+            "is not in the model's vocabulary"
+        raise InputError(f"'{shown}' {what}: give one Chinese character, e.g. 猫.")
     if not getattr(lm.model.config, "fusion", True):
         raise InputError("The char-only model has no glyph or pinyin embeddings; pick zh-fused.")
     vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(lm.tokenizer))))
     q = lm.tokenizer.vocab[char]
     return {kind: cosine_neighbours(_space(model, kind), vocab, q, k) for kind in ("glyph", "pinyin", "fused")}
+
+
+MAX_BLANKS = 10
+
+
+def require_chinese(text: str, task: str) -> None:
+    """These models read Chinese only: on other text they return confident nonsense, so refuse it."""
+    if not chinese_inputs.has_chinese(text):
+        raise InputError(f"The text has no Chinese characters; the Chinese models cannot {task} for it. "
+                         f"Write Chinese text, e.g. 我喜欢[MASK]。 or 这部电影太好看了。")
 
 
 def fill_mask(text: str, model: str = "zh-fused", top_k: int = 5) -> list[list[tuple[str, float]]]:
@@ -262,11 +275,14 @@ def fill_mask(text: str, model: str = "zh-fused", top_k: int = 5) -> list[list[t
 
     text, _ = clean_text(text, max_chars=MAX_CHARS)
     text = text.replace("＿", "[MASK]").replace("_", "[MASK]")
+    require_chinese(text.replace("[MASK]", ""), "fill in the blank")
     lm = load(model)
     enc = encode(lm.tokenizer, text)
     pos = (enc.input_ids[0] == lm.tokenizer.mask_token_id).nonzero().flatten().tolist()
     if not pos:
         raise InputError("No blank found: write [MASK] (or ＿) where a character is missing, e.g. 我喜欢[MASK]。")
+    if len(pos) > MAX_BLANKS:
+        raise InputError(f"The text has {len(pos)} blanks; at most {MAX_BLANKS} (as in the English fill-mask tab).")
     with torch.no_grad():
         probs = lm.model(enc.input_ids, enc.pinyin_ids).logits[0, pos].softmax(-1)
     top = probs.topk(top_k, dim=-1)
@@ -339,6 +355,7 @@ def classify_sentiment(text: str, model: str = "zh-fused") -> dict[str, float]:
     if model not in CLASSIFIERS:
         raise InputError(f"The sentiment head was trained for {' and '.join(CLASSIFIERS)} only; pick one of them.")
     text, _ = clean_text(text, max_chars=MAX_CHARS)
+    require_chinese(text, "classify its sentiment")
     head, tok = load_classifier(model)
     _, logits = head(**batch_encode(tok, [text], 256))
     return {lab: round(float(p), 4) for lab, p in zip(SENTIMENT_LABELS, logits[0].softmax(-1))}

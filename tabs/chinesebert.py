@@ -5,8 +5,9 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 import pandas as pd
+from PIL import Image, ImageDraw, ImageFont
 
-from models import chinese_mlm
+from models import chinese_mlm, glyphs
 from tabs.common import clear_on_failure, notices_markdown, run_model
 
 TITLE = "ChineseBERT (glyph + pinyin)"
@@ -23,6 +24,10 @@ pre-trained here; `zh-char` is the same model trained identically without glyph 
 EXAMPLES = [["我喜欢猫"], ["他去银行取钱，然后在河边行走。"], ["这家酒店的服务很好，下次还会再来。"], ["猫"]]
 
 
+SHEET_COLUMNS = 6
+SHEET_MAX_CHARS = 64
+
+
 def _glyph_strip(glyph: np.ndarray) -> np.ndarray:
     """Three 24x24 bitmaps side by side, dark ink on white, scaled x2 for the screen."""
     strip = np.concatenate([glyph[i] for i in range(glyph.shape[0])], axis=1)
@@ -30,10 +35,35 @@ def _glyph_strip(glyph: np.ndarray) -> np.ndarray:
     return np.kron(img, np.ones((2, 2), dtype=np.uint8))
 
 
+def glyph_sheet(chars) -> Image.Image | None:
+    """Every character's three glyphs with the character and its pinyin written under them, in one
+    picture (a gallery showed only its first row and no captions)."""
+    chars = [c for c in chars if c.glyph is not None][:SHEET_MAX_CHARS]
+    if not chars:
+        return None
+    strips = [_glyph_strip(c.glyph) for c in chars]
+    sh, sw = strips[0].shape
+    pad, caption = 10, 26
+    cols = min(SHEET_COLUMNS, len(strips))
+    rows = -(-len(strips) // cols)
+    sheet = Image.new("L", (cols * (sw + 2 * pad), rows * (sh + caption + pad)), 255)
+    draw = ImageDraw.Draw(sheet)
+    try:
+        font = ImageFont.truetype(glyphs.font_paths()[0].path, 16)  # Noto Sans SC: Latin and Chinese
+    except Exception:  # no font: Pillow's own (Latin only), the glyph strips still show the character
+        font = ImageFont.load_default()
+    for k, (c, strip) in enumerate(zip(chars, strips)):
+        x, y = (k % cols) * (sw + 2 * pad) + pad, (k // cols) * (sh + caption + pad) + pad // 2
+        sheet.paste(Image.fromarray(strip), (x, y))
+        draw.rectangle([x - 1, y - 1, x + sw, y + sh], outline=200)
+        draw.text((x + sw // 2, y + sh + 3), f"{c.char}  {c.pinyin or '–'}", fill=0, font=font, anchor="ma")
+    return sheet
+
+
 def inspect(text: str, model_name: str):
     """Per character: glyph images, pinyin and its 8 ids, fusion shares. Returns (notes, gallery, table, JSON)."""
     r = run_model(chinese_mlm.inspect_text, text, model_name)
-    gallery = [(_glyph_strip(c.glyph), f"{c.char} {c.pinyin or ''}") for c in r.chars if c.glyph is not None][:64]
+    gallery = glyph_sheet(r.chars)
     rows = [{"char": c.char, "pinyin": c.pinyin or "", "pinyin ids": " ".join(map(str, c.pinyin_ids)),
              "char share": c.contribution["char"], "glyph share": c.contribution["glyph"],
              "pinyin share": c.contribution["pinyin"], "fonts missing it": ", ".join(c.missing_fonts)}
@@ -68,8 +98,8 @@ def build() -> None:
         model = gr.Radio(list(chinese_mlm.MODELS), value="zh-fused", label="Model", scale=1)
     run = gr.Button("Inspect", variant="primary")
     notes = gr.Markdown(label="Notes")
-    gallery = gr.Gallery(label="Glyphs (Sans · Serif · Kai) with pinyin", columns=4, height=260, object_fit="contain",
-                         preview=False)
+    gallery = gr.Image(label="Glyphs (Sans · Serif · Kai) with pinyin", type="pil", show_label=True,
+                       format="png")
     table = gr.Dataframe(label="Per character: pinyin, the 8 pinyin ids, and each part's share of the fused vector",
                          interactive=False)
     with gr.Row():

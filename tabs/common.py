@@ -101,7 +101,9 @@ def export_file(name: str, text: str) -> str:
     return path
 
 
-def prune_exports(max_files: int = EXPORT_MAX_FILES - 1, max_age_s: float = EXPORT_MAX_AGE_S) -> None:
+def prune_exports() -> None:
+    """Keep room for one more export: at most EXPORT_MAX_FILES - 1 files, none past the age limit."""
+    max_files, max_age_s = EXPORT_MAX_FILES - 1, EXPORT_MAX_AGE_S
     files = sorted((p for p in EXPORT_DIR.glob("*") if p.is_file()), key=lambda p: p.stat().st_mtime, reverse=True)
     now = time.time()
     for i, p in enumerate(files):

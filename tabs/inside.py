@@ -44,9 +44,10 @@ def attention_html(res: attention.AttentionResult) -> str:
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     page = VIEW_TEMPLATE.read_text(encoding="utf-8").replace("/*DATA*/", data)
-    height = min(2200, 80 + 16 * len(res.tokens))
+    # tall enough for the head view (22 px per token) or the model view (80 px per layer), no taller
+    height = min(3000, max(70 + 22 * len(res.tokens), 60 + 80 * res.attentions.shape[0]))
     return (f'<iframe title="attention view" sandbox="allow-scripts allow-downloads" style="width:100%;'
-            f'height:{max(height, 420)}px;border:1px solid #ddd" srcdoc="{html.escape(page, quote=True)}"></iframe>')
+            f'height:{height}px;border:1px solid #ddd" srcdoc="{html.escape(page, quote=True)}"></iframe>')
 
 
 def show_attention(text: str, model: str):

@@ -23,8 +23,9 @@ def app_url():
     """A real `python app.py` process on a free local port, for gradio_client tests."""
     port = _free_port()
     log = open(ROOT / "tests" / "app-under-test.log", "w")
+    # HF_HUB_OFFLINE: the served app behaves the same on a machine that can reach the Hub (CI cannot)
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
     while time.time() < deadline:

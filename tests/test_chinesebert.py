@@ -192,3 +192,24 @@ def test_shipped_model_handles_bad_input():
     assert [c.pinyin for c in traditional.chars if c.char == "貓"] == ["mao1"]
     with pytest.raises(InputError, match="No blank"):
         chinese_mlm.fill_mask("我喜欢猫")
+
+
+def test_chinese_models_refuse_text_they_cannot_read_and_echo_no_huge_input():
+    """Issue 12, defect 6: English text got silent nonsense, a 1 MB input was echoed back, blanks had no
+    limit, and an Extension-B character counted as 'no Chinese characters'."""
+    from models import chinese_mlm
+    from models.errors import InputError
+
+    with pytest.raises(InputError, match="no Chinese characters"):
+        chinese_mlm.fill_mask("The cat sat on the [MASK].")
+    with pytest.raises(InputError, match="no Chinese characters"):
+        chinese_mlm.classify_sentiment("Terrible, boring, a waste of time.")
+    with pytest.raises(InputError, match=f"at most {chinese_mlm.MAX_BLANKS}"):
+        chinese_mlm.fill_mask("我" + "[MASK]" * (chinese_mlm.MAX_BLANKS + 1))
+    assert len(chinese_mlm.fill_mask("我" + "[MASK]" * chinese_mlm.MAX_BLANKS)) == chinese_mlm.MAX_BLANKS
+    with pytest.raises(InputError) as err:
+        chinese_mlm.neighbours("猫" * 1_000_000)
+    assert len(str(err.value)) < 200 and "1,000,000 characters" in str(err.value)
+    assert ci.is_cjk("𪚥") and ci.is_cjk("𠀀") and not ci.is_cjk("a")
+    rare = chinese_mlm.inspect_text("𪚥")
+    assert not any("no Chinese characters" in n for n in rare.notices)

@@ -6,7 +6,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from models import embedded, fill_mask, loading, tagging
+from models import embedded, fill_mask, loading
 from models.loading import MODEL_CACHE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,23 +103,71 @@ def test_share_is_off_by_default_and_uploads_are_limited(monkeypatch):
     assert launched["max_file_size"] == app.MAX_UPLOAD and "share" not in launched
 
 
-def test_uploaded_table_is_read_as_data_only(tmp_path):
+def test_uploaded_table_cells_come_back_verbatim(tmp_path):
+    """Cells are data: formulas, code, markup, NA-like and number-like strings are kept exactly as written
+    (no NA conversion, no number parsing, no evaluation), in CSV and TSV alike."""
     from models.inside import projector
 
-    evil = tmp_path / "evil.csv"
-    evil.write_text('text,label\n"=HYPERLINK(""http://x"")",1\n"__import__(\'os\').system(\'touch pwned\')",0\n'
-                    '"<script>alert(1)</script>",1\n')
-    texts, labels, _ = projector.read_table(evil)
-    assert texts[1].startswith("__import__") and labels == ["1", "0", "1"]
-    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+    cells = ['=HYPERLINK("http://x")', "__import__('os').system('x')", "<script>alert(1)</script>", "NA", "null",
+             "1e5", "True", "  spaced  "]
+    csv = tmp_path / "cells.csv"
+    csv.write_text("text,label\n" + "".join(f'"{c.replace(chr(34), chr(34) * 2)}",{i}\n'
+                                            for i, c in enumerate(cells)))
+    tsv = tmp_path / "cells.tsv"
+    tsv.write_text("text\tlabel\n" + "".join(f"{c}\t{i}\n" for i, c in enumerate(cells)))
+    for path in (csv, tsv):
+        texts, labels, _ = projector.read_table(path)
+        assert texts == cells and labels == [str(i) for i in range(len(cells))], path.suffix
 
 
-def test_a_path_typed_by_a_client_is_never_opened(app_url):
-    """gradio_client sending a server path instead of an upload: refused by Gradio, nothing read."""
-    from gradio_client import Client
+def test_a_path_typed_by_a_client_is_never_opened(app_url, tmp_path):
+    """A client sending a server path instead of an upload is refused by Gradio before our code runs.
 
-    client = Client(app_url, verbose=False)
-    with pytest.raises(Exception):
-        client.predict("embedded-upos", {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}},
-                       api_name="/inside_pruning")
+    Sent as raw HTTP: gradio_client would upload a path that exists on its own machine, which here is
+    the server's, so it cannot show the refusal."""
+    import httpx
+    from gradio_client import Client, handle_file
+
+    secret = tmp_path / "secret.conllu"
+    secret.write_text((ROOT / "samples" / "ud-ewt-dev-100.conllu").read_text(encoding="utf-8"), encoding="utf-8")
+    data = ["embedded-upos", {"path": str(secret), "meta": {"_type": "gradio.FileData"}}, "1-1"]
+    event = httpx.post(app_url + "gradio_api/call/inside_prune", json={"data": data}).json()["event_id"]
+    stream = httpx.get(app_url + f"gradio_api/call/inside_prune/{event}", timeout=60).text
+    assert stream.startswith("event: error") and "pruned" not in stream
+    log = (ROOT / "tests" / "app-under-test.log").read_text(encoding="utf-8")
+    assert f"Cannot move {secret} to the gradio cache dir because it was not uploaded by a user" in log
+    # the same file as a real upload is accepted: the refusal was about the path, not the file
+    message = Client(app_url, verbose=False).predict("embedded-upos", handle_file(str(secret)), "1-1",
+                                                     api_name="/inside_prune")
+    assert "with 1 head(s) pruned" in message
     _other_tab_still_works()
+
+
+def test_error_text_shows_exactly_as_written_and_user_errors_log_one_line(caplog):
+    """Issue 12, defects 3 and 9: Gradio renders error messages as HTML, so "<mask>" vanished from the toast;
+    and every user error printed a full chained traceback."""
+    import html
+    import logging
+
+    from models.errors import InputError
+    from tabs import fill_mask as tab
+    from tabs.common import run_model
+
+    with caplog.at_level(logging.INFO, logger="bert-demo"):
+        with pytest.raises(gr.Error) as err:
+            tab.predict("nothing to fill", "embedded-general", 5)
+    shown = html.unescape(err.value.message)  # what the browser displays
+    assert "Write [MASK] (or <mask>) where a word is missing" in shown
+    assert err.value.print_exception is False and err.value.__cause__ is None
+    assert len(caplog.records) == 1 and caplog.records[0].exc_info is None
+    caplog.clear()
+
+    def bug():
+        raise KeyError("a real bug")
+
+    with caplog.at_level(logging.INFO, logger="bert-demo"), pytest.raises(gr.Error, match="KeyError"):
+        run_model(bug)
+    assert len(caplog.records) == 1 and caplog.records[0].exc_info is not None  # real faults: one traceback
+    with pytest.raises(gr.Error) as err:
+        run_model(lambda: (_ for _ in ()).throw(InputError("x" * 1_000_000)))
+    assert len(err.value.message) < 400  # a huge input is never echoed back whole

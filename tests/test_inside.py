@@ -141,15 +141,35 @@ def test_projector_file_guards(tmp_path, monkeypatch):
         projector.project(["one", "two"], None, MLM)
 
 
-def test_attributions_cover_the_text_with_scaled_scores():
-    from models import prompt_cls
+def test_attributions_explain_what_the_tabs_predict_and_find_the_deciding_words():
+    from models import prompt_cls, qa
 
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS["Movie sentiment (SST-2 style)"])
-    text = "A gorgeous, witty film, though the ending drags."
+    text = "The acting was great."
     att = attribution.classification_occlusion(text, spec)
-    assert "".join(t for t, _ in att.spans) == text and att.target in spec.labels
-    scores = [s for _, s in att.spans if s is not None]
-    assert len(scores) == len(text.split()) and max(map(abs, scores)) == pytest.approx(1.0)
-    ctx = "The cat was tired, so it slept on the warm mat by the door."
-    att = attribution.qa_gradient_x_input("Where did the cat sleep?", ctx)
-    assert "".join(t for t, _ in att.spans) == ctx and att.target in ctx
+    assert att.target == prompt_cls.predict(text, spec).label  # the prediction the prompt tab shows
+    scored = [(t, s) for t, s in att.spans if s is not None]
+    assert max(scored, key=lambda x: x[1])[0] == "great."  # the word the sentiment rests on
+    ctx = "Hamlet is a tragedy written by William Shakespeare around 1600."
+    att = attribution.qa_gradient_x_input("Who wrote Hamlet?", ctx)
+    assert att.target == qa.predict("Who wrote Hamlet?", ctx).answer.text == "William Shakespeare"
+    by_size = sorted(((abs(s), t) for t, s in att.spans if s is not None), reverse=True)
+    assert {t for _, t in by_size[:2]} == {"William", "Shakespeare"}  # the answer's own words weigh most
+
+def test_attention_exports_are_bounded(tmp_path, monkeypatch):
+    """Issue 12, defect 5: every attention click left a temp dir behind."""
+    import os
+    import time
+
+    from tabs import common
+    from tabs import inside as tab
+
+    monkeypatch.setattr(common, "EXPORT_DIR", tmp_path)
+    monkeypatch.setattr(common, "EXPORT_MAX_FILES", 3)
+    stale = tmp_path / "old-attention.json"
+    stale.write_text("{}")
+    os.utime(stale, (time.time() - 2 * common.EXPORT_MAX_AGE_S,) * 2)
+    paths = [tab.show_attention(f"The cat sat on mat number {i}.", tab.model_choices()[0])[2] for i in range(6)]
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert len(left) <= 3 and not stale.exists()
+    assert os.path.basename(paths[-1]) in left and os.path.basename(paths[0]) not in left

@@ -50,3 +50,29 @@ def test_hub_checkpoint_offline_fails_fast_with_clear_message(monkeypatch):
     with pytest.raises(ModelUnavailable, match="cannot be reached"):
         loading.from_hub(load_fn, "bert-base-uncased")
     assert time.time() - t0 < 10
+
+
+def test_non_embedded_models_are_evicted_least_recently_used_first():
+    """Issue 12, defect 5: every Hub model anyone picked stayed in memory."""
+    import torch
+
+    cache = loading._Cache(budget_bytes=2 * 4000 * 4)  # room for two models of 4,000 fp32 parameters
+    built = []
+
+    def model(name):
+        def build():
+            built.append(name)
+            return torch.nn.Linear(4000, 1, bias=False)
+        return build
+
+    keep = cache.get("embedded", model("embedded"))  # not evictable: never dropped
+    a = cache.get("a", model("a"), evictable=True)
+    cache.get("b", model("b"), evictable=True)
+    assert cache.get("a", model("a"), evictable=True) is a  # a used again: b is now the oldest
+    cache.get("c", model("c"), evictable=True)
+    assert cache.is_loaded("a") and cache.is_loaded("c") and not cache.is_loaded("b")
+    assert cache.evictable_bytes() <= cache.budget_bytes
+    assert cache.get("embedded", model("embedded")) is keep
+    cache.get("b", model("b"), evictable=True)  # comes back by loading again
+    assert built == ["embedded", "a", "b", "c", "b"] and not cache.is_loaded("a")
+    assert loading.model_bytes(keep) == 4000 * 4

@@ -71,11 +71,36 @@ def test_demonstrations_are_in_the_prompt():
     assert "a joyous ride It was great." in r.prompt and "a dreary slog It was terrible." in r.prompt
 
 
-def test_few_shot_rows_are_validated():
+def test_few_shot_rows_are_validated_when_used_and_ignored_when_not():
     with pytest.raises(InputError, match="not one of"):
-        prompt_cls.predict("x", SPEC, examples=[("t", "neutral")])
+        prompt_cls.predict("x", SPEC, examples=[("t", "neutral")], use_demos=True)
     with pytest.raises(InputError, match="no text"):
-        prompt_cls.predict("x", SPEC, examples=[("", "positive")])
+        prompt_cls.predict("x", SPEC, examples=[("", "positive")], use_demos=True)
+    # issue 12, defect 1: the sentiment rows of the few-shot table must not block a Topic preset
+    topic = prompt_cls.make_spec(*prompt_cls.PRESETS["Topic (World / Sports / Business / Tech)"])
+    r = prompt_cls.predict("The striker scored twice in the cup final.", topic, examples=[("t", "positive")])
+    assert set(r.scores) == set(topic.labels)
+
+
+def test_template_with_an_unknown_slot_is_refused():
+    with pytest.raises(InputError, match=r"Unknown slot.*\{foo\}"):
+        prompt_cls.make_spec("{text} {foo} It was {mask}.", {"a": ["x"], "b": ["y"]})
+
+
+@pytest.mark.parametrize("template", ["{mask} news: {text}", "{text} It was {mask}, really.",
+                                      "In short, {mask}: {text}"])
+def test_causal_lm_scores_the_word_in_place_for_any_slot_order(template):
+    """Issue 12, defect 2: a template starting with {mask} crashed, and text after {mask} was ignored."""
+    spec = prompt_cls.make_spec(template, {"negative": ["terrible"], "positive": ["great"]})
+    r = prompt_cls.predict("a gorgeous, witty, seductive movie.", spec, backend="causal-lm")
+    assert sum(r.scores.values()) == pytest.approx(1.0, abs=1e-5)
+    head, tail = template.split("{mask}")
+    assert r.prompt == head.replace("{text}", "a gorgeous, witty, seductive movie.") + "___" + \
+        tail.replace("{text}", "a gorgeous, witty, seductive movie.")
+    # the text after the blank is part of the score: changing it changes the word log-probabilities
+    other = prompt_cls.make_spec(template.replace("{mask}", "{mask} and dull"), spec.verbalizer)
+    r2 = prompt_cls.predict("a gorgeous, witty, seductive movie.", other, backend="causal-lm")
+    assert [w["logprob"] for w in r.word_scores] != [w["logprob"] for w in r2.word_scores]
 
 
 def test_prompt_finetuning_learns_and_leaves_the_shared_model_alone():

@@ -14,6 +14,7 @@ from models.inside import load
 from models.text_checks import clean_text
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sst2-300.tsv"
+SAMPLE_LABELS = {"0": "negative", "1": "positive"}
 MAX_ROWS = 500  # more points are sampled (seeded) down to this, with a notice
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_TEXT_TOKENS = 128
@@ -59,6 +60,8 @@ def read_table(path: str | Path, seed: int = 0) -> tuple[list[str], list[str] | 
         df = df.sample(MAX_ROWS, random_state=seed)
     label_col = cols.get("label")
     labels = df[label_col].str.strip().tolist() if label_col else None
+    if labels and path == SAMPLE:  # SST-2's 0/1 by name, as the "prediction" colouring names them
+        labels = [SAMPLE_LABELS.get(x, x) for x in labels]
     return df[text_col].tolist(), labels, notices
 
 
