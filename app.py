@@ -25,7 +25,8 @@ See what BERT-style models do inside: every tab runs a real model, offline by de
 
 # Gradio's highlighted text breaks lines anywhere ("incl|udes"); break between words, and inside a word
 # only when it is longer than the line
-CSS = ".textfield { word-break: normal !important; overflow-wrap: anywhere; }"
+CSS = (".textfield { word-break: normal !important; overflow-wrap: anywhere; display: block !important; }"
+       " .textfield > * { display: inline !important; }")
 
 MAX_UPLOAD = "20mb"  # uploads (labelled sets, projector tables) are read as data, never run or trusted as paths
 QUEUE_SIZE = 64  # beyond this a request is refused at once ("queue full") rather than waiting for minutes
