@@ -87,6 +87,7 @@ def launch(demo: gr.Blocks, args: argparse.Namespace):
 
 def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per HTTP request buried the real ones
     args = parse_args(argv)
     launch(build_app(), args)
 

@@ -138,6 +138,8 @@ def load_embedded(adapter_file: str | Path, model_cls=None, attn_implementation:
     Head shapes (e.g. the number of labels) come from the adapter's metadata (`config`).
     """
     state, meta = read_adapter(adapter_file)
+    if meta.get("format") == "full":  # a whole small model (the BERT-tiny MLM), not an adapter on MiniLM
+        return _load_full(state, meta, attn_implementation)
     config = dict(meta.get("config", {}))
     if "id2label" in config:  # JSON keys are strings
         config["id2label"] = {int(k): v for k, v in config["id2label"].items()}
@@ -148,3 +150,19 @@ def load_embedded(adapter_file: str | Path, model_cls=None, attn_implementation:
     merged = peft_model.merge_and_unload()
     merged.eval()
     return merged, tokenizer, meta
+
+
+def _load_full(state: dict[str, torch.Tensor], meta: dict, attn_implementation: str):
+    """A complete BertForMaskedLM stored by recipes/train_tiny_mlm.py; its vocabulary is bert-base-uncased,
+    the same as MiniLM's, so the encoder package's tokenizer reads for it."""
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+
+    config = BertConfig(**meta["config"], tie_word_embeddings=True)
+    config._attn_implementation = attn_implementation
+    model = BertForMaskedLM(config)
+    missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    if unexpected or [k for k in missing if k != "cls.predictions.decoder.weight"]:
+        raise WeightsError(f"model file does not fit: missing={missing[:3]} unexpected={unexpected[:3]}")
+    model.tie_weights()
+    model.eval()
+    return model, AutoTokenizer.from_pretrained(encoder_path()), meta

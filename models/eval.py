@@ -50,6 +50,41 @@ def cmd_mlm(args) -> dict:
     return {"task": "mlm", "model": args.model, **scores}
 
 
+PROBES = Path(__file__).resolve().parent.parent / "tests" / "data" / "cloze_probes.tsv"
+
+
+def read_probes(path: str | Path = PROBES) -> list[tuple[str, str, set[str]]]:
+    """(kind, text with [MASK], accepted answers) per line of a probe TSV; # lines are comments."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            kind, text, answers = line.split("\t")
+            rows.append((kind, text, {a.strip() for a in answers.split(",")}))
+    return rows
+
+
+def score_probes(model: str, path: str | Path = PROBES) -> dict:
+    """How many cloze probes a masked LM gets right: an accepted answer at rank 1 / in the top 5."""
+    from models import fill_mask
+
+    top1 = top5 = 0
+    misses, by_kind = [], {}
+    for kind, text, answers in read_probes(path):
+        words = [c.token for c in fill_mask.predict(text, model, 5).predictions[0].candidates]
+        hit1, hit5 = words[0] in answers, bool(answers & set(words))
+        top1, top5 = top1 + hit1, top5 + hit5
+        k = by_kind.setdefault(kind, {"n": 0, "top5": 0})
+        k["n"], k["top5"] = k["n"] + 1, k["top5"] + hit5
+        if not hit5:
+            misses.append(f"{text} -> {' '.join(words)}")
+    return {"n": sum(k["n"] for k in by_kind.values()), "top1": top1, "top5": top5, "by_kind": by_kind,
+            "misses": misses}
+
+
+def cmd_probes(args) -> dict:
+    return {"task": "probes", "model": args.model, **score_probes(args.model, args.data)}
+
+
 def cmd_squad(args) -> dict:
     from models import qa
 
@@ -164,6 +199,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default=fill_mask.DEFAULT_MODEL, help=f"one of {fill_mask.model_names()}")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_mlm)
+    p = sub.add_parser("probes", help="cloze probes (facts, syntax, common sense): hits at rank 1 and in the top 5")
+    p.add_argument("data", nargs="?", default=str(PROBES))
+    p.add_argument("--model", default=fill_mask.DEFAULT_MODEL, help=f"one of {fill_mask.model_names()}")
+    p.set_defaults(run=cmd_probes)
     p = sub.add_parser("squad", help="SQuAD v1.1 exact match / F1 (official normalisation, via torchmetrics)")
     p.add_argument("data", help="SQuAD-format JSON")
     p.add_argument("--limit", type=int, help="first N questions only")

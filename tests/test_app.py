@@ -10,6 +10,18 @@ def test_app_builds_one_tab_per_module():
     assert {"fill_mask", "fill_mask_compare", "answer", "tag", "classify"} <= names
 
 
+def test_every_public_endpoint_and_output_has_a_meaningful_name():
+    """Issue 12, defect 7: outputs showed as value_15 and /layer_plot, /layer_plot_1 were public no-input
+    duplicates."""
+    info = app.build_app().get_api_info()
+    assert not info.get("unnamed_endpoints")
+    for name, ep in info["named_endpoints"].items():
+        assert ep["parameters"], f"{name} has no inputs"
+        assert "layer_plot" not in name
+        labels = [p["label"] for p in ep["parameters"]] + [r["label"] for r in ep["returns"]]
+        assert all(lab and not lab.startswith("value_") for lab in labels), (name, labels)
+
+
 @pytest.mark.parametrize("module", app.TABS, ids=lambda m: m.TITLE)
 def test_every_tab_example_runs(module):
     """The first example of every tab, through the tab's own handler, gives a non-empty result."""
@@ -32,8 +44,12 @@ def test_every_tab_example_runs(module):
                                                                 False, prompt_cls.FEW_SHOT_DEFAULT, False, None)
         assert set(scores) == {"negative", "positive"} and "[MASK]" in prompt
     elif module is chinesebert:
-        notes, gallery, table, raw = chinesebert.inspect(module.EXAMPLES[0][0], "zh-fused")
-        assert list(table["char"]) == list(module.EXAMPLES[0][0]) and len(gallery) == len(table)
+        notes, sheet, table, raw = chinesebert.inspect(module.EXAMPLES[0][0], "zh-fused")
+        assert list(table["char"]) == list(module.EXAMPLES[0][0])
+        long = "他去银行取钱，然后在河边行走。"  # 15 characters: every one on the glyph sheet, 6 per row
+        sheet = chinesebert.inspect(long, "zh-fused")[1]
+        # 3 rows of 6 tiles, each tile three 48-px glyphs (144 px) with 10 px padding and a caption line
+        assert sheet.size == (6 * (144 + 2 * 10), 3 * (48 + 26 + 10))
         assert set(chinesebert.sentiment(module.EXAMPLES[2][0], "zh-fused")) == {"negative", "positive"}
     elif module is inside:
         notes, view, path = inside.show_attention("The cat sat on the mat.", inside.model_choices()[0])
@@ -97,6 +113,18 @@ def test_share_without_network_keeps_serving(monkeypatch, capsys):
     app.launch(FakeDemo(), args)
     assert calls == [True, False, "blocked"]
     assert "keeps serving locally" in capsys.readouterr().err
+
+    class ChattyDemo(FakeDemo):  # Gradio's real behaviour offline: no exception, an 8-line frpc message
+        def launch(self, share=False, **kw):
+            calls.append(share)
+            print("\n".join(["Could not create share link. Missing file: frpc_linux_amd64_v0.3."] + ["..."] * 7))
+            self.is_running = True
+
+    calls.clear()
+    app.launch(ChattyDemo(), args)
+    out = capsys.readouterr()
+    assert calls == [True, "blocked"] and "frpc" not in out.out + out.err
+    assert out.err.strip().count("\n") == 0 and "keeps serving locally" in out.err  # one line
 
 
 def test_served_app_answers_through_gradio_client(app_url):

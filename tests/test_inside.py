@@ -118,6 +118,7 @@ def test_importance_and_pruning_never_empty_a_layer():
 
 def test_projection_is_deterministic_and_places_a_known_text_on_its_point():
     texts, labels, _ = projector.read_table(projector.SAMPLE)
+    assert set(labels) == {"negative", "positive"}  # named as the prediction colouring names them
     texts, labels = texts[:40], labels[:40]
     a = projector.project(texts, labels, MLM, "PCA", seed=0)
     b = projector.project(texts, labels, MLM, "PCA", seed=0)
