@@ -1,4 +1,6 @@
 """The app as users and client programs see it: built in-process, and served for real."""
+import json
+
 import pytest
 
 import app
@@ -175,3 +177,16 @@ def test_served_app_new_tabs_through_gradio_client(app_url):
     assert "with 2 head(s) pruned" in message
     with pytest.raises(Exception, match=r"every head of layer\(s\) 1;"):
         client.predict("embedded-upos", None, ", ".join(f"1-{h}" for h in range(1, 13)), api_name="/inside_prune")
+
+
+def test_hub_only_choices_are_marked_offline(monkeypatch):
+    """Issue 12, defect 10: the 苏轼 QA example and the nli backend were offered offline and always failed."""
+    from models import loading
+
+    monkeypatch.setattr(loading, "hub_reachable", lambda timeout=3.0: False)
+    config = app.build_app().config
+    radios = [c["props"] for c in config["components"] if c["props"].get("label") == "Backend"]
+    assert ["nli (needs the Hub: unreachable here)", "nli"] in [list(ch) for ch in radios[0]["choices"]]
+    texts = json.dumps(config["components"], ensure_ascii=False, default=str)
+    assert "苏轼是哪里人" not in texts  # the Hub example is not among the offered examples
+    assert "use Hub models; the Hub cannot be reached" in texts
