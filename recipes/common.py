@@ -32,16 +32,25 @@ def resume(acc, model, opt, sched, run_dir: Path | None) -> int:
     return ck["step"]
 
 
+def save_checkpoint(acc, model, opt, sched, step: int, run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.save({"adapter": embedded.trainable_state(acc.unwrap_model(model)), "opt": opt.state_dict(),
+                "sched": sched.state_dict(), "step": step}, run_dir / "state.pt")
+
+
 def train(acc, model, loader, opt, sched, steps: int, loss_fn: Callable[[dict], torch.Tensor],
-          run_dir: Path | None = None, save_every: int = 200, log_every: int = 25) -> float:
-    """Run `steps` optimiser steps (cycling over `loader`); returns the training seconds."""
+          run_dir: Path | None = None, save_every: int = 200, log_every: int = 25,
+          minutes: float = 0, start_step: int = 0) -> tuple[float, int]:
+    """Run optimiser steps up to `steps` (cycling over `loader`), or until `minutes` have passed (time-boxed:
+    a checkpoint is saved at the stop, and the same command resumes). Returns (training seconds, last step)."""
     params = [p for p in model.parameters() if p.requires_grad]
-    step = resume(acc, model, opt, sched, run_dir)
+    step = resume(acc, model, opt, sched, run_dir) or start_step
     t0, losses = time.time(), []
+    deadline = t0 + 60 * minutes if minutes else None
     model.train()
-    while step < steps:
+    while step < steps and not (deadline and time.time() > deadline):
         for batch in loader:
-            if step >= steps:
+            if step >= steps or (deadline and time.time() > deadline):
                 break
             loss = loss_fn(batch)
             acc.backward(loss)
@@ -55,8 +64,8 @@ def train(acc, model, loader, opt, sched, steps: int, loss_fn: Callable[[dict], 
                 acc.print(f"step {step}/{steps} loss {sum(losses[-log_every:]) / log_every:.4f} "
                           f"({(time.time() - t0) / len(losses):.2f}s/step)", flush=True)
             if run_dir is not None and step % save_every == 0:
-                run_dir.mkdir(parents=True, exist_ok=True)
-                torch.save({"adapter": embedded.trainable_state(acc.unwrap_model(model)), "opt": opt.state_dict(),
-                            "sched": sched.state_dict(), "step": step}, run_dir / "state.pt")
+                save_checkpoint(acc, model, opt, sched, step, run_dir)
+    if run_dir is not None:
+        save_checkpoint(acc, model, opt, sched, step, run_dir)
     model.eval()
-    return time.time() - t0
+    return time.time() - t0, step

@@ -86,7 +86,7 @@ def pretrain(args) -> None:
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = common.optimizer_and_schedule(params, args.lr, args.steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-    seconds = common.train(acc, model, loader, opt, sched, args.steps, lambda b: model(**b).loss)
+    seconds, _ = common.train(acc, model, loader, opt, sched, args.steps, lambda b: model(**b).loss)
     meta = {"task": "chinese-mlm", "fusion": args.fusion, "size": size, "steps": args.steps,
             "train_windows": len(examples), "train_chars": sum(map(len, lines)), "train_seconds": round(seconds)}
     save(acc.unwrap_model(model), args.out, meta)
@@ -114,7 +114,7 @@ def classify(args) -> None:
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-    seconds = common.train(acc, model, loader, opt, sched, steps, lambda b: model(**b)[0], log_every=50)
+    seconds, _ = common.train(acc, model, loader, opt, sched, steps, lambda b: model(**b)[0], log_every=50)
     save(acc.unwrap_model(model), args.out, {"task": "chnsenticorp", "init": Path(args.init).name,
                                              "fusion": meta["fusion"], "size": meta["size"], "epochs": args.epochs,
                                              "train_seconds": round(seconds)})

@@ -80,6 +80,8 @@ def main() -> None:
     ap.add_argument("--max-texts", type=int, help="subsample the training corpus")
     ap.add_argument("--eval-tokens", type=int, default=6000, help="masked tokens scored per eval file")
     ap.add_argument("--save-every", type=int, default=200)
+    ap.add_argument("--minutes", type=float, default=0,
+                    help="stop after this many minutes (checkpoint saved; rerun the same command to go on)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -136,10 +138,11 @@ def main() -> None:
         logits = inner.cls(hidden[sel])  # vocabulary projection only at masked positions
         return torch.nn.functional.cross_entropy(logits.float(), labels[sel])
 
-    train_s = common.train(acc, model, loader, opt, sched, args.steps, loss_fn, run_dir, args.save_every)
+    train_s, step = common.train(acc, model, loader, opt, sched, args.steps, loss_fn, run_dir, args.save_every,
+                                 minutes=args.minutes)
     after = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval else None
     meta = {"task": "fill-mask", "train": Path(args.train).name, "init": Path(args.init).name if args.init else None,
-            "steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
+            "steps": args.steps, "steps_done": step, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
             "wwm": args.wwm, "head_only": args.head_only, "train_top": args.train_top, "train_seconds": round(train_s),
             "eval_before": before, "eval_after": after}
     embedded.save_adapter(acc.unwrap_model(model), args.out, meta)

