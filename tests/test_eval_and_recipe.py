@@ -1,5 +1,6 @@
 """The evaluation CLI contract and the training recipe, on tiny real inputs."""
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,35 @@ def test_tagging_eval_cli(tmp_path):
                       "3\tsleeps\tsleep\tVERB\t_\t_\t0\t_\t_\t_\n4\t.\t.\tPUNCT\t_\t_\t0\t_\t_\t_\n\n")
     res = _last_json(run("-m", "models.eval", "upos", str(conllu)))
     assert set(res) == {"task", "model", "n", "accuracy"} and res["accuracy"] >= 0.75
+
+
+def test_tiny_mlm_recipe_is_time_boxed_resumable_and_continues_from_its_weights(tmp_path):
+    from transformers import BertConfig, BertForMaskedLM
+
+    base = tmp_path / "base"
+    BertForMaskedLM(BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=32, tie_word_embeddings=True)).save_pretrained(base)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(TEXTS * 4))
+    out_file, run_dir = tmp_path / "tiny.safetensors", tmp_path / "run"
+    args = ["-m", "recipes.train_tiny_mlm", "--train", str(corpus), "--out", str(out_file), "--base", str(base),
+            "--steps", "6", "--batch-size", "4", "--seq-len", "32", "--run-dir", str(run_dir), "--save-every", "2"]
+    first = run(*args, "--minutes", "0.0001")  # the time box ends the run after its first step
+    assert first.returncode == 0, first.stderr
+    assert 1 <= json.loads(first.stdout.strip().splitlines()[-1])["step"] < 6
+    second = run(*args)  # the same command resumes from the checkpoint and finishes
+    assert second.returncode == 0 and "resumed at step" in second.stdout, second.stderr
+    assert json.loads(second.stdout.strip().splitlines()[-1])["step"] == 6
+    model, tok, meta = embedded.load_embedded(out_file)
+    assert meta["steps_done"] == 6 and meta["command"].startswith("python -m recipes.train_tiny_mlm")
+    assert model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight  # tied again
+    shutil.rmtree(run_dir)
+    third = run(*[a if a != "6" else "8" for a in args])  # no checkpoint: continue from the shipped file
+    assert third.returncode == 0 and "continuing from" in third.stdout, third.stderr
+    assert json.loads(third.stdout.strip().splitlines()[-1])["step"] == 8
+
+
+def test_probe_eval_prints_hits():
+    res = _last_json(run("-m", "models.eval", "probes", "--model", "embedded-general"))
+    assert res["n"] == 30 and 0 <= res["top1"] <= res["top5"] <= 30
+    assert len(res["misses"]) == 30 - res["top5"]
