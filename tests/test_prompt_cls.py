@@ -1,5 +1,6 @@
 """Prompt classification: template/verbalizer validation, cloze scoring, calibration, few-shot."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,3 +146,40 @@ def test_nli_backend_offline_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(loading, "hub_reachable", lambda timeout=3.0: False)
     with pytest.raises(ModelUnavailable, match="Hub"):
         prompt_cls.predict("fine", SPEC, backend="nli")
+
+
+SENTIMENT_PROBES = prompt_cls.read_labelled_tsv(Path(__file__).parent / "data" / "sentiment_probes.tsv")
+
+
+@pytest.mark.parametrize("backend", ["embedding", "causal-lm"])
+def test_obvious_sentiment_probes_come_out_right(backend):
+    """Issue 13: "Terrible, boring, a waste of time." came out positive with every backend. The embedding
+    and causal-LM backends (uncalibrated) now get all 20 obvious probes right; the cloze backend on the
+    embedded masked LMs does not yet (17-18 of 20 calibrated, see RESULTS.md)."""
+    assert len(SENTIMENT_PROBES) == 20
+    probs, _, _ = prompt_cls.label_probabilities(SPEC, [t for t, _ in SENTIMENT_PROBES], backend)
+    wrong = [t for p, (t, l) in zip(probs, SENTIMENT_PROBES) if SPEC.labels[int(p.argmax())] != l]
+    assert wrong == []
+
+
+def test_embedding_backend_zero_shot_and_setfit_leave_the_shared_encoder_alone():
+    from models import sentence_embedding
+
+    r = prompt_cls.predict("Terrible, boring, a waste of time.", SPEC, backend="embedding")
+    assert r.label == "negative" and r.model == "all-MiniLM-L6-v2"
+    assert [w["pieces"][0] for w in r.word_scores] == ["It was terrible.", "It was great."]
+    shared = sentence_embedding.load().model
+    before = {n: p.clone() for n, p in shared.named_parameters()}
+    examples = [("zorbly wonderful", "positive"), ("zorbly lovely", "positive"),
+                ("zorbly dreadful", "negative"), ("zorbly awful", "negative")]
+    tuned = sentence_embedding.setfit(examples, iterations=2, seed=0)
+    assert tuned.model is not shared and tuned.meta["contrastive"] and len(tuned.meta["losses"]) > 0
+    assert all(p.equal(before[n]) for n, p in shared.named_parameters())
+    r = prompt_cls.predict("zorbly lovely", SPEC, backend="embedding", tuned=tuned)
+    assert r.label == "positive" and "SetFit" in r.model
+    # demonstrations on: a head fit on the frozen encoder, refused labels it never saw are reported
+    r = prompt_cls.predict("zorbly dreadful", SPEC, backend="embedding", examples=examples, use_demos=True)
+    assert r.label == "negative" and any("logistic-regression head" in n for n in r.notices)
+    topic = prompt_cls.make_spec(*prompt_cls.PRESETS["Topic (World / Sports / Business / Tech)"])
+    with pytest.raises(InputError, match="trained on labels"):
+        prompt_cls.predict("shares fell", topic, backend="embedding", tuned=tuned)
