@@ -35,11 +35,12 @@ def make_tokenizer(vocab_file: str | Path):
 
 
 def mini_config(vocab_size: int, fusion: bool, hidden: int = 256, layers: int = 4, heads: int = 4,
-                max_len: int = 256):
+                max_len: int = 256, intermediate: int | None = None, act: str = "gelu"):
     from transformers import BertConfig
 
     cfg = BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                     intermediate_size=4 * hidden, max_position_embeddings=max_len, type_vocab_size=2)
+                     intermediate_size=intermediate or 4 * hidden, max_position_embeddings=max_len, type_vocab_size=2,
+                     hidden_act=act)
     cfg.fusion = fusion
     return cfg
 

