@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -144,7 +146,8 @@ def main() -> None:
     meta = {"task": "fill-mask", "train": Path(args.train).name, "init": Path(args.init).name if args.init else None,
             "steps": args.steps, "steps_done": step, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
             "wwm": args.wwm, "head_only": args.head_only, "train_top": args.train_top, "train_seconds": round(train_s),
-            "eval_before": before, "eval_after": after}
+            "eval_before": before, "eval_after": after,
+            "command": "python -m recipes.train_mlm " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
     embedded.save_adapter(acc.unwrap_model(model), args.out, meta)
     acc.print("after:", json.dumps(after))
     acc.print(json.dumps({"out": args.out, "steps": args.steps, "train_seconds": round(train_s),
