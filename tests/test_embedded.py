@@ -38,3 +38,21 @@ def test_adapter_round_trip_changes_the_model(tmp_path):
     fresh, _ = embedded.build_masked_lm()
     fresh.eval()
     assert not torch.allclose(fresh(input_ids=ids).logits, got, atol=1e-3)
+
+
+def test_readme_gives_the_exact_command_of_every_shipped_file_that_records_one():
+    """Issue 13: the README's training commands must reproduce the shipped files."""
+    import re
+    from pathlib import Path
+
+    from models import embedded
+
+    root = Path(__file__).resolve().parent.parent
+    readme = re.sub(r"\s+", " ", (root / "README.md").read_text(encoding="utf-8").replace("\\\n", " "))
+    recorded = 0
+    for path in sorted((root / "weights").rglob("*.safetensors")):
+        _, meta = embedded.read_adapter(path)
+        if meta.get("command"):
+            recorded += 1
+            assert re.sub(r"\s+", " ", meta["command"]) in readme, path.name
+    assert recorded >= 1
