@@ -308,10 +308,8 @@ def embedding_label_logprobs(spec: PromptSpec, texts: list[str], setfit=None,
         return sentence_embedding.head_logprobs(setfit, spec.labels, texts), \
             f"SetFit head ({setfit.meta['tuned_on']} examples) on the embedding of: {texts[0]}"
     enc = sentence_embedding.load()
-    lp, desc = sentence_embedding.zero_shot_logprobs(enc, spec.template, spec.verbalizer, texts)
-    if word_scores is not None:
-        sims = sentence_embedding.embed(enc, texts[:1]) @ sentence_embedding.embed(
-            enc, [d for ds in desc.values() for d in ds]).T
+    lp, desc, sims = sentence_embedding.zero_shot_logprobs(enc, spec.template, spec.verbalizer, texts)
+    if word_scores is not None:  # the first text's cosines, already computed for its scores
         pairs = [(l, w, d) for (l, ds), ws in zip(desc.items(), spec.verbalizer.values()) for w, d in zip(ws, ds)]
         for (l, w, d), sim in zip(pairs, sims[0].tolist()):
             word_scores.append({"label": l, "word": w, "pieces": [d], "logprob": round(sim, 4)})

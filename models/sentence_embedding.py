@@ -74,8 +74,9 @@ def label_descriptions(template: str, verbalizer: dict[str, list[str]]) -> dict[
 
 
 def zero_shot_logprobs(enc: SentenceEncoder, template: str, verbalizer: dict[str, list[str]],
-                       texts: list[str]) -> tuple[torch.Tensor, dict[str, list[str]]]:
-    """[n, labels] log-softmax of SCALE x the mean cosine between each text and its label's descriptions."""
+                       texts: list[str]) -> tuple[torch.Tensor, dict[str, list[str]], torch.Tensor]:
+    """([n, labels] log-softmax of SCALE x the mean cosine between each text and its label's descriptions,
+    the descriptions, and the [n, all descriptions] cosines behind them)."""
     desc = label_descriptions(template, verbalizer)
     flat = [d for ds in desc.values() for d in ds]
     sims = embed(enc, texts) @ embed(enc, flat).T  # [n, all descriptions]
@@ -83,7 +84,7 @@ def zero_shot_logprobs(enc: SentenceEncoder, template: str, verbalizer: dict[str
     for ds in desc.values():
         cols.append(sims[:, start:start + len(ds)].mean(1))
         start += len(ds)
-    return (SCALE * torch.stack(cols, 1)).log_softmax(-1), desc
+    return (SCALE * torch.stack(cols, 1)).log_softmax(-1), desc, sims
 
 
 def head_logprobs(enc: SentenceEncoder, labels: list[str], texts: list[str]) -> torch.Tensor:
