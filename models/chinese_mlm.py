@@ -330,17 +330,19 @@ def batch_encode(tokenizer, texts: list[str], max_len: int = 256) -> dict[str, t
 
 
 def load_classifier(name: str = "zh-fused") -> tuple[SentimentHead, object]:
+    """The ChnSentiCorp classifier: its file holds the whole fine-tuned encoder, so it is built from its own
+    metadata (sizes, fusion) and never depends on the current pre-trained file of the same name."""
     def build():
-        import copy
-
-        lm = load(name)
-        head = SentimentHead(copy.deepcopy(lm.model))  # its own encoder: fine-tuned, must not touch the MLM's
-        state, _ = embedded.read_adapter(ZH_DIR / CLASSIFIERS[name])
+        state, meta = embedded.read_adapter(ZH_DIR / CLASSIFIERS[name])
+        tok = make_tokenizer(ZH_DIR / "vocab.txt")
+        lm = chinesebert.ChineseBertForMaskedLM(mini_config(len(tok), meta["fusion"], **meta["size"]))
+        fill_glyph_table(lm, tok)
+        head = SentimentHead(lm)
         missing, unexpected = head.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
         if unexpected or [k for k in missing if "glyph_embeddings" not in k and "position_ids" not in k]:
             raise WeightsError(f"{CLASSIFIERS[name]} does not fit: missing={missing[:3]} unexpected={unexpected[:3]}")
         head.eval()
-        return head, lm.tokenizer
+        return head, tok
 
     return cached_load(("chinese-sentiment", name), build)
 
@@ -374,10 +376,10 @@ def score_chnsenticorp(name: str, rows: list[tuple[str, int]], batch_size: int =
 
 
 @torch.no_grad()
-def score_masked_chars(name: str, texts: list[str], seed: int = 0, limit: int | None = None) -> dict:
+def score_masked_chars(name: "str | ChineseLM", texts: list[str], seed: int = 0, limit: int | None = None) -> dict:
     """Masked-character accuracy and perplexity: 15% of the Chinese characters of each text, fixed by
-    seed, replaced by [MASK] (their pinyin ids zeroed)."""
-    lm = load(name)
+    seed, replaced by [MASK] (their pinyin ids zeroed). `name`: a shipped model, or a ChineseLM in memory."""
+    lm = load(name) if isinstance(name, str) else name
     rng = np.random.default_rng(seed)
     nll, n, top1 = 0.0, 0, 0
     for text in texts:

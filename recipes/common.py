@@ -40,20 +40,27 @@ def save_checkpoint(acc, model, opt, sched, step: int, run_dir: Path) -> None:
 
 def train(acc, model, loader, opt, sched, steps: int, loss_fn: Callable[[dict], torch.Tensor],
           run_dir: Path | None = None, save_every: int = 200, log_every: int = 25,
-          minutes: float = 0, start_step: int = 0) -> tuple[float, int]:
+          minutes: float = 0, start_step: int = 0, bf16: bool = False) -> tuple[float, int]:
     """Run optimiser steps up to `steps` (cycling over `loader`), or until `minutes` have passed (time-boxed:
-    a checkpoint is saved at the stop, and the same command resumes). Returns (training seconds, last step)."""
+    a checkpoint is saved at the stop, and the same command resumes). bf16: CPU autocast (AMX matrix units;
+    master weights and optimiser stay fp32). Returns (training seconds, last step)."""
     params = [p for p in model.parameters() if p.requires_grad]
     step = resume(acc, model, opt, sched, run_dir) or start_step
     t0, losses = time.time(), []
     deadline = t0 + 60 * minutes if minutes else None
     out_of_time = False  # checked after each step, so every run makes progress
+    # a resumed run skips the batches of the current pass it already trained on (same seeded order)
+    skip = step % len(loader) if step and hasattr(loader, "__len__") and len(loader) else 0
     model.train()
     while step < steps and not out_of_time:
         for batch in loader:
+            if skip:
+                skip -= 1
+                continue
             if step >= steps or out_of_time:
                 break
-            loss = loss_fn(batch)
+            with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=bf16):
+                loss = loss_fn(batch)
             acc.backward(loss)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()

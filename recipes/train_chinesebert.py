@@ -67,7 +67,8 @@ def pretrain(args) -> None:
         from recipes import monpa_init
 
         c = monpa_init.CONFIG
-        size.update(hidden=c["hidden"], heads=c["heads"], intermediate=c["intermediate"], act=c["act"])
+        size.update(hidden=c["hidden"], heads=c["heads"], intermediate=c["intermediate"], act=c["act"],
+                    layers=c["layers"])
     model = chinesebert.ChineseBertForMaskedLM(chinese_mlm.mini_config(len(tok), args.fusion, **size))
     if args.init_monpa:
         init_note = monpa_init.init_from_monpa(model, tok, *monpa_init.read_monpa(args.init_monpa))
@@ -87,7 +88,7 @@ def pretrain(args) -> None:
         cache.write_text(json.dumps(examples))
     acc.print(f"{len(lines):,} lines -> {len(examples):,} windows of {args.seq_len}; "
               f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,} trainable; font gaps: {len(gaps)}")
-    mlm = DataCollatorForLanguageModeling(tok, mlm_probability=0.15, seed=args.seed)
+    mlm = DataCollatorForLanguageModeling(tok, mlm_probability=args.mask_rate, seed=args.seed)
 
     def collate(batch):
         out = mlm([{"input_ids": b["input_ids"]} for b in batch])
@@ -108,11 +109,18 @@ def pretrain(args) -> None:
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
     run_dir = Path(args.run_dir or f"runs/{Path(args.out).stem}")
     seconds, step = common.train(acc, model, loader, opt, sched, args.steps, lambda b: model(**b).loss,
-                                 run_dir=run_dir, save_every=args.save_every, minutes=args.minutes, start_step=start)
+                                 run_dir=run_dir, save_every=args.save_every, minutes=args.minutes, start_step=start,
+                                 bf16=args.bf16)
+    scores = None
+    if args.eval_chars and (zh / "zh-heldout.txt").is_file():  # the corpus folder of prepare_zh_corpus has one
+        heldout = (zh / "zh-heldout.txt").read_text(encoding="utf-8").splitlines()
+        lm = chinese_mlm.ChineseLM("trained", acc.unwrap_model(model).eval(), tok, {}, {})
+        scores = chinese_mlm.score_masked_chars(lm, heldout, limit=args.eval_chars)
+        acc.print(f"held-out masked characters: {scores}")
     meta = {"task": "chinese-mlm", "fusion": args.fusion, "size": size, "steps": args.steps, "steps_done": step,
-            "batch_size": args.batch_size, "lr": args.lr, "init": "monpa" if args.init_monpa else "random",
+            "batch_size": args.batch_size, "lr": args.lr, "mask_rate": args.mask_rate, "init": "monpa" if args.init_monpa else "random",
             "init_coverage": init_note, "train_windows": len(examples), "train_chars": sum(map(len, lines)),
-            "train_seconds_this_run": round(seconds),
+            "train_seconds_this_run": round(seconds), "bf16": args.bf16, "heldout": scores,
             "command": "python -m recipes.train_chinesebert " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
     save(acc.unwrap_model(model), args.out, meta)
     shutil.copy(zh / "vocab.txt", Path(args.out).parent / "vocab.txt")
@@ -169,6 +177,9 @@ def main() -> None:
     ap.add_argument("--run-dir", help="checkpoint folder (default runs/<out stem>); rerunning resumes from it")
     ap.add_argument("--minutes", type=float, default=0, help="time box: stop and save after this many minutes")
     ap.add_argument("--save-every", type=int, default=100)
+    ap.add_argument("--mask-rate", type=float, default=0.15, help="share of tokens to predict (Wettig et al.: 0.4 can beat 0.15)")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (AMX); master weights stay fp32")
+    ap.add_argument("--eval-chars", type=int, default=4000, help="held-out masked characters scored at the end")
     args = ap.parse_args()
     pretrain(args) if args.mode == "pretrain" else classify(args)
 
