@@ -15,9 +15,9 @@ def main() -> None:
     ap.add_argument("--model", default="embedded-ner")
     ap.add_argument("--sentences", type=int, default=1000)
     args = ap.parse_args()
-    from models import tagging
+    from models import readers, tagging
 
-    reader = tagging.read_conllu if args.data.endswith(".conllu") else tagging.read_conll
+    reader = readers.read_conllu if args.data.endswith(".conllu") else readers.read_conll
     sents = [w for w, _ in reader(args.data)[:args.sentences]]
     n_words = sum(map(len, sents))
     tg = tagging.load(args.model)

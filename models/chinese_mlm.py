@@ -13,14 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models import chinese_inputs, chinesebert, embedded, glyphs
+from models import chinese_inputs, chinesebert, embedded, glyphs, registry
 from models.errors import InputError, WeightsError
 from models.loading import cached_load
 
-ZH_DIR = embedded.WEIGHTS_DIR / "zh"
-HUB_ID = "ShannonAI/ChineseBERT-base"
-MODELS = {"zh-fused": "chinesebert-mini-fused.safetensors", "zh-char": "chinesebert-mini-char.safetensors",
-          HUB_ID: None}  # the official checkpoint, where the Hub is reachable
+ZH_DIR = embedded.WEIGHTS_DIR / "zh"  # where the registry's "zh/..." files live
+HUB_ID = registry.get("chinese-mlm", "ShannonAI/ChineseBERT-base").location
 MAX_CHARS = 10_000
 
 
@@ -136,13 +134,15 @@ def read_lm(path: Path, name: str | None = None) -> ChineseLM:
     return ChineseLM(name or Path(path).stem, model, tok, meta, gaps)
 
 
-def load(name: str = "zh-fused") -> ChineseLM:
-    if name not in MODELS:
-        raise InputError(f"Unknown Chinese model '{name}'; choose one of {', '.join(MODELS)}.")
-    if MODELS[name] is None:
-        return cached_load(("chinese-mlm", name), _load_official, evictable=True)
+def weight_file(ck: registry.Checkpoint) -> Path:
+    return ZH_DIR / Path(ck.location).relative_to("zh")
 
-    return cached_load(("chinese-mlm", name), lambda: read_lm(ZH_DIR / MODELS[name], name))
+
+def load(name: str = "zh-fused") -> ChineseLM:
+    ck = registry.get("chinese-mlm", name)
+    if ck.needs_hub:
+        return cached_load(("chinese-mlm", name), _load_official, evictable=True)
+    return cached_load(("chinese-mlm", name), lambda: read_lm(weight_file(ck), name))
 
 
 def shipped_state(model) -> dict[str, torch.Tensor]:
@@ -293,7 +293,6 @@ def fill_mask(text: str, model: str = "zh-fused", top_k: int = 5) -> list[list[t
 
 # ---------- sentiment classifier and evaluation ----------
 
-CLASSIFIERS = {"zh-fused": "chnsenticorp-fused.safetensors", "zh-char": "chnsenticorp-char.safetensors"}
 
 
 class SentimentHead(torch.nn.Module):
@@ -312,12 +311,6 @@ class SentimentHead(torch.nn.Module):
         return loss, logits
 
 
-def read_chnsenticorp(path) -> list[tuple[str, int]]:
-    """ChnSentiCorp TSV (`label<TAB>text_a`) -> [(text, label)]."""
-    rows = Path(path).read_text(encoding="utf-8").splitlines()[1:]
-    return [(r.split("\t", 1)[1], int(r.split("\t", 1)[0])) for r in rows if "\t" in r]
-
-
 def batch_encode(tokenizer, texts: list[str], max_len: int = 256) -> dict[str, torch.Tensor]:
     encs = [encode(tokenizer, t, max_len) for t in texts]
     width = max(e.input_ids.shape[1] for e in encs)
@@ -333,14 +326,15 @@ def load_classifier(name: str = "zh-fused") -> tuple[SentimentHead, object]:
     """The ChnSentiCorp classifier: its file holds the whole fine-tuned encoder, so it is built from its own
     metadata (sizes, fusion) and never depends on the current pre-trained file of the same name."""
     def build():
-        state, meta = embedded.read_adapter(ZH_DIR / CLASSIFIERS[name])
+        ck = registry.get("chinese-sentiment", name)
+        state, meta = embedded.read_adapter(weight_file(ck))
         tok = make_tokenizer(ZH_DIR / "vocab.txt")
         lm = chinesebert.ChineseBertForMaskedLM(mini_config(len(tok), meta["fusion"], **meta["size"]))
         fill_glyph_table(lm, tok)
         head = SentimentHead(lm)
         missing, unexpected = head.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
         if unexpected or [k for k in missing if "glyph_embeddings" not in k and "position_ids" not in k]:
-            raise WeightsError(f"{CLASSIFIERS[name]} does not fit: missing={missing[:3]} unexpected={unexpected[:3]}")
+            raise WeightsError(f"{ck.location} does not fit: missing={missing[:3]} unexpected={unexpected[:3]}")
         head.eval()
         return head, tok
 
@@ -355,8 +349,9 @@ def classify_sentiment(text: str, model: str = "zh-fused") -> dict[str, float]:
     """Probability of each sentiment for one review, from the ChnSentiCorp head on the chosen model."""
     from models.text_checks import clean_text
 
-    if model not in CLASSIFIERS:
-        raise InputError(f"The sentiment head was trained for {' and '.join(CLASSIFIERS)} only; pick one of them.")
+    heads = registry.names("chinese-sentiment")
+    if model not in heads:
+        raise InputError(f"The sentiment head was trained for {' and '.join(heads)} only; pick one of them.")
     text, _ = clean_text(text, max_chars=MAX_CHARS)
     require_chinese(text, "classify its sentiment")
     head, tok = load_classifier(model)

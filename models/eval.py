@@ -15,29 +15,12 @@ Later tasks add sub-commands here (squad, conll, upos, sst2, ...).
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 from pathlib import Path
 
-
-def read_texts(path: str | Path, field: str = "text") -> list[str]:
-    """Texts from a .txt / .jsonl / .jsonl.gz file, blank lines skipped."""
-    path = Path(path)
-    if not path.is_file():
-        raise SystemExit(f"error: data file not found: {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        lines = [line.rstrip("\n") for line in f if line.strip()]
-    if ".jsonl" in path.suffixes:
-        texts = []
-        for i, line in enumerate(lines, 1):
-            try:
-                texts.append(json.loads(line)[field])
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise SystemExit(f"error: {path}:{i}: not a JSON object with a '{field}' field ({exc})")
-        return texts
-    return lines
+from models import readers
+from models.readers import PROBES, read_probes, read_texts
 
 
 def cmd_mlm(args) -> dict:
@@ -48,19 +31,6 @@ def cmd_mlm(args) -> dict:
     batch = mask_fixed_positions(lm.tokenizer, read_texts(args.data), seed=args.seed, limit_tokens=args.limit)
     scores = score_masked_lm(lm.model, lm.tokenizer, batch)
     return {"task": "mlm", "model": args.model, **scores}
-
-
-PROBES = Path(__file__).resolve().parent.parent / "tests" / "data" / "cloze_probes.tsv"
-
-
-def read_probes(path: str | Path = PROBES) -> list[tuple[str, str, set[str]]]:
-    """(kind, text with [MASK], accepted answers) per line of a probe TSV; # lines are comments."""
-    rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            kind, text, answers = line.split("\t")
-            rows.append((kind, text, {a.strip() for a in answers.split(",")}))
-    return rows
 
 
 def score_probes(model: str, path: str | Path = PROBES) -> dict:
@@ -88,7 +58,7 @@ def cmd_probes(args) -> dict:
 def cmd_squad(args) -> dict:
     from models import qa
 
-    rows = qa.read_squad(args.data)
+    rows = readers.read_squad(args.data)
     if args.limit:
         rows = rows[:args.limit]
     if not rows:
@@ -100,8 +70,8 @@ def cmd_squad(args) -> dict:
 def cmd_tagging(args) -> dict:
     from models import tagging
 
-    reader, scorer = ((tagging.read_conll, tagging.score_conll) if args.task == "conll"
-                      else (tagging.read_conllu, tagging.score_upos))
+    reader, scorer = ((readers.read_conll, tagging.score_conll) if args.task == "conll"
+                      else (readers.read_conllu, tagging.score_upos))
     sents = reader(args.data)[:args.limit]
     if not sents:
         raise ValueError(f"no sentences in {args.data}")
@@ -117,7 +87,7 @@ def cmd_sst2(args) -> dict:
 
     from models import prompt_cls, sentence_embedding
 
-    rows = prompt_cls.read_labelled_tsv(args.data, args.limit)
+    rows = readers.read_labelled_tsv(args.data, args.limit)
     if not rows:
         raise ValueError(f"no labelled rows in {args.data}")
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[args.preset])
@@ -126,7 +96,7 @@ def cmd_sst2(args) -> dict:
                          "or use --mode demos")
     if args.shots and not args.train:
         raise ValueError("--shots needs --train TRAIN.tsv to draw the examples from")
-    pool = prompt_cls.read_labelled_tsv(args.train) if args.shots else []
+    pool = readers.read_labelled_tsv(args.train) if args.shots else []
     accs = []
     for seed in args.seed:
         shots = []
@@ -184,14 +154,15 @@ def cmd_heads(args) -> dict:
 def cmd_chnsenticorp(args) -> dict:
     from models import chinese_mlm
 
-    rows = chinese_mlm.read_chnsenticorp(args.data)[:args.limit]
+    rows = readers.read_chnsenticorp(args.data)[:args.limit]
     if not rows:
         raise ValueError(f"no labelled rows in {args.data}")
     return {"task": "chnsenticorp", "model": args.model, **chinese_mlm.score_chnsenticorp(args.model, rows)}
 
 
 def main(argv: list[str] | None = None) -> None:
-    from models import fill_mask, prompt_cls, qa, tagging
+    from models import fill_mask, prompt_cls, qa, registry, tagging
+    from models.errors import InputError, ModelUnavailable
 
     ap = argparse.ArgumentParser(prog="python -m models.eval", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -199,17 +170,17 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("mlm", help="masked-LM perplexity / top-1 / top-5 on held-out text")
     p.add_argument("data")
     p.add_argument("--limit", type=int, help="stop after this many masked tokens")
-    p.add_argument("--model", default=fill_mask.DEFAULT_MODEL, help=f"one of {fill_mask.model_names()}")
+    p.add_argument("--model", default=fill_mask.DEFAULT_MODEL, help=f"one of {registry.names(fill_mask.TASK)}")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_mlm)
     p = sub.add_parser("probes", help="cloze probes (facts, syntax, common sense): hits at rank 1 and in the top 5")
     p.add_argument("data", nargs="?", default=str(PROBES))
-    p.add_argument("--model", default=fill_mask.DEFAULT_MODEL, help=f"one of {fill_mask.model_names()}")
+    p.add_argument("--model", default=fill_mask.DEFAULT_MODEL, help=f"one of {registry.names(fill_mask.TASK)}")
     p.set_defaults(run=cmd_probes)
     p = sub.add_parser("squad", help="SQuAD v1.1 exact match / F1 (official normalisation, via torchmetrics)")
     p.add_argument("data", help="SQuAD-format JSON")
     p.add_argument("--limit", type=int, help="first N questions only")
-    p.add_argument("--model", default=qa.DEFAULT_MODEL, help=f"one of {qa.model_names()}")
+    p.add_argument("--model", default=qa.DEFAULT_MODEL, help=f"one of {registry.names(qa.TASK)}")
     p.add_argument("--allow-no-answer", action="store_true",
                    help="let the model abstain (SQuAD 2.0 style); v1.1 scoring always answers")
     p.set_defaults(run=cmd_squad)
@@ -218,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         p = sub.add_parser(task, help=what)
         p.add_argument("data")
         p.add_argument("--limit", type=int, help="first N sentences only")
-        p.add_argument("--model", default=default, help=f"one of {tagging.model_names()}")
+        p.add_argument("--model", default=default, help=f"one of {registry.names(tagging.TASK)}")
         p.add_argument("--aggregation", default="first", choices=tagging.AGGREGATIONS)
         p.set_defaults(run=cmd_tagging)
     p = sub.add_parser("sst2", help="prompt classification accuracy on an SST-2 style TSV (sentence<TAB>label)")
@@ -237,25 +208,28 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(run=cmd_sst2)
     p = sub.add_parser("mlm-zh", help="mini ChineseBERT: masked-character accuracy and perplexity")
     p.add_argument("data")
-    p.add_argument("--model", default="zh-fused", choices=("zh-fused", "zh-char"))
+    p.add_argument("--model", default=registry.default("chinese-mlm"),
+                   choices=registry.names("chinese-mlm", registry.Source.EMBEDDED))
     p.add_argument("--limit", type=int, help="stop after this many masked characters")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_mlm_zh)
     p = sub.add_parser("heads", help="tagger accuracy as heads are pruned: importance order vs random")
     p.add_argument("data", nargs="?", help="CoNLL-U / CoNLL file (default: the built-in 100-sentence sample)")
-    p.add_argument("--model", default="embedded-upos", choices=("embedded-upos", "embedded-ner"))
+    p.add_argument("--model", default="embedded-upos",
+                   choices=[c.name for c in registry.checkpoints("tagging") if c.sample])
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_heads)
     p = sub.add_parser("chnsenticorp", help="mini ChineseBERT sentiment accuracy on a ChnSentiCorp TSV")
     p.add_argument("data")
-    p.add_argument("--model", default="zh-fused", choices=("zh-fused", "zh-char"))
+    p.add_argument("--model", default=registry.default("chinese-mlm"),
+                   choices=registry.names("chinese-mlm", registry.Source.EMBEDDED))
     p.add_argument("--limit", type=int)
     p.set_defaults(run=cmd_chnsenticorp)
     args = ap.parse_args(argv)
     try:
         result = args.run(args)
-    except (ValueError, RuntimeError, KeyError, OSError) as exc:  # our InputError / ModelUnavailable / WeightsError
+    except (InputError, ModelUnavailable, FileNotFoundError) as exc:  # what a user can act on; bugs keep their traceback
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2)
     print(json.dumps(result))

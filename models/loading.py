@@ -1,6 +1,6 @@
-"""Checkpoint choice (embedded vs Hub) and lazy, once-per-process, thread-safe loading.
+"""Loading a registry checkpoint (embedded or Hub), lazily, once per process, thread-safe.
 
-Every task module declares its checkpoints as `Checkpoint`s and loads them through
+Every task module takes its checkpoints from models/registry.py and loads them through
 `cached_load`, so a model is built once per process however many requests ask for it,
 and two requests racing for the same model wait for one load instead of doing two.
 """
@@ -10,29 +10,13 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from models.errors import ModelUnavailable
+from models.registry import Checkpoint, Source
 
 HUB_HOST = "huggingface.co"
 _REACH_TTL_S = 60.0
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    name: str  # what the dropdown, the API and `--model` use
-    source: str  # "embedded" (ships with the app, offline) or "hub"
-    location: str  # adapter file under weights/ or a Hub repo id
-    description: str
-    languages: tuple[str, ...] = ("en",)
-
-
-def find_checkpoint(checkpoints: list[Checkpoint], name: str) -> Checkpoint:
-    for ck in checkpoints:
-        if ck.name == name:
-            return ck
-    raise ModelUnavailable(f"Unknown model '{name}'. Choose one of: {', '.join(c.name for c in checkpoints)}.")
 
 
 _reach_cache: tuple[float, bool] | None = None
@@ -77,7 +61,7 @@ def from_hub(load_fn: Callable[..., Any], repo_id: str, **kwargs) -> Any:
 def load_checkpoint(ck: Checkpoint, embedded_cls, hub_cls) -> tuple[Any, Any, dict]:
     """(model, tokenizer, meta) for a checkpoint: an embedded adapter on the MiniLM encoder built as
     `embedded_cls`, or a Hub model through `hub_cls`. Eager attention, so attentions can be captured."""
-    if ck.source == "embedded":
+    if ck.source is Source.EMBEDDED:
         from models import embedded
 
         return embedded.load_embedded(embedded.WEIGHTS_DIR / ck.location, embedded_cls, attn_implementation="eager")

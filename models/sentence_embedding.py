@@ -50,7 +50,7 @@ def load() -> SentenceEncoder:
         model.eval()
         return SentenceEncoder("all-MiniLM-L6-v2", model, AutoTokenizer.from_pretrained(path))
 
-    return cached_load(("sentence-encoder", "minilm"), build)
+    return cached_load(("sentence-embedding", "minilm"), build)
 
 
 def embed(enc: SentenceEncoder, texts: list[str], batch_size: int = 32, grad: bool = False) -> torch.Tensor:

@@ -20,21 +20,12 @@ import torch
 
 from models.chinese_inputs import is_cjk
 from models.errors import InputError
-from models.loading import Checkpoint, cached_load, find_checkpoint, load_checkpoint, model_window
+from models import registry
+from models.loading import cached_load, load_checkpoint, model_window
 from models.text_checks import clean_text, language_notice
 
-CHECKPOINTS = [
-    Checkpoint("embedded-ner", "embedded", "ner-conll2003.safetensors",
-               "MiniLM-L6 + NER adapter trained on CoNLL-2003 (PER/ORG/LOC/MISC, offline)"),
-    Checkpoint("embedded-upos", "embedded", "upos-ewt.safetensors",
-               "MiniLM-L6 + universal POS adapter trained on UD English EWT (offline)"),
-    Checkpoint("dslim/bert-base-NER", "hub", "dslim/bert-base-NER", "BERT base NER, CoNLL-2003 (Hub)"),
-    Checkpoint("vblagoje/bert-english-uncased-finetuned-pos", "hub", "vblagoje/bert-english-uncased-finetuned-pos",
-               "BERT base uncased, universal POS (Hub)"),
-    Checkpoint("ckiplab/bert-base-chinese-ner", "hub", "ckiplab/bert-base-chinese-ner",
-               "Chinese BERT NER, OntoNotes types (Hub)", languages=("zh",)),
-]
-DEFAULT_MODEL = "embedded-ner"
+TASK = "tagging"
+DEFAULT_MODEL = registry.default(TASK)
 AGGREGATIONS = ("first", "average", "max")
 BATCH = 16
 
@@ -44,7 +35,7 @@ class Tagger:
     name: str
     model: torch.nn.Module
     tokenizer: object
-    checkpoint: Checkpoint
+    checkpoint: registry.Checkpoint
     id2label: dict[int, str]
     meta: dict = field(default_factory=dict)
 
@@ -92,11 +83,8 @@ class TaggingResult:
                 "words": [vars(w) for w in self.words], "entities": [vars(e) for e in self.entities]}
 
 
-def model_names() -> list[str]:
-    return [c.name for c in CHECKPOINTS]
 
-
-def _build(ck: Checkpoint) -> Tagger:
+def _build(ck: registry.Checkpoint) -> Tagger:
     from transformers import AutoModelForTokenClassification, BertForTokenClassification
 
     model, tok, meta = load_checkpoint(ck, BertForTokenClassification, AutoModelForTokenClassification)
@@ -104,8 +92,8 @@ def _build(ck: Checkpoint) -> Tagger:
 
 
 def load(name: str = DEFAULT_MODEL) -> Tagger:
-    ck = find_checkpoint(CHECKPOINTS, name)
-    return cached_load(("tagging", name), lambda: _build(ck), evictable=ck.source != "embedded")
+    ck = registry.get(TASK, name)
+    return cached_load(("tagging", name), lambda: _build(ck), evictable=ck.needs_hub)
 
 
 def aggregate(probs: np.ndarray, how: str) -> np.ndarray:
@@ -253,57 +241,6 @@ def predict(text: str, model: "str | Tagger" = DEFAULT_MODEL, aggregation: str =
 
 
 # ---- data sets and scoring (shared by the recipe, the eval CLI and the tests) ----
-
-def iob1_to_bio(tags: list[str]) -> list[str]:
-    """CoNLL-2003's IOB1 (I- starts an entity unless it continues one of the same type) -> BIO."""
-    out, prev = [], "O"
-    for t in tags:
-        if t.startswith("I-") and (prev == "O" or prev[2:] != t[2:]):
-            t = "B-" + t[2:]
-        out.append(t)
-        prev = t
-    return out
-
-
-def read_conll(path) -> list[tuple[list[str], list[str]]]:
-    """CoNLL-2003 `WORD POS CHUNK NER` files -> [(words, BIO tags)] per sentence."""
-    sents, words, tags = [], [], []
-    for line in open(path, encoding="utf-8"):
-        parts = line.split()
-        if not parts or parts[0] == "-DOCSTART-":
-            if words:
-                sents.append((words, iob1_to_bio(tags)))
-            words, tags = [], []
-            continue
-        words.append(parts[0])
-        tags.append(parts[-1])
-    if words:
-        sents.append((words, iob1_to_bio(tags)))
-    return sents
-
-
-def read_conllu(path) -> list[tuple[list[str], list[str]]]:
-    """CoNLL-U -> [(syntactic words, UPOS)]. Multi-word token lines (1-2) and empty nodes (1.1)
-    are skipped: UPOS belongs to the syntactic words, as UD scores it."""
-    sents, words, tags = [], [], []
-    for line in open(path, encoding="utf-8"):
-        line = line.rstrip("\n")
-        if not line:
-            if words:
-                sents.append((words, tags))
-            words, tags = [], []
-            continue
-        if line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) != 10 or "-" in cols[0] or "." in cols[0]:
-            continue
-        words.append(cols[1])
-        tags.append(cols[3])
-    if words:
-        sents.append((words, tags))
-    return sents
-
 
 def score_conll(tg: Tagger, sents, aggregation: str = "first") -> dict:
     """Entity-level precision / recall / F1 (seqeval, CoNLL-style)."""

@@ -32,7 +32,7 @@ from accelerate import Accelerator
 from safetensors.torch import save_file
 from transformers import DataCollatorForLanguageModeling
 
-from models import chinese_inputs, chinese_mlm, chinesebert
+from models import chinese_inputs, chinese_mlm, chinesebert, readers
 from recipes import common
 
 
@@ -135,7 +135,7 @@ def classify(args) -> None:
     lm = chinese_mlm.read_lm(Path(args.init))
     tok, meta = lm.tokenizer, lm.meta
     model = chinese_mlm.SentimentHead(lm.model)
-    rows = chinese_mlm.read_chnsenticorp(Path(args.data) / "chnsenticorp/train.tsv")
+    rows = readers.read_chnsenticorp(Path(args.data) / "chnsenticorp/train.tsv")
 
     def collate(batch):
         return {**chinese_mlm.batch_encode(tok, [t for t, _ in batch], args.seq_len),

@@ -30,7 +30,7 @@ from transformers import DataCollatorForLanguageModeling
 
 from models import embedded
 from recipes import common
-from models.eval import read_texts
+from models.readers import read_texts
 from models.mlm_scoring import mask_fixed_positions, score_masked_lm
 
 

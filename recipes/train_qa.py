@@ -28,7 +28,7 @@ import torch
 from accelerate import Accelerator
 from transformers import BertForQuestionAnswering
 
-from models import embedded, qa
+from models import embedded, qa, readers, registry
 from recipes import common
 
 VAL_EVERY = 6  # article i is validation when i % 6 == 5
@@ -101,11 +101,11 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     acc = Accelerator()
-    rows = qa.read_squad(args.squad)
+    rows = readers.read_squad(args.squad)
     train_rows = [r for r in rows if r["article"] % VAL_EVERY != VAL_EVERY - 1]
     val_rows = [r for r in rows if r["article"] % VAL_EVERY == VAL_EVERY - 1]
     for i, path in enumerate(args.extra):  # article ids kept apart from --squad's for the negatives
-        train_rows += [{**r, "article": (i + 1, r["article"])} for r in qa.read_squad(path)]
+        train_rows += [{**r, "article": (i + 1, r["article"])} for r in readers.read_squad(path)]
     model, tok = embedded.build_model(BertForQuestionAnswering)
     model = embedded.add_adapter(model, r=args.lora_r, alpha=2 * args.lora_r)
     if args.train_top:
@@ -139,7 +139,7 @@ def main() -> None:
     embedded.save_adapter(peft_model, args.out, meta)
     # validate the saved (fp16, merged) artefact exactly as the app will load it
     merged, tok2, _ = embedded.load_embedded(args.out, BertForQuestionAnswering)
-    qa_model = qa.QAModel("trained", merged, tok2, qa.CHECKPOINTS[0])
+    qa_model = qa.QAModel("trained", merged, tok2, registry.get("qa", qa.DEFAULT_MODEL))
     val = qa.squad_scores(qa_model, val_rows[:args.val_limit])
     acc.print(json.dumps({"out": args.out, "steps": steps, "train_seconds": round(train_s), "val": val}))
 

@@ -23,11 +23,11 @@ import torch
 from accelerate import Accelerator
 from transformers import BertForTokenClassification
 
-from models import embedded, tagging
+from models import embedded, readers, registry, tagging
 from recipes import common
 
-FILES = {"ner": ("conll2003/eng.train", "conll2003/eng.testa", tagging.read_conll),
-         "upos": ("ud_english_ewt/en_ewt-ud-train.conllu", "ud_english_ewt/en_ewt-ud-dev.conllu", tagging.read_conllu)}
+FILES = {"ner": ("conll2003/eng.train", "conll2003/eng.testa", readers.read_conll),
+         "upos": ("ud_english_ewt/en_ewt-ud-train.conllu", "ud_english_ewt/en_ewt-ud-dev.conllu", readers.read_conllu)}
 
 
 def label_list(sents) -> list[str]:
@@ -85,7 +85,7 @@ def finetune(args, train, dev) -> None:
             "config": {"num_labels": len(labels), "id2label": {str(i): l for i, l in enumerate(labels)}}}
     embedded.save_adapter(acc.unwrap_model(model), args.out, meta)
     merged, tok2, _ = embedded.load_embedded(args.out, BertForTokenClassification)
-    tg = tagging.Tagger("trained", merged, tok2, tagging.CHECKPOINTS[0],
+    tg = tagging.Tagger("trained", merged, tok2, registry.get("tagging", tagging.DEFAULT_MODEL),
                         {int(k): v for k, v in merged.config.id2label.items()})
     acc.print(json.dumps({"out": args.out, "steps": steps, "train_seconds": round(train_s),
                           "dev": score(args.task, tg, dev)}))

@@ -29,7 +29,7 @@ from accelerate import Accelerator
 from transformers import BertForMaskedLM, DataCollatorForLanguageModeling
 
 from models import embedded
-from models.eval import read_texts
+from models.readers import read_texts
 from recipes import common
 from recipes.train_mlm import evaluate, pack
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from models import chinese_mlm, glyphs
+from models import chinese_mlm, glyphs, registry
 from tabs.common import clear_on_failure, notices_markdown, run_model
 
 TITLE = "ChineseBERT (glyph + pinyin)"
@@ -95,7 +95,7 @@ def build() -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         text = gr.Textbox(label="Chinese text", value=EXAMPLES[0][0], lines=2, max_length=chinese_mlm.MAX_CHARS, scale=3)
-        model = gr.Radio(list(chinese_mlm.MODELS), value="zh-fused", label="Model", scale=1)
+        model = gr.Radio(registry.names("chinese-mlm"), value=registry.default("chinese-mlm"), label="Model", scale=1)
     run = gr.Button("Inspect", variant="primary")
     notes = gr.Markdown(label="Notes")
     gallery = gr.Image(label="Glyphs (Sans · Serif · Kai) with pinyin", type="pil", show_label=True,

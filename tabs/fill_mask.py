@@ -4,8 +4,8 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from models import fill_mask
-from models.loading import MODEL_CACHE, is_loaded
+from models import fill_mask, registry
+from models.loading import MODEL_CACHE
 from tabs.common import clear_on_failure, notices_markdown, run_model
 
 TITLE = "Fill-mask"
@@ -34,13 +34,9 @@ EXAMPLES = [
 ]
 
 
-def _model_choices() -> list[tuple[str, str]]:
-    return [(f"{c.name}  ({c.description})", c.name) for c in fill_mask.CHECKPOINTS]
-
-
 def predict(text: str, model_name: str, top_k: float, progress=gr.Progress()):
     """Top-k words at each mask. Returns (notes, filled text, top-k of the first mask, table, raw JSON)."""
-    if not is_loaded(("fill-mask", model_name)):
+    if not registry.is_loaded(fill_mask.TASK, model_name):
         progress(0.1, desc=f"Loading {model_name} (first use only)…")
     result = run_model(fill_mask.predict, text, model_name, int(top_k))
     rows = [{"mask": p.index + 1, "rank": r + 1, "word": c.token, "probability": round(c.score, 4)}
@@ -53,7 +49,7 @@ def predict(text: str, model_name: str, top_k: float, progress=gr.Progress()):
 
 def compare(text: str, top_k: float, progress=gr.Progress()):
     """The first mask's top-k for every embedded model side by side (domain shift at a glance)."""
-    names = [c.name for c in fill_mask.CHECKPOINTS if c.source == "embedded"]
+    names = registry.names(fill_mask.TASK, registry.Source.EMBEDDED)
     columns = {}
     for i, name in enumerate(names):
         progress(i / len(names), desc=f"Running {name}…")
@@ -68,7 +64,7 @@ def build() -> None:
         with gr.Column(scale=3):
             text = gr.Textbox(label="Text with [MASK]", lines=3, value=EXAMPLES[0][0], max_length=100_000)
         with gr.Column(scale=2):
-            model = gr.Dropdown(_model_choices(), value=fill_mask.DEFAULT_MODEL, label="Model")
+            model = gr.Dropdown(registry.dropdown(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL, label="Model")
             top_k = gr.Slider(1, fill_mask.MAX_TOP_K, value=5, step=1, label="Top-k words per mask")
     with gr.Row():
         run = gr.Button("Predict", variant="primary")
@@ -79,7 +75,7 @@ def build() -> None:
         label = gr.Label(label="First mask: top-k probabilities")
         table = gr.Dataframe(label="Every mask: top-k words", interactive=False)
     comparison = gr.Dataframe(label="Embedded models compared (first mask)", interactive=False,
-                              headers=[c.name for c in fill_mask.CHECKPOINTS if c.source == "embedded"])
+                              headers=registry.names(fill_mask.TASK, registry.Source.EMBEDDED))
     with gr.Accordion("Raw result (JSON, as the API returns it)", open=False):
         raw = gr.JSON(label="Raw result")
     gr.Examples(EXAMPLES, inputs=[text, model, top_k])

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from models import fill_mask, prompt_cls, qa  # noqa: E402
+from models import fill_mask, prompt_cls, qa, registry  # noqa: E402
 from models.errors import InputError  # noqa: E402
 from models.inside import attention, attribution, heads, logit_lens, model_choices, projector  # noqa: E402
 from tabs import tagging as tagging_tab  # noqa: E402
@@ -22,6 +22,7 @@ from tabs.common import clear_on_failure, export_file, notices_markdown, run_mod
 TITLE = "Look inside"
 VIEW_TEMPLATE = Path(__file__).resolve().parent / "assets" / "attention_view.html"
 SENTIMENT = "Movie sentiment (SST-2 style)"
+HEAD_TAGGERS = [c.name for c in registry.checkpoints("tagging") if c.sample]  # taggers with a labelled sample
 
 INTRO = """
 ### Look inside the models of the other tabs
@@ -195,7 +196,7 @@ def build() -> None:
     with gr.Tab("Layer-wise predictions"):
         with gr.Row():
             l_text = gr.Textbox(label="Text with [MASK]", value="Paris is the [MASK] of France.", scale=3)
-            l_model = gr.Dropdown(fill_mask.model_names(), value=fill_mask.DEFAULT_MODEL, label="Masked LM", scale=1)
+            l_model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL, label="Masked LM", scale=1)
         l_btn = gr.Button("Read every layer", variant="primary")
         l_notes = gr.Markdown(label="Notes")
         l_curve = gr.LinePlot(x="layer", y="probability", color="mask",
@@ -210,7 +211,7 @@ def build() -> None:
                     "data set; or upload CoNLL-U for UPOS / CoNLL-2003 for NER), then the least important heads "
                     "pruned step by step.")
         with gr.Row():
-            h_model = gr.Dropdown(["embedded-upos", "embedded-ner"], value="embedded-upos", label="Tagger")
+            h_model = gr.Dropdown(HEAD_TAGGERS, value=HEAD_TAGGERS[0], label="Tagger")
             h_file = gr.File(label="Labelled file (optional, .conllu / CoNLL)", file_types=[".conllu", ".txt", ".conll"],
                              type="filepath")
         h_btn = gr.Button("Importance and pruning curve", variant="primary")
@@ -260,7 +261,7 @@ def build() -> None:
             with gr.Column():
                 c_text = gr.Textbox(label="Review (prompt tab's sentiment classifier)", lines=2,
                                     value="A gorgeous, witty film, though the ending drags.")
-                c_model = gr.Dropdown(fill_mask.model_names(), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
+                c_model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
                 c_btn = gr.Button("Explain classification", variant="primary")
                 c_notes = gr.Markdown(label="Notes")
                 c_out = gr.HighlightedText(label="Occlusion scores", show_legend=False)
@@ -268,7 +269,7 @@ def build() -> None:
                 q_q = gr.Textbox(label="Question", value="Where did the cat sleep?")
                 q_c = gr.Textbox(label="Context", lines=3,
                                  value="The cat was tired after the long day, so it slept on the warm mat by the door.")
-                q_model = gr.Dropdown(qa.model_names(), value=qa.DEFAULT_MODEL, label="QA model")
+                q_model = gr.Dropdown(registry.names(qa.TASK), value=qa.DEFAULT_MODEL, label="QA model")
                 q_btn = gr.Button("Explain answer", variant="primary")
                 q_notes = gr.Markdown(label="Notes")
                 q_out = gr.HighlightedText(label="Gradient x input scores", show_legend=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from models import fill_mask, prompt_cls, sentence_embedding
+from models import fill_mask, prompt_cls, registry, sentence_embedding
 from models.loading import hub_reachable
 from tabs.common import clear_on_failure, notices_markdown, run_model
 
@@ -139,7 +139,7 @@ def build() -> None:
             hub = hub_reachable()
             backend = gr.Radio([(b if b != "nli" or hub else "nli (needs the Hub: unreachable here)", b)
                                 for b in prompt_cls.BACKENDS], value="cloze", label="Backend")
-            model = gr.Dropdown([(c.name, c.name) for c in fill_mask.CHECKPOINTS], value=fill_mask.DEFAULT_MODEL,
+            model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL,
                                 label="Masked LM (cloze backend)")
             calibrate = gr.Checkbox(label="Contextual calibration (divide by the scores of 'N/A')")
             use_demos = gr.Checkbox(label="Add few-shot examples as demonstrations (one per label)")

@@ -8,8 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from models import qa  # noqa: E402
-from models.loading import find_checkpoint, is_loaded  # noqa: E402
+from models import qa, registry  # noqa: E402
 from tabs.common import clear_on_failure, examples_offline_first, notices_markdown, run_model  # noqa: E402
 
 TITLE = "Question answering"
@@ -95,7 +94,7 @@ def logits_figure(result: qa.QAResult):
 def answer(question: str, context: str, model_name: str, top_n: float, max_answer_len: float,
            null_threshold: float, progress=gr.Progress()):
     """Best span, n-best table, logits plot. Returns (notes, highlighted context, n-best, plot, raw JSON)."""
-    if not is_loaded(("qa", model_name)):
+    if not registry.is_loaded(qa.TASK, model_name):
         progress(0.1, desc=f"Loading {model_name} (first use only)…")
     r = run_model(qa.predict, question, context, model_name, int(top_n), int(max_answer_len), float(null_threshold))
     if r.answer is None:
@@ -119,7 +118,7 @@ def build() -> None:
             question = gr.Textbox(label="Question", value=EXAMPLES[0][0], max_length=2_000)
             context = gr.Textbox(label="Context", lines=6, value=EXAMPLES[0][1], max_length=qa.MAX_CONTEXT_CHARS)
         with gr.Column(scale=2):
-            model = gr.Dropdown([(f"{c.name}  ({c.description})", c.name) for c in qa.CHECKPOINTS],
+            model = gr.Dropdown(registry.dropdown(qa.TASK),
                                 value=qa.DEFAULT_MODEL, label="Model")
             top_n = gr.Slider(1, 20, value=5, step=1, label="n-best answers")
             max_len = gr.Slider(1, 100, value=30, step=1, label="Max answer length (tokens)")
@@ -133,7 +132,7 @@ def build() -> None:
     table = gr.Dataframe(label="n-best spans (merged across windows)", interactive=False)
     with gr.Accordion("Raw result (JSON, with every context token's logits)", open=False):
         raw = gr.JSON(label="Raw result")
-    examples_offline_first(EXAMPLES, [question, context, model], lambda e: find_checkpoint(qa.CHECKPOINTS, e[2]).source == "hub")
+    examples_offline_first(EXAMPLES, [question, context, model], lambda e: registry.get(qa.TASK, e[2]).needs_hub)
     event = run.click(answer, [question, context, model, top_n, max_len, null_t],
                       [notes, highlighted, table, plot, raw], api_name="answer",
                       api_description="Extract the answer span of `question` from `context`, with n-best and logits.")

@@ -10,8 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from models import embedded, tagging  # noqa: E402
-from models.loading import is_loaded  # noqa: E402
+from models import embedded, registry, tagging  # noqa: E402
 from tabs.common import clear_on_failure, notices_markdown, run_model  # noqa: E402
 
 TITLE = "Tagging (NER / POS)"
@@ -63,7 +62,7 @@ def layer_plot():
 def tag(text: str, task: str, model_name: str, aggregation: str, progress=gr.Progress()):
     """Tag `text`. Returns (notes, highlighted entities/words, word table, raw JSON)."""
     model_name = model_name or TASK_MODELS.get(task, tagging.DEFAULT_MODEL)
-    if not is_loaded(("tagging", model_name)):
+    if not registry.is_loaded(tagging.TASK, model_name):
         progress(0.05, desc=f"Loading {model_name} (first use only)…")
     r = run_model(tagging.predict, text, model_name, aggregation, progress=lambda f, d: progress(f, desc=d))
     table = pd.DataFrame([{"word": w.word, "label": w.label, "confidence": w.score, "chars": f"{w.start}-{w.end}"}
@@ -79,7 +78,7 @@ def build() -> None:
             text = gr.Textbox(label="Text", lines=4, value=EXAMPLES[0][0], max_length=100_000)
         with gr.Column(scale=2):
             task = gr.Radio(list(TASK_MODELS), value="Named entities", label="Task")
-            model = gr.Dropdown([(f"{c.name}  ({c.description})", c.name) for c in tagging.CHECKPOINTS],
+            model = gr.Dropdown(registry.dropdown(tagging.TASK),
                                 value="embedded-ner", label="Model")
             aggregation = gr.Radio(list(tagging.AGGREGATIONS), value="first", label="Sub-word aggregation")
     run = gr.Button("Tag", variant="primary")

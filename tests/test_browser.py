@@ -114,11 +114,11 @@ def _settle(page):
 
 def _offline_examples(title):
     import app
-    from models import loading, qa
+    from models import registry
 
     module = next(m for m in app.TABS if m.TITLE == title)
     if module.__name__ == "tabs.qa":
-        return [e for e in module.EXAMPLES if loading.find_checkpoint(qa.CHECKPOINTS, e[2]).source == "embedded"]
+        return [e for e in module.EXAMPLES if not registry.get("qa", e[2]).needs_hub]
     return module.EXAMPLES
 
 

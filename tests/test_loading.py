@@ -3,14 +3,35 @@ import time
 
 import pytest
 
-from models import loading
-from models.errors import ModelUnavailable
+from models import loading, registry
+from models.errors import InputError, ModelUnavailable
 
 
 def test_unknown_checkpoint_names_the_choices():
-    cks = [loading.Checkpoint("a", "embedded", "a.safetensors", "A")]
-    with pytest.raises(ModelUnavailable, match="Choose one of: a"):
-        loading.find_checkpoint(cks, "nope")
+    with pytest.raises(ModelUnavailable, match="Choose one of: embedded-squad, "):
+        registry.get("qa", "nope")
+
+
+def test_the_registry_is_the_one_table_every_consumer_reads():
+    """Tabs, views and the eval CLI take their choices from the registry: a row added there shows up
+    everywhere, and every embedded row points at a weight file that exists."""
+    from models import embedded, inside
+    from models.inside import heads
+
+    for task in ("fill-mask", "qa", "tagging", "chinese-mlm", "chinese-sentiment"):
+        rows = registry.checkpoints(task)
+        assert rows and registry.default(task) == next(c.name for c in rows if not c.needs_hub)
+        for c in rows:
+            if c.source is registry.Source.EMBEDDED:
+                assert (embedded.WEIGHTS_DIR / c.location).is_file(), c
+    assert inside.model_choices() == [registry.choice(t, n) for t in inside.VIEW_TASKS for n in registry.names(t)]
+    assert registry.parse_choice("tagging: embedded-upos", inside.VIEW_TASKS) == ("tagging", "embedded-upos")
+    for bad in ("tagging: nope", "nli: facebook/bart-large-mnli", "embedded-upos", ""):
+        with pytest.raises(InputError, match="pick one of"):
+            registry.parse_choice(bad, inside.VIEW_TASKS)
+    assert heads.load_labelled("embedded-upos")  # the sample path comes from the registry row
+    with pytest.raises(InputError, match="No built-in labelled sample"):
+        heads.load_labelled("dslim/bert-base-NER")
 
 
 def test_cache_builds_once_under_concurrent_requests():

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import fill_mask, prompt_cls
+from models import fill_mask, prompt_cls, readers
 from models.errors import InputError
 
 SPEC = prompt_cls.make_spec(*prompt_cls.PRESETS["Movie sentiment (SST-2 style)"])
@@ -148,7 +148,7 @@ def test_nli_backend_offline_is_a_clear_error(monkeypatch):
         prompt_cls.predict("fine", SPEC, backend="nli")
 
 
-SENTIMENT_PROBES = prompt_cls.read_labelled_tsv(Path(__file__).parent / "data" / "sentiment_probes.tsv")
+SENTIMENT_PROBES = readers.read_labelled_tsv(Path(__file__).parent / "data" / "sentiment_probes.tsv")
 
 
 @pytest.mark.parametrize("backend", ["embedding", "causal-lm"])

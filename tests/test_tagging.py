@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from models import tagging
+from models import readers, tagging
 from models.errors import InputError
 from models.tagging import WordTag
 
 
 def test_iob1_is_converted_to_bio():
-    assert tagging.iob1_to_bio(["I-PER", "I-PER", "B-PER", "O", "I-LOC", "I-ORG"]) == \
+    assert readers.iob1_to_bio(["I-PER", "I-PER", "B-PER", "O", "I-LOC", "I-ORG"]) == \
         ["B-PER", "I-PER", "B-PER", "O", "B-LOC", "B-ORG"]
 
 
@@ -32,11 +32,11 @@ def test_aggregation_strategies():
 def test_readers_follow_the_formats(tmp_path):
     conll = tmp_path / "x.conll"
     conll.write_text("-DOCSTART- -X- -X- O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\nGerman JJ I-NP I-MISC\n\n")
-    assert tagging.read_conll(conll) == [(["EU", "rejects", "German"], ["B-ORG", "O", "B-MISC"])]
+    assert readers.read_conll(conll) == [(["EU", "rejects", "German"], ["B-ORG", "O", "B-MISC"])]
     conllu = tmp_path / "x.conllu"
     conllu.write_text("# text = I don't\n1\tI\tI\tPRON\t_\t_\t0\t_\t_\t_\n2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n"
                       "2\tdo\tdo\tAUX\t_\t_\t0\t_\t_\t_\n3\tn't\tnot\tPART\t_\t_\t0\t_\t_\t_\n\n")
-    assert tagging.read_conllu(conllu) == [(["I", "do", "n't"], ["PRON", "AUX", "PART"])]
+    assert readers.read_conllu(conllu) == [(["I", "do", "n't"], ["PRON", "AUX", "PART"])]
 
 
 def test_cjk_characters_are_words():

@@ -1,23 +1,22 @@
 """Look inside the tabs' models: attention, layer-wise predictions, head importance and pruning,
 a 2-D projector of a data set, and token attribution.
 
-Every view takes a model by its tab and name (`source`), loaded through that tab's own model module,
-so the views always show the very model the tab runs.
+Every view takes a model by its tab (task) and name, "tagging: embedded-upos", resolved through the
+registry and loaded by that tab's own model module, so the views always show the very model the tab runs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models import fill_mask, qa, tagging
+from models import registry
 from models.errors import InputError
 
-# tab -> (model module, what the tab's model does)
-SOURCES = {"fill-mask": fill_mask, "qa": qa, "tagging": tagging}
+VIEW_TASKS = ("fill-mask", "qa", "tagging")  # the tabs whose models the views open
 
 
 @dataclass
 class Loaded:
-    source: str
+    task: str
     name: str
     model: object  # a transformers PreTrainedModel
     tokenizer: object
@@ -26,16 +25,14 @@ class Loaded:
 
 def model_choices() -> list[str]:
     """'tab: model' for every model of the covered tabs (embedded first)."""
-    return [f"{src}: {name}" for src, mod in SOURCES.items() for name in mod.model_names()]
+    return [registry.choice(task, name) for task in VIEW_TASKS for name in registry.names(task)]
 
 
 def load(choice: str) -> Loaded:
     """'tagging: embedded-upos' -> the tab's loaded model."""
-    src, _, name = (choice or "").partition(": ")
-    if src not in SOURCES or not name:
-        raise InputError(f"Unknown model '{choice}'; pick one of: {', '.join(model_choices())}.")
-    wrapper = SOURCES[src].load(name)
-    return Loaded(src, name, wrapper.model, wrapper.tokenizer, wrapper)
+    task, name = registry.parse_choice(choice, VIEW_TASKS)
+    wrapper = registry.load(task, name)
+    return Loaded(task, name, wrapper.model, wrapper.tokenizer, wrapper)
 
 
 def encoder_layers(model) -> list:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from models import registry
 from models.errors import InputError
 from models.inside import load
 from models.text_checks import clean_text
@@ -54,4 +55,4 @@ def attention(text: str, model: str = "fill-mask: embedded-general",
         raise InputError(f"{lm.name} did not return attention weights (its attention kernel hides them).")
     att = torch.stack([a[0] for a in out.attentions]).float().numpy()
     tokens = lm.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
-    return AttentionResult(f"{lm.source}: {lm.name}", tokens, att, notices + more)
+    return AttentionResult(registry.choice(lm.task, lm.name), tokens, att, notices + more)

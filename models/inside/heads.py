@@ -16,14 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models import tagging
+from models import readers, registry, tagging
 from models.errors import InputError
 from models.inside import encoder_layers
 from models.loading import cached_load
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-# built-in labelled sets per tagging model (.conllu: UPOS; otherwise CoNLL-2003 IOB1, read as BIO)
-LABELLED_SAMPLES = {"embedded-upos": SAMPLES / "ud-ewt-dev-100.conllu", "embedded-ner": SAMPLES / "conll2003-testa-100.txt"}
 FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -78,12 +75,13 @@ def head_gates(model, gates: torch.Tensor):
 
 def load_labelled(model: str, path: str | Path | None = None) -> list[tuple[list[str], list[str]]]:
     """A labelled tagging set: the built-in sample of the model's data set, or a CoNLL(-U) file."""
-    path = Path(path) if path else LABELLED_SAMPLES.get(model)
+    # built-in labelled sample of the model's data set (.conllu: UPOS; otherwise CoNLL-2003 IOB1, read as BIO)
+    path = Path(path) if path else registry.get("tagging", model).sample
     if path is None:
         raise InputError(f"No built-in labelled sample for '{model}'; give a CoNLL or CoNLL-U file.")
     if path.suffix == ".conllu":
-        return tagging.read_conllu(path)
-    return [(w, tagging.iob1_to_bio(t)) for w, t in tagging.read_conll(path)]
+        return readers.read_conllu(path)
+    return readers.read_conll(path)
 
 
 def encode_labelled(tg: tagging.Tagger, sents) -> dict[str, torch.Tensor]:

@@ -126,8 +126,11 @@ def sentiment_predictions(texts: list[str], model: str) -> list[str]:
     """Colour by prediction: the prompt tab's SST-2 cloze prompt on the chosen masked LM."""
     from models import prompt_cls
 
-    src, _, name = model.partition(": ")
-    if src != "fill-mask":
+    from models import registry
+    from models.inside import VIEW_TASKS
+
+    task, name = registry.parse_choice(model, VIEW_TASKS)
+    if task != "fill-mask":
         raise InputError("Colouring by prediction uses the sentiment cloze prompt: pick a fill-mask model.")
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS["Movie sentiment (SST-2 style)"])
     probs, _, _ = prompt_cls.label_probabilities(spec, texts, "cloze", name, calibrate=True)

@@ -1,0 +1,136 @@
+"""Readers for every data format the app, the eval CLI and the recipes use. No model code here.
+
+Malformed or missing files raise InputError (a message a user can act on), never SystemExit, so a
+recipe or a test can call them like any function.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from models.errors import InputError
+
+PROBES = Path(__file__).resolve().parent.parent / "tests" / "data" / "cloze_probes.tsv"
+
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"data file not found: {path}")
+    return path
+
+
+def read_texts(path: str | Path, field: str = "text") -> list[str]:
+    """Texts from a .txt / .jsonl / .jsonl.gz file, blank lines skipped."""
+    path = _existing(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    if ".jsonl" in path.suffixes:
+        texts = []
+        for i, line in enumerate(lines, 1):
+            try:
+                texts.append(json.loads(line)[field])
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise InputError(f"{path}:{i}: not a JSON object with a '{field}' field ({exc})") from exc
+        return texts
+    return lines
+
+
+def read_probes(path: str | Path = PROBES) -> list[tuple[str, str, set[str]]]:
+    """(kind, text with [MASK], accepted answers) per line of a probe TSV; # lines are comments."""
+    rows = []
+    for line in _existing(path).read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            kind, text, answers = line.split("\t")
+            rows.append((kind, text, {a.strip() for a in answers.split(",")}))
+    return rows
+
+
+def read_squad(path: str | Path) -> list[dict]:
+    """SQuAD-format JSON (v1.1 / v2.0 / CMRC) -> [{id, title, article, question, context, answers}]."""
+    data = json.loads(_existing(path).read_text(encoding="utf-8"))["data"]
+    rows = []
+    for a, article in enumerate(data):
+        for para in article["paragraphs"]:
+            for q in para["qas"]:
+                rows.append({"id": q["id"], "title": article.get("title", ""), "article": a,
+                             "question": q["question"], "context": para["context"],
+                             "answers": [x["text"] for x in q.get("answers", [])],
+                             "answer_starts": [x["answer_start"] for x in q.get("answers", [])]})
+    return rows
+
+
+def iob1_to_bio(tags: list[str]) -> list[str]:
+    """CoNLL-2003's IOB1 (I- starts an entity unless it continues one of the same type) -> BIO."""
+    out, prev = [], "O"
+    for t in tags:
+        if t.startswith("I-") and (prev == "O" or prev[2:] != t[2:]):
+            t = "B-" + t[2:]
+        out.append(t)
+        prev = t
+    return out
+
+
+def read_conll(path: str | Path) -> list[tuple[list[str], list[str]]]:
+    """CoNLL-2003 `WORD POS CHUNK NER` files -> [(words, BIO tags)] per sentence."""
+    sents, words, tags = [], [], []
+    for line in open(_existing(path), encoding="utf-8"):
+        parts = line.split()
+        if not parts or parts[0] == "-DOCSTART-":
+            if words:
+                sents.append((words, iob1_to_bio(tags)))
+            words, tags = [], []
+            continue
+        words.append(parts[0])
+        tags.append(parts[-1])
+    if words:
+        sents.append((words, iob1_to_bio(tags)))
+    return sents
+
+
+def read_conllu(path: str | Path) -> list[tuple[list[str], list[str]]]:
+    """CoNLL-U -> [(syntactic words, UPOS)]. Multi-word token lines (1-2) and empty nodes (1.1)
+    are skipped: UPOS belongs to the syntactic words, as UD scores it."""
+    sents, words, tags = [], [], []
+    for line in open(_existing(path), encoding="utf-8"):
+        line = line.rstrip("\n")
+        if not line:
+            if words:
+                sents.append((words, tags))
+            words, tags = [], []
+            continue
+        if line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) != 10 or "-" in cols[0] or "." in cols[0]:
+            continue
+        words.append(cols[1])
+        tags.append(cols[3])
+    if words:
+        sents.append((words, tags))
+    return sents
+
+
+def read_labelled_tsv(path: str | Path, limit: int | None = None) -> list[tuple[str, str]]:
+    """SST-2 (`sentence\\tlabel`) or ChnSentiCorp (`label\\ttext_a`) TSV -> [(text, label name)]."""
+    names = {"0": "negative", "1": "positive"}
+    rows = []
+    with open(_existing(path), encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        ti, li = (header.index("sentence"), header.index("label")) if "sentence" in header else \
+            (header.index("text_a"), header.index("label"))
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) > max(ti, li) and cols[li] in names:
+                rows.append((cols[ti].strip(), names[cols[li]]))
+            if limit and len(rows) >= limit:
+                break
+    return rows
+
+
+def read_chnsenticorp(path: str | Path) -> list[tuple[str, int]]:
+    """ChnSentiCorp TSV (`label<TAB>text_a`) -> [(text, label)]."""
+    rows = _existing(path).read_text(encoding="utf-8").splitlines()[1:]
+    return [(r.split("\t", 1)[1], int(r.split("\t", 1)[0])) for r in rows if "\t" in r]

