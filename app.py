@@ -14,7 +14,7 @@ import sys
 
 import gradio as gr
 
-from tabs import chinesebert, fill_mask, inside, prompt_cls, qa, tagging
+from tabs import chinesebert, common, fill_mask, inside, prompt_cls, qa, tagging
 
 TABS = [fill_mask, qa, tagging, prompt_cls, chinesebert, inside]
 
@@ -28,7 +28,7 @@ See what BERT-style models do inside: every tab runs a real model, offline by de
 CSS = (".textfield { word-break: normal !important; overflow-wrap: anywhere; display: block !important; }"
        " .textfield > * { display: inline !important; }")
 
-MAX_UPLOAD = "20mb"  # uploads (labelled sets, projector tables) are read as data, never run or trusted as paths
+MAX_UPLOAD = common.MAX_UPLOAD  # uploads (labelled sets, projector tables) are read as data, never run or trusted as paths
 QUEUE_SIZE = 64  # beyond this a request is refused at once ("queue full") rather than waiting for minutes
 
 

@@ -23,7 +23,7 @@ def main() -> None:
     args = ap.parse_args()
     plain = TEXT.replace("[MASK]", "capital")
     n_tokens = len(attention.attention(plain, "fill-mask: embedded-general").tokens)
-    spec = prompt_cls.make_spec(*prompt_cls.PRESETS["Movie sentiment (SST-2 style)"])
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])
     texts, labels, _ = projector.read_table(projector.SAMPLE)
     proj = projector.project(texts, labels)
     question = "What is Paris?"

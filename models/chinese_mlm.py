@@ -20,6 +20,7 @@ from models.loading import cached_load
 ZH_DIR = embedded.WEIGHTS_DIR / "zh"  # where the registry's "zh/..." files live
 HUB_ID = registry.get("chinese-mlm", "ShannonAI/ChineseBERT-base").location
 MAX_CHARS = 10_000
+MAX_TOKENS = 256  # per forward pass, [CLS] and [SEP] included (the mini models' positions)
 
 
 def make_tokenizer(vocab_file: str | Path):
@@ -33,7 +34,7 @@ def make_tokenizer(vocab_file: str | Path):
 
 
 def mini_config(vocab_size: int, fusion: bool, hidden: int = 256, layers: int = 4, heads: int = 4,
-                max_len: int = 256, intermediate: int | None = None, act: str = "gelu"):
+                max_len: int = MAX_TOKENS, intermediate: int | None = None, act: str = "gelu"):
     from transformers import BertConfig
 
     cfg = BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
@@ -65,7 +66,7 @@ class Encoded:
     notices: list[str] = field(default_factory=list)
 
 
-def encode(tokenizer, text: str, max_len: int = 256, mask_positions: set[int] = frozenset()) -> Encoded:
+def encode(tokenizer, text: str, max_len: int = MAX_TOKENS, mask_positions: set[int] = frozenset()) -> Encoded:
     if not text or not text.strip():
         raise InputError("The text is empty.")
     if len(text) > MAX_CHARS:
@@ -311,7 +312,7 @@ class SentimentHead(torch.nn.Module):
         return loss, logits
 
 
-def batch_encode(tokenizer, texts: list[str], max_len: int = 256) -> dict[str, torch.Tensor]:
+def batch_encode(tokenizer, texts: list[str], max_len: int = MAX_TOKENS) -> dict[str, torch.Tensor]:
     encs = [encode(tokenizer, t, max_len) for t in texts]
     width = max(e.input_ids.shape[1] for e in encs)
     ids = torch.zeros(len(encs), width, dtype=torch.long)
@@ -355,7 +356,7 @@ def classify_sentiment(text: str, model: str = "zh-fused") -> dict[str, float]:
     text, _ = clean_text(text, max_chars=MAX_CHARS)
     require_chinese(text, "classify its sentiment")
     head, tok = load_classifier(model)
-    _, logits = head(**batch_encode(tok, [text], 256))
+    _, logits = head(**batch_encode(tok, [text]))
     return {lab: round(float(p), 4) for lab, p in zip(SENTIMENT_LABELS, logits[0].softmax(-1))}
 
 
@@ -365,7 +366,7 @@ def score_chnsenticorp(name: str, rows: list[tuple[str, int]], batch_size: int =
     correct = 0
     for i in range(0, len(rows), batch_size):
         batch = rows[i:i + batch_size]
-        _, logits = head(**batch_encode(tok, [t for t, _ in batch], 256))
+        _, logits = head(**batch_encode(tok, [t for t, _ in batch]))
         correct += sum(int(p) == l for p, (_, l) in zip(logits.argmax(-1), batch))
     return {"n": len(rows), "accuracy": round(correct / len(rows), 4)}
 
@@ -378,7 +379,7 @@ def score_masked_chars(name: "str | ChineseLM", texts: list[str], seed: int = 0,
     rng = np.random.default_rng(seed)
     nll, n, top1 = 0.0, 0, 0
     for text in texts:
-        enc = encode(lm.tokenizer, text, 256)
+        enc = encode(lm.tokenizer, text)
         cand = [i for i, (a, b) in enumerate(enc.offsets) if b - a == 1 and chinese_inputs.is_cjk(text[a])
                 and enc.input_ids[0, i] != lm.tokenizer.unk_token_id]
         if len(cand) < 4:

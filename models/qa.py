@@ -27,6 +27,9 @@ MAX_LEN = 384
 DOC_STRIDE = 128
 BATCH = 16
 N_CANDIDATES = 20  # top start and end positions tried per window
+MAX_TOP_N = 20  # limits the tab's sliders share with the API
+MAX_ANSWER_TOKENS = 200
+MAX_QUESTION_CHARS = 2_000
 
 
 @dataclass
@@ -124,21 +127,45 @@ def _span_candidates(start: np.ndarray, end: np.ndarray, is_ctx: np.ndarray, max
             if s <= e and e - s + 1 <= max_answer_len]
 
 
-@torch.no_grad()
-def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL, top_n: int = 5, max_answer_len: int = 30,
-            null_threshold: float = 0.0, max_len: int | None = None, stride: int | None = None) -> QAResult:
-    t0 = time.perf_counter()
-    question, notes_q = clean_text(question, "question", max_chars=2_000)
+@dataclass
+class QAInputs:
+    """What preprocess() makes of a question and a context: the model's windows and how to read them."""
+    question: str
+    context: str
+    enc: object  # the tokenizer's BatchEncoding, one row per window (offsets and sequence ids kept)
+    max_len: int
+    stride: int
+    ctx_id: int  # sequence id of the context (1 when padding is on the right, as for BERT)
+    notices: list[str]
+
+    @property
+    def n_windows(self) -> int:
+        return len(self.enc["input_ids"])
+
+    def batch(self, qa: QAModel, windows: slice | list[int]) -> dict[str, torch.Tensor]:
+        """Model inputs for some windows (no token_type_ids for models that have none)."""
+        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in self.enc]
+        if qa.model.config.model_type in ("distilbert", "roberta"):
+            keys = [k for k in keys if k != "token_type_ids"]
+        rows = range(self.n_windows)[windows] if isinstance(windows, slice) else windows
+        return {k: torch.tensor([self.enc[k][i] for i in rows]) for k in keys}
+
+    def is_context(self, w: int) -> np.ndarray:
+        return np.array([s == self.ctx_id for s in self.enc.sequence_ids(w)])
+
+
+def preprocess(question: str, context: str, qa: QAModel, top_n: int = 5, max_answer_len: int = 30,
+               max_len: int | None = None, stride: int | None = None) -> QAInputs:
+    """Check and clean the inputs, then cut question + context into the windows the model reads:
+    the window the model was trained with (the embedded one: 256 tokens), else SQuAD's 384 / 128."""
+    question, notes_q = clean_text(question, "question", max_chars=MAX_QUESTION_CHARS)
     context, notices = clean_text(context, "context", max_chars=MAX_CONTEXT_CHARS)
     notices = notes_q + notices
-    if not 1 <= int(top_n) <= 20:
-        raise InputError("The n-best size must be between 1 and 20.")
-    if not 1 <= int(max_answer_len) <= 200:
-        raise InputError("The maximum answer length must be between 1 and 200 tokens.")
-    qa = model if isinstance(model, QAModel) else load(model)
-    t0 = time.perf_counter()  # time the prediction, not the one-off load
+    if not 1 <= int(top_n) <= MAX_TOP_N:
+        raise InputError(f"The n-best size must be between 1 and {MAX_TOP_N}.")
+    if not 1 <= int(max_answer_len) <= MAX_ANSWER_TOKENS:
+        raise InputError(f"The maximum answer length must be between 1 and {MAX_ANSWER_TOKENS} tokens.")
     tok = qa.tokenizer
-    # read with the window the model was trained with (the embedded one: 256 tokens), else SQuAD's 384/128
     max_len = max_len or qa.meta.get("max_len", MAX_LEN)
     stride = stride or (DOC_STRIDE if max_len == MAX_LEN else max_len // 3)
     notices += language_notice(question + context, qa.checkpoint.languages)
@@ -149,28 +176,32 @@ def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL,
     if n_q > max_len // 2:
         raise InputError(f"The question is {n_q} tokens; at most {max_len // 2} fit next to the context in one "
                          f"{max_len}-token window. Shorten the question.")
-
     enc = encode_windows(tok, question, context, max_len, stride)
-    ctx_id = 1 if tok.padding_side == "right" else 0
-    n_win = len(enc["input_ids"])
-    if n_win > 1:
-        notices.append(f"The context is longer than one {max_len}-token window: it was read as {n_win} "
+    inputs = QAInputs(question, context, enc, max_len, stride, 1 if tok.padding_side == "right" else 0, notices)
+    if inputs.n_windows > 1:
+        notices.append(f"The context is longer than one {max_len}-token window: it was read as {inputs.n_windows} "
                        f"overlapping windows (stride {stride}) and the answers merged.")
-    starts, ends = [], []
-    model_inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-    for i in range(0, n_win, BATCH):
-        batch = {k: torch.tensor(enc[k][i:i + BATCH]) for k in model_inputs}
-        if "token_type_ids" in batch and qa.model.config.model_type in ("distilbert", "roberta"):
-            batch.pop("token_type_ids")
-        out = qa.model(**batch)
-        starts.append(out.start_logits.float().numpy())
-        ends.append(out.end_logits.float().numpy())
-    starts, ends = np.concatenate(starts), np.concatenate(ends)
+    return inputs
 
+
+def forward(qa: QAModel, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None):
+    """Start and end logits for a batch of windows (inputs_embeds: for gradients w.r.t. the embeddings)."""
+    if inputs_embeds is not None:
+        batch = {k: v for k, v in batch.items() if k != "input_ids"}
+        out = qa.model(inputs_embeds=inputs_embeds, **batch)
+    else:
+        out = qa.model(**batch)
+    return out.start_logits, out.end_logits
+
+
+def postprocess(qa: QAModel, inputs: QAInputs, starts: np.ndarray, ends: np.ndarray, top_n: int = 5,
+                max_answer_len: int = 30, null_threshold: float = 0.0, seconds: float = 0.0) -> QAResult:
+    """Valid spans of every window, merged into one n-best list; the null answer; per-token logits."""
+    tok, enc, context = qa.tokenizer, inputs.enc, inputs.context
+    notices = list(inputs.notices)
     windows, cands, null_scores = [], [], []
-    for w in range(n_win):
-        seq_ids = enc.sequence_ids(w)
-        is_ctx = np.array([s == ctx_id for s in seq_ids])
+    for w in range(inputs.n_windows):
+        is_ctx = inputs.is_context(w)
         offsets = [tuple(o) if c else (0, 0) for o, c in zip(enc["offset_mapping"][w], is_ctx)]
         cls_pos = enc["input_ids"][w].index(tok.cls_token_id) if tok.cls_token_id in enc["input_ids"][w] else 0
         null = float(starts[w][cls_pos] + ends[w][cls_pos])
@@ -206,8 +237,24 @@ def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL,
                 per_token[key] = (centrality, TokenLogit(win.tokens[i], key[0], key[1],
                                                          float(win.start_logits[i]), float(win.end_logits[i])))
     context_logits = [v[1] for _, v in sorted(per_token.items())]
-    return QAResult(qa.name, question, context, answer, nbest, null_score, windows, context_logits, notices,
-                    round(time.perf_counter() - t0, 4))
+    return QAResult(qa.name, inputs.question, context, answer, nbest, null_score, windows, context_logits, notices,
+                    round(seconds, 4))
+
+
+@torch.no_grad()
+def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL, top_n: int = 5, max_answer_len: int = 30,
+            null_threshold: float = 0.0, max_len: int | None = None, stride: int | None = None) -> QAResult:
+    """preprocess -> forward (batches of windows) -> postprocess; the "Look inside" views call the same steps."""
+    qa = model if isinstance(model, QAModel) else load(model)
+    t0 = time.perf_counter()  # time the prediction, not the one-off load
+    inputs = preprocess(question, context, qa, top_n, max_answer_len, max_len, stride)
+    starts, ends = [], []
+    for i in range(0, inputs.n_windows, BATCH):
+        s, e = forward(qa, inputs.batch(qa, slice(i, i + BATCH)))
+        starts.append(s.float().numpy())
+        ends.append(e.float().numpy())
+    return postprocess(qa, inputs, np.concatenate(starts), np.concatenate(ends), top_n, max_answer_len,
+                       null_threshold, time.perf_counter() - t0)
 
 
 def squad_scores(qa: QAModel, rows: list[dict], allow_no_answer: bool = False) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 from models.errors import InputError
 
 PROBES = Path(__file__).resolve().parent.parent / "tests" / "data" / "cloze_probes.tsv"
+MAX_UPLOAD_BYTES = 20 * 2**20  # every uploaded table (few-shot examples, projector data); gradio enforces it too
 
 
 def _existing(path: str | Path) -> Path:
@@ -134,3 +135,30 @@ def read_chnsenticorp(path: str | Path) -> list[tuple[str, int]]:
     """ChnSentiCorp TSV (`label<TAB>text_a`) -> [(text, label)]."""
     rows = _existing(path).read_text(encoding="utf-8").splitlines()[1:]
     return [(r.split("\t", 1)[1], int(r.split("\t", 1)[0])) for r in rows if "\t" in r]
+
+
+def read_upload_table(path: str | Path):
+    """An uploaded CSV/TSV read as data only (strings; nothing evaluated) -> pandas DataFrame.
+    One rule for every upload: at most MAX_UPLOAD_BYTES; .tsv/.tab/.txt are tab-separated without quoting
+    (SST-2 style text keeps its quotes), .csv comma-separated, anything else sniffed."""
+    import pandas as pd
+
+    if path is None:
+        raise InputError("No file uploaded.")
+    if not isinstance(path, (str, Path)):  # a gradio upload object: its temp file path
+        path = path.name
+    path = _existing(path)
+    size = path.stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        raise InputError(f"The file is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
+    suffix = path.suffix.lower()
+    sep = "\t" if suffix in (".tsv", ".tab", ".txt") else "," if suffix == ".csv" else None
+    try:
+        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, quoting=3 if sep == "\t" else 0,
+                         engine="python" if sep is None else "c")
+    except Exception as exc:  # any parse failure of an uploaded file is the user's file, not a bug
+        kind = {"\t": "TSV", ",": "CSV"}.get(sep, "CSV/TSV")
+        raise InputError(f"Could not read the file as {kind}: {exc}") from None
+    if df.empty:
+        raise InputError("The file has no rows.")
+    return df

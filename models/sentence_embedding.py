@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from models import tuning
 from models.errors import InputError
 from models.loading import cached_load
 
@@ -134,27 +135,16 @@ def setfit(examples: list[tuple[str, str]], contrastive: bool = True, iterations
     losses = []
     if contrastive:
         enc.model = copy.deepcopy(base.model)
-        enc.model.train()
-        opt = torch.optim.AdamW(enc.model.parameters(), lr=lr)
         pairs = contrastive_pairs(examples, iterations, random.Random(seed))
-        steps = epochs * -(-len(pairs) // batch_size)
-        step = 0
-        for _ in range(epochs):
-            for b in range(0, len(pairs), batch_size):
-                chunk = pairs[b:b + batch_size]
-                a = embed(enc, [x for x, _, _ in chunk], grad=True)
-                c = embed(enc, [y for _, y, _ in chunk], grad=True)
-                loss = torch.nn.functional.mse_loss((a * c).sum(-1), torch.tensor([s for _, _, s in chunk]))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                step += 1
-                losses.append(loss.item())
-                if progress:
-                    progress(step / steps, f"SetFit contrastive step {step}/{steps}, loss {losses[-1]:.3f}")
-        enc.model.eval()
-        for p in enc.model.parameters():
-            p.requires_grad = False
+        batches = [pairs[b:b + batch_size] for _ in range(epochs) for b in range(0, len(pairs), batch_size)]
+
+        def loss_fn(chunk):
+            a = embed(enc, [x for x, _, _ in chunk], grad=True)
+            c = embed(enc, [y for _, y, _ in chunk], grad=True)
+            return torch.nn.functional.mse_loss((a * c).sum(-1), torch.tensor([s for _, _, s in chunk]))
+
+        losses = tuning.run_steps(enc.model, enc.model.parameters(), batches, loss_fn, lr, progress,
+                                  "SetFit contrastive")
     enc.head = fit_head(enc, examples, seed)
     enc.meta = {"tuned_on": len(examples), "contrastive": contrastive, "losses": losses,
                 "epochs": epochs if contrastive else 0}

@@ -261,3 +261,18 @@ def score_upos(tg: Tagger, sents, aggregation: str = "first") -> dict:
             correct += label == g
             total += 1
     return {"n": len(sents), "words": total, "accuracy": round(correct / max(total, 1), 4)}
+
+
+def layer_probe_results() -> dict[str, dict]:
+    """task -> {"metric", "rows": [{"layer", "metric"}]} from the shipped layer-probe files
+    (written by `recipes/train_tagger.py --probe`); tasks without a file are left out."""
+    import json
+
+    from models import embedded
+
+    out = {}
+    for task in ("upos", "ner"):
+        path = embedded.WEIGHTS_DIR / f"layer-probe-{task}.json"
+        if path.is_file():
+            out[task] = json.loads(path.read_text())
+    return out

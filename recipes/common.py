@@ -3,6 +3,7 @@ periodic logging and resumable checkpoints of the trainable (adapter) weights.""
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -10,6 +11,35 @@ from typing import Callable
 import torch
 
 from models import embedded
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS_DIR = ROOT / "runs"  # resumable checkpoints, whatever the working directory
+# the shared data sets (read, never copied into the repo); BERT_DEMO_DATA overrides
+DATA_DIR = os.environ.get("BERT_DEMO_DATA", str(ROOT.parent / "shared" / "data"))
+
+
+def run_dir_for(out: str | Path, given: str | None = None) -> Path:
+    """Where a recipe writing `out` keeps its resumable state: --run-dir, else runs/<out stem>."""
+    return Path(given) if given else RUNS_DIR / Path(out).stem
+
+
+def train_top_layers(peft_model, n: int) -> None:
+    """Also train the top n encoder layers in full (on top of the LoRA adapters and the head)."""
+    if not n:
+        return
+    n_layers = peft_model.base_model.model.config.num_hidden_layers
+    top = tuple(f"encoder.layer.{i}." for i in range(n_layers - n, n_layers))
+    for name, p in peft_model.named_parameters():
+        if any(t in name for t in top):
+            p.requires_grad = True
+
+
+def command_line(recipe: str) -> str:
+    """The exact command that ran, for the weight file's metadata (the README must quote it)."""
+    import shlex
+    import sys
+
+    return f"python -m recipes.{recipe} " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 def optimizer_and_schedule(params, lr: float, steps: int, weight_decay: float = 0.01):
@@ -24,7 +54,7 @@ def resume(acc, model, opt, sched, run_dir: Path | None) -> int:
     """Restore the last checkpoint in run_dir, if any; returns the step to continue from."""
     if run_dir is None or not (run_dir / "state.pt").exists():
         return 0
-    ck = torch.load(run_dir / "state.pt", weights_only=False)
+    ck = torch.load(run_dir / "state.pt", weights_only=True)  # tensors and plain containers only: no code runs
     embedded.load_adapter_into(acc.unwrap_model(model), ck["adapter"])
     opt.load_state_dict(ck["opt"])
     sched.load_state_dict(ck["sched"])

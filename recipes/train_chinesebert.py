@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shlex
 import shutil
-import sys
 from pathlib import Path
 
 import torch
@@ -107,7 +105,7 @@ def pretrain(args) -> None:
         for _ in range(start):
             sched.step()
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-    run_dir = Path(args.run_dir or f"runs/{Path(args.out).stem}")
+    run_dir = common.run_dir_for(args.out, args.run_dir)
     seconds, step = common.train(acc, model, loader, opt, sched, args.steps, lambda b: model(**b).loss,
                                  run_dir=run_dir, save_every=args.save_every, minutes=args.minutes, start_step=start,
                                  bf16=args.bf16)
@@ -121,7 +119,7 @@ def pretrain(args) -> None:
             "batch_size": args.batch_size, "lr": args.lr, "mask_rate": args.mask_rate, "init": "monpa" if args.init_monpa else "random",
             "init_coverage": init_note, "train_windows": len(examples), "train_chars": sum(map(len, lines)),
             "train_seconds_this_run": round(seconds), "bf16": args.bf16, "heldout": scores,
-            "command": "python -m recipes.train_chinesebert " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+            "command": common.command_line("train_chinesebert")}
     save(acc.unwrap_model(model), args.out, meta)
     shutil.copy(zh / "vocab.txt", Path(args.out).parent / "vocab.txt")
     acc.print(json.dumps({"out": args.out, **meta}))
@@ -147,10 +145,14 @@ def classify(args) -> None:
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-    seconds, _ = common.train(acc, model, loader, opt, sched, steps, lambda b: model(**b)[0], log_every=50)
+    seconds, step = common.train(acc, model, loader, opt, sched, steps, lambda b: model(**b)[0],
+                                 common.run_dir_for(args.out, args.run_dir), log_every=50, minutes=args.minutes,
+                                 bf16=args.bf16)
     save(acc.unwrap_model(model), args.out, {"task": "chnsenticorp", "init": Path(args.init).name,
                                              "fusion": meta["fusion"], "size": meta["size"], "epochs": args.epochs,
-                                             "train_seconds": round(seconds)})
+                                             "steps": steps, "steps_done": step, "seed": args.seed,
+                                             "train_seconds_last_run": round(seconds),
+                                             "command": common.command_line("train_chinesebert")})
     acc.print(json.dumps({"out": args.out, "steps": steps, "train_seconds": round(seconds)}))
 
 
@@ -158,7 +160,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=("pretrain", "classify"))
     ap.add_argument("--corpus", default="data/zh", help="output folder of recipes.prepare_zh_corpus")
-    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--data", default=common.DATA_DIR)
     ap.add_argument("--out", required=True)
     ap.add_argument("--init", help="pre-trained model (classify)")
     ap.add_argument("--fusion", action=argparse.BooleanOptionalAction, default=True)

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -102,12 +100,7 @@ def main() -> None:
             if "lora_" in n:
                 p.requires_grad = False
     args.train_top = max(args.train_top, init_meta.get("train_top") or 0)  # keep training what init trained
-    if args.train_top:
-        n_layers = model.base_model.model.config.num_hidden_layers
-        top = tuple(f"encoder.layer.{i}." for i in range(n_layers - args.train_top, n_layers))
-        for n, p in model.named_parameters():
-            if any(t in n for t in top):
-                p.requires_grad = True
+    common.train_top_layers(model, args.train_top)
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     acc.print(f"trainable parameters: {n_train:,}")
 
@@ -127,7 +120,7 @@ def main() -> None:
     opt, sched = common.optimizer_and_schedule(params, args.lr, args.steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
     inner = acc.unwrap_model(model).base_model.model  # BertForMaskedLM with LoRA layers injected
-    run_dir = Path(args.run_dir or f"runs/{Path(args.out).stem}")
+    run_dir = common.run_dir_for(args.out, args.run_dir)
     resuming = (run_dir / "state.pt").exists()
     before = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval and not resuming else None
     if before:
@@ -147,7 +140,7 @@ def main() -> None:
             "steps": args.steps, "steps_done": step, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
             "wwm": args.wwm, "head_only": args.head_only, "train_top": args.train_top, "train_seconds": round(train_s),
             "eval_before": before, "eval_after": after,
-            "command": "python -m recipes.train_mlm " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+            "command": common.command_line("train_mlm")}
     embedded.save_adapter(acc.unwrap_model(model), args.out, meta)
     acc.print("after:", json.dumps(after))
     acc.print(json.dumps({"out": args.out, "steps": args.steps, "train_seconds": round(train_s),

@@ -20,8 +20,6 @@ import argparse
 import json
 import math
 import random
-import shlex
-import sys
 from pathlib import Path
 
 import torch
@@ -108,12 +106,7 @@ def main() -> None:
         train_rows += [{**r, "article": (i + 1, r["article"])} for r in readers.read_squad(path)]
     model, tok = embedded.build_model(BertForQuestionAnswering)
     model = embedded.add_adapter(model, r=args.lora_r, alpha=2 * args.lora_r)
-    if args.train_top:
-        n_layers = model.base_model.model.config.num_hidden_layers
-        top = tuple(f"encoder.layer.{i}." for i in range(n_layers - args.train_top, n_layers))
-        for n, p in model.named_parameters():
-            if any(t in n for t in top):
-                p.requires_grad = True
+    common.train_top_layers(model, args.train_top)
     examples = make_examples(train_rows, args.neg_rate, args.seed)
     feats = featurize(tok, examples, args.max_len, args.stride)
     n_neg = sum(f["start_positions"] == 0 for f in feats)
@@ -126,7 +119,7 @@ def main() -> None:
     acc.print(f"trainable parameters: {sum(p.numel() for p in params):,}; {steps} steps")
     opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-    run_dir = Path(args.run_dir or f"runs/{Path(args.out).stem}")
+    run_dir = common.run_dir_for(args.out, args.run_dir)
     train_s, step = common.train(acc, model, loader, opt, sched, steps, lambda batch: model(**batch).loss,
                                  run_dir, args.save_every, minutes=args.minutes, bf16=args.bf16)
     peft_model = acc.unwrap_model(model)
@@ -135,7 +128,7 @@ def main() -> None:
             "windows": len(feats), "steps": steps, "steps_done": step, "batch_size": args.batch_size,
             "max_len": args.max_len, "lr": args.lr, "train_top": args.train_top, "bf16": args.bf16,
             "neg_rate": args.neg_rate, "train_seconds_last_run": round(train_s),
-            "command": "python -m recipes.train_qa " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+            "command": common.command_line("train_qa")}
     embedded.save_adapter(peft_model, args.out, meta)
     # validate the saved (fp16, merged) artefact exactly as the app will load it
     merged, tok2, _ = embedded.load_embedded(args.out, BertForQuestionAnswering)

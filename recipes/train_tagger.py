@@ -68,6 +68,7 @@ def finetune(args, train, dev) -> None:
     config = {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": label2id}
     model, tok = embedded.build_model(BertForTokenClassification, **config)
     model = embedded.add_adapter(model, r=args.lora_r, alpha=2 * args.lora_r)
+    common.train_top_layers(model, args.train_top)
     feats = encode(tok, train, label2id, args.max_len)
     loader = torch.utils.data.DataLoader(feats, batch_size=args.batch_size, shuffle=True,
                                          collate_fn=lambda b: collate(b, tok.pad_token_id),
@@ -78,10 +79,12 @@ def finetune(args, train, dev) -> None:
               f"{steps} steps")
     opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-    train_s, _ = common.train(acc, model, loader, opt, sched, steps, lambda batch: model(**batch).loss,
-                           log_every=50)
+    train_s, step = common.train(acc, model, loader, opt, sched, steps, lambda batch: model(**batch).loss,
+                                 common.run_dir_for(args.out, args.run_dir), log_every=50, minutes=args.minutes,
+                                 bf16=args.bf16)
     meta = {"task": args.task, "train": FILES[args.task][0], "epochs": args.epochs, "steps": steps,
-            "lr": args.lr, "train_seconds": round(train_s),
+            "steps_done": step, "lr": args.lr, "train_top": args.train_top, "bf16": args.bf16,
+            "train_seconds_last_run": round(train_s), "command": common.command_line("train_tagger"),
             "config": {"num_labels": len(labels), "id2label": {str(i): l for i, l in enumerate(labels)}}}
     embedded.save_adapter(acc.unwrap_model(model), args.out, meta)
     merged, tok2, _ = embedded.load_embedded(args.out, BertForTokenClassification)
@@ -188,7 +191,7 @@ def probe(args, train, dev) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("task", choices=sorted(FILES))
-    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--data", default=common.DATA_DIR)
     ap.add_argument("--out", help="adapter file (fine-tuning)")
     ap.add_argument("--probe", action="store_true", help="layer-selection probes instead of fine-tuning")
     ap.add_argument("--probe-out")
@@ -202,6 +205,11 @@ def main() -> None:
     ap.add_argument("--limit", type=int, help="subsample the training sentences")
     ap.add_argument("--dev-limit", type=int)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-top", type=int, default=0, help="also train the top N encoder layers in full")
+    ap.add_argument("--minutes", type=float, default=0,
+                    help="stop after this many minutes (checkpoint saved; rerun the same command to go on)")
+    ap.add_argument("--run-dir", help="checkpoint folder (default runs/<out stem>); rerunning resumes from it")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (AMX); master weights stay fp32")
     args = ap.parse_args()
     train_file, dev_file, reader = FILES[args.task]
     train = reader(Path(args.data) / train_file)[:args.limit]

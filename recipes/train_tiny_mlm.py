@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import subprocess
 import sys
 import zipfile
@@ -87,7 +86,7 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(embedded.encoder_path())  # the same bert-base-uncased vocabulary
-    run_dir = Path(args.run_dir or f"runs/{Path(args.out).stem}")
+    run_dir = common.run_dir_for(args.out, args.run_dir)
     if Path(args.out).is_file() and not (run_dir / "state.pt").exists():  # continue from the committed weights
         model, _, meta = embedded.load_embedded(args.out)
         start_step = int(meta.get("steps_done", 0))
@@ -132,7 +131,7 @@ def main() -> None:
             "steps_done": step, "steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len,
             "mask_prob": args.mask_prob, "lr": args.lr, "train_seconds_this_run": round(train_s),
             "eval_before": before, "eval_after": after,
-            "command": "python -m recipes.train_tiny_mlm " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+            "command": common.command_line("train_tiny_mlm")}
     save_full(inner, args.out, meta)
     print(json.dumps({"out": args.out, "step": step, "after": after}), flush=True)
 

@@ -13,6 +13,10 @@ from typing import Any, Callable
 import gradio as gr
 
 from models.errors import InputError, ModelUnavailable
+from models.readers import MAX_UPLOAD_BYTES
+
+# gradio's upload limit, from the one limit the readers enforce
+MAX_UPLOAD = f"{MAX_UPLOAD_BYTES // 2**20}mb"
 
 log = logging.getLogger("bert-demo")
 MAX_ECHO = 300  # characters of an error message; a message never echoes a huge input back

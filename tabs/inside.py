@@ -16,12 +16,12 @@ import pandas as pd  # noqa: E402
 from models import fill_mask, prompt_cls, qa, registry  # noqa: E402
 from models.errors import InputError  # noqa: E402
 from models.inside import attention, attribution, heads, logit_lens, model_choices, projector  # noqa: E402
-from tabs import tagging as tagging_tab  # noqa: E402
+from tabs import plots  # noqa: E402
 from tabs.common import clear_on_failure, export_file, notices_markdown, run_model, ui_error  # noqa: E402
 
 TITLE = "Look inside"
 VIEW_TEMPLATE = Path(__file__).resolve().parent / "assets" / "attention_view.html"
-SENTIMENT = "Movie sentiment (SST-2 style)"
+SENTIMENT = prompt_cls.SST2_PRESET
 HEAD_TAGGERS = [c.name for c in registry.checkpoints("tagging") if c.sample]  # taggers with a labelled sample
 
 INTRO = """
@@ -203,7 +203,7 @@ def build() -> None:
                               label="Probability of the final answer, read off each layer (0 = embeddings)")
         l_table = gr.Dataframe(label="Top predictions per layer", interactive=False)
         with gr.Accordion("Tagging: which layer knows most (layer-selection probes)", open=False):
-            gr.Plot(value=tagging_tab.layer_plot(), label="Dev accuracy / F1 per layer")
+            gr.Plot(value=plots.layer_probe_plot(), label="Dev accuracy / F1 per layer")
         clear_on_failure(l_btn.click(show_logit_lens, [l_text, l_model], [l_notes, l_table, l_curve],
                                      api_name="inside_logit_lens"), [l_table, l_curve], l_notes)
     with gr.Tab("Heads"):

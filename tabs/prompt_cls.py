@@ -9,7 +9,6 @@ from models.loading import hub_reachable
 from tabs.common import clear_on_failure, notices_markdown, run_model
 
 TITLE = "Prompt classification"
-MAX_UPLOAD_BYTES = 1_000_000
 
 INTRO = """
 ### The prompt trick: classification as fill-in-the-blank
@@ -24,7 +23,7 @@ sentence encoder's similarity to each label's description, e.g. "It was great.";
 and **nli** (bart-large-mnli, Hub only).
 """
 
-DEFAULT_PRESET = "Movie sentiment (SST-2 style)"
+DEFAULT_PRESET = prompt_cls.SST2_PRESET
 EXAMPLES = [
     ["a gorgeous, witty, seductive movie.", DEFAULT_PRESET],
     ["the plot is nothing but boilerplate clichés from start to finish.", DEFAULT_PRESET],
@@ -100,27 +99,10 @@ def finetune(template, verbalizer, backend, model_name, few_shot, epochs, progre
 
 def read_csv(file) -> pd.DataFrame:
     """Few-shot examples from an uploaded CSV/TSV with columns text,label (read as data only)."""
-    return run_model(_read_csv, file)
+    return run_model(prompt_cls.read_few_shot_table, file)
 
 
-def _read_csv(file) -> pd.DataFrame:
-    import os
 
-    from models.errors import InputError
-
-    if file is None:
-        raise InputError("No file uploaded.")
-    path = file if isinstance(file, str) else file.name
-    if os.path.getsize(path) > MAX_UPLOAD_BYTES:
-        raise InputError(f"The file is over {MAX_UPLOAD_BYTES // 1000} kB; upload at most a few hundred examples.")
-    try:
-        df = pd.read_csv(path, sep=None, engine="python", dtype=str)
-    except Exception as exc:  # any parse failure of an uploaded file is the user's file, not a bug
-        raise InputError(f"Could not read the file as CSV/TSV ({exc}).") from None
-    cols = {c.lower().strip(): c for c in df.columns}
-    if "text" not in cols or "label" not in cols:
-        raise InputError(f"The file needs 'text' and 'label' columns; it has: {', '.join(df.columns)}.")
-    return df[[cols["text"], cols["label"]]].rename(columns={cols["text"]: "text", cols["label"]: "label"})
 
 
 def build() -> None:

@@ -115,13 +115,13 @@ def build() -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         with gr.Column(scale=3):
-            question = gr.Textbox(label="Question", value=EXAMPLES[0][0], max_length=2_000)
+            question = gr.Textbox(label="Question", value=EXAMPLES[0][0], max_length=qa.MAX_QUESTION_CHARS)
             context = gr.Textbox(label="Context", lines=6, value=EXAMPLES[0][1], max_length=qa.MAX_CONTEXT_CHARS)
         with gr.Column(scale=2):
             model = gr.Dropdown(registry.dropdown(qa.TASK),
                                 value=qa.DEFAULT_MODEL, label="Model")
-            top_n = gr.Slider(1, 20, value=5, step=1, label="n-best answers")
-            max_len = gr.Slider(1, 100, value=30, step=1, label="Max answer length (tokens)")
+            top_n = gr.Slider(1, qa.MAX_TOP_N, value=5, step=1, label="n-best answers")
+            max_len = gr.Slider(1, qa.MAX_ANSWER_TOKENS, value=30, step=1, label="Max answer length (tokens)")
             null_t = gr.Slider(-10, 20, value=0.0, step=0.5,
                                label="No-answer threshold (answer only if best span + threshold ≥ [CLS] score)")
     run = gr.Button("Answer", variant="primary")

@@ -1,17 +1,12 @@
 """Sequence tagging tab: named entities and parts of speech, word by word."""
 from __future__ import annotations
 
-import json
-
 import gradio as gr
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from models import embedded, registry, tagging  # noqa: E402
-from tabs.common import clear_on_failure, notices_markdown, run_model  # noqa: E402
+from models import registry, tagging
+from tabs import plots
+from tabs.common import clear_on_failure, notices_markdown, run_model
 
 TITLE = "Tagging (NER / POS)"
 
@@ -32,31 +27,6 @@ EXAMPLES = [
     ["The quick brown fox jumps over the lazy dog because it wants to eat.", "Parts of speech"],
     ["I can't believe she's already finished reading all three books!", "Parts of speech"],
 ]
-
-
-def layer_plot():
-    """Accuracy / F1 per layer from the layer-selection probes (recipes/train_tagger.py --probe)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-    found = False
-    for ax, task in zip(axes, ("upos", "ner")):
-        path = embedded.WEIGHTS_DIR / f"layer-probe-{task}.json"
-        if not path.is_file():
-            ax.set_axis_off()
-            continue
-        found = True
-        res = json.loads(path.read_text())
-        layers = [r for r in res["rows"] if r["layer"] is not None]
-        mix = [r for r in res["rows"] if r["layer"] is None]
-        ax.plot([r["layer"] for r in layers], [r["metric"] for r in layers], "o-", label="one layer")
-        if mix:
-            ax.axhline(mix[0]["metric"], color="#dc2626", ls="--", label="learned mix of all layers")
-        ax.set_xlabel("layer (0 = embeddings)")
-        ax.set_ylabel(res["metric"])
-        ax.set_title(f"{task.upper()}: frozen features, linear tagger")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig if found else None
 
 
 def tag(text: str, task: str, model_name: str, aggregation: str, progress=gr.Progress()):
@@ -89,7 +59,7 @@ def build() -> None:
         gr.Markdown("A linear tagger trained on frozen features of each layer of the MiniLM encoder, and on a "
                     "learned softmax-weighted mix of all layers (see the README's table).")
         # drawn once at build time: a callable value would add a public no-input "/layer_plot" endpoint
-        gr.Plot(value=layer_plot(), label="Dev accuracy / F1 per layer")
+        gr.Plot(value=plots.layer_probe_plot(), label="Dev accuracy / F1 per layer")
     with gr.Accordion("Raw result (JSON)", open=False):
         raw = gr.JSON(label="Raw result")
     gr.Examples(EXAMPLES, inputs=[text, task])

@@ -145,7 +145,7 @@ def test_projector_file_guards(tmp_path, monkeypatch):
 def test_attributions_explain_what_the_tabs_predict_and_find_the_deciding_words():
     from models import prompt_cls, qa
 
-    spec = prompt_cls.make_spec(*prompt_cls.PRESETS["Movie sentiment (SST-2 style)"])
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])
     text = "The acting was great."
     att = attribution.classification_occlusion(text, spec)
     assert att.target == prompt_cls.predict(text, spec).label  # the prediction the prompt tab shows
@@ -156,6 +156,29 @@ def test_attributions_explain_what_the_tabs_predict_and_find_the_deciding_words(
     assert att.target == qa.predict("Who wrote Hamlet?", ctx).answer.text == "William Shakespeare"
     by_size = sorted(((abs(s), t) for t, s in att.spans if s is not None), reverse=True)
     assert {t for _, t in by_size[:2]} == {"William", "Shakespeare"}  # the answer's own words weigh most
+
+def test_qa_attribution_explains_the_answer_the_tab_shows_in_long_contexts():
+    """The view reads with the QA tab's own windows (256 tokens, stride) through qa.preprocess/forward.
+    It used to encode one truncated 512-token window: an answer beyond it could not be explained."""
+    from models import qa
+
+    filler = " ".join(f"Paragraph {i} is about the weather in a small town, which was mild that year." for i in range(45))
+    ctx = filler + " Hamlet is a tragedy written by William Shakespeare around 1600."
+    question = "Who wrote the tragedy Hamlet?"
+    shown = qa.predict(question, ctx)
+    assert len(shown.windows) > 2 and len(qa.load().tokenizer(ctx)["input_ids"]) > 512
+    att = attribution.qa_gradient_x_input(question, ctx)
+    assert att.target == shown.nbest[0].text
+    win = shown.windows[shown.nbest[0].window]
+    lo = min(a for (a, _), c in zip(win.offsets, win.is_context) if c)  # the answer's window starts here
+    pos, scored = 0, []
+    for text, score in att.spans:
+        if score is not None:
+            scored.append((pos, text))
+        pos += len(text)
+    assert scored and lo > 0 and min(p for p, _ in scored) == lo  # exactly the words of the answer's window
+    assert "Shakespeare" in " ".join(t for _, t in scored)
+
 
 def test_attention_exports_are_bounded(tmp_path, monkeypatch):
     """Issue 12, defect 5: every attention click left a temp dir behind."""

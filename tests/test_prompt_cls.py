@@ -8,7 +8,7 @@ import pytest
 from models import fill_mask, prompt_cls, readers
 from models.errors import InputError
 
-SPEC = prompt_cls.make_spec(*prompt_cls.PRESETS["Movie sentiment (SST-2 style)"])
+SPEC = prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])
 
 
 @pytest.mark.parametrize("template,verb,match", [

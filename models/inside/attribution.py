@@ -3,7 +3,8 @@
 Classification (the prompt tab's cloze classifier): occlusion. Each word is dropped in turn and the
 drop in the predicted label's probability is the word's score; all variants run as one batch.
 QA: gradient x input. The gradient of the answer's start + end logit with respect to the input
-embeddings, dotted with those embeddings, summed over a word's sub-tokens. We chose these two
+embeddings, dotted with those embeddings, summed over a word's sub-tokens; computed on the window the
+QA tab's answer came from, through the QA module's own preprocess / forward steps. We chose these two
 hand-written methods over captum: each is a few lines on top of the tab's own model code, and
 captum adds a dependency for no gain here.
 """
@@ -17,7 +18,6 @@ import torch
 
 from models import prompt_cls, qa
 from models.errors import InputError
-from models.loading import model_window
 from models.text_checks import clean_text
 
 MAX_OCCLUSION_WORDS = 200  # one forward pass per word
@@ -65,23 +65,24 @@ def classification_occlusion(text: str, spec: prompt_cls.PromptSpec, model: str 
 
 def qa_gradient_x_input(question: str, context: str, model: str = qa.DEFAULT_MODEL,
                         max_answer_len: int = 30) -> Attribution:
-    question, _ = clean_text(question)
-    context, _ = clean_text(context)
+    """Explain the answer the QA tab shows: the same preprocessing (window size, stride), the same
+    answer (the n-best's first span, even when the null answer wins), in the window it came from."""
     m = qa.load(model)
-    enc = m.tokenizer(question, context, truncation="only_second", max_length=model_window(m.model),
-                      return_offsets_mapping=True, return_tensors="pt")
-    offsets = enc.pop("offset_mapping")[0].tolist()
-    seq = enc.sequence_ids(0)
-    is_ctx = np.array([s == 1 for s in seq])
-    emb = m.model.get_input_embeddings()(enc["input_ids"]).detach().requires_grad_(True)
-    inputs = {k: v for k, v in enc.items() if k != "input_ids"}
+    inputs = qa.preprocess(question, context, m, max_answer_len=max_answer_len)
+    with torch.no_grad():
+        shown = qa.predict(question, context, m, top_n=1, max_answer_len=max_answer_len)
+    if not shown.nbest:
+        raise InputError("The model found no answer span in the context to explain.")
+    ans = shown.nbest[0]
+    w = ans.window
+    offsets = [tuple(o) for o in inputs.enc["offset_mapping"][w]]
+    is_ctx = inputs.is_context(w)
+    s = next(i for i in range(len(offsets)) if is_ctx[i] and offsets[i][0] == ans.start)
+    e = next(i for i in range(len(offsets)) if is_ctx[i] and offsets[i][1] == ans.end and i >= s)
+    batch = inputs.batch(m, [w])
+    emb = m.model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
     with torch.enable_grad():
-        out = m.model(inputs_embeds=emb, **inputs)
-        start, end = out.start_logits[0], out.end_logits[0]
-        cands = qa._span_candidates(start.detach().float().numpy(), end.detach().float().numpy(), is_ctx, max_answer_len)
-        if not cands:
-            raise InputError("The model found no answer span in the context to explain.")
-        _, s, e = max(cands)
+        start, end = (x[0] for x in qa.forward(m, batch, inputs_embeds=emb))
         (start[s] + end[e]).backward()
     per_token = (emb.grad[0] * emb[0]).sum(-1).detach().float().numpy()
     # sum sub-tokens into words (word = maximal run of tokens with touching offsets or one whitespace word)
@@ -94,6 +95,6 @@ def qa_gradient_x_input(question: str, context: str, model: str = qa.DEFAULT_MOD
         else:
             words.append((a, b))
             scores.append(per_token[i])
-    answer = context[offsets[s][0]:offsets[e][1]]
     target_score = float((start[s] + end[e]).detach())
-    return Attribution("gradient x input", answer, round(target_score, 3), _spans(context, words, np.array(scores)))
+    return Attribution("gradient x input", ans.text, round(target_score, 3),
+                       _spans(inputs.context, words, np.array(scores)))

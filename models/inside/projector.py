@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from models import readers
 from models.errors import InputError
 from models.inside import load
 from models.text_checks import clean_text
@@ -16,7 +17,6 @@ from models.text_checks import clean_text
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sst2-300.tsv"
 SAMPLE_LABELS = {"0": "negative", "1": "positive"}
 MAX_ROWS = 500  # more points are sampled (seeded) down to this, with a notice
-MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_TEXT_TOKENS = 128
 TEXT_COLUMNS = ("text", "sentence", "review", "text_a", "content")
 METHODS = ("PCA", "UMAP")
@@ -32,16 +32,7 @@ def umap_available() -> bool:
 def read_table(path: str | Path, seed: int = 0) -> tuple[list[str], list[str] | None, list[str]]:
     """A CSV/TSV read as data -> (texts, labels or None, notices). The text column is 'text'/'sentence'/...
     or the first column holding text; 'label' is used when present."""
-    path = Path(path)
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(f"The file is {path.stat().st_size / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
-    sep = "\t" if path.suffix.lower() in (".tsv", ".tab", ".txt") else ","
-    try:
-        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, quoting=3 if sep == "\t" else 0)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-        raise InputError(f"Could not read the file as {'TSV' if sep == chr(9) else 'CSV'}: {e}") from None
-    if df.empty:
-        raise InputError("The file has no rows.")
+    df = readers.read_upload_table(path)
     cols = {c.strip().lower(): c for c in df.columns}
     text_col = next((cols[c] for c in TEXT_COLUMNS if c in cols), None)
     if text_col is None:  # the first column whose cells are mostly words, not numbers
@@ -132,6 +123,6 @@ def sentiment_predictions(texts: list[str], model: str) -> list[str]:
     task, name = registry.parse_choice(model, VIEW_TASKS)
     if task != "fill-mask":
         raise InputError("Colouring by prediction uses the sentiment cloze prompt: pick a fill-mask model.")
-    spec = prompt_cls.make_spec(*prompt_cls.PRESETS["Movie sentiment (SST-2 style)"])
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])
     probs, _, _ = prompt_cls.label_probabilities(spec, texts, "cloze", name, calibrate=True)
     return [spec.labels[i] for i in probs.argmax(-1)]

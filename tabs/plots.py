@@ -1,0 +1,35 @@
+"""Figures more than one tab shows."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from models import tagging  # noqa: E402
+
+
+def layer_probe_plot():
+    """Accuracy / F1 per layer from the layer-selection probes (recipes/train_tagger.py --probe);
+    None when no probe results ship."""
+    results = tagging.layer_probe_results()
+    if not results:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for ax, task in zip(axes, ("upos", "ner")):
+        res = results.get(task)
+        if res is None:
+            ax.set_axis_off()
+            continue
+        layers = [r for r in res["rows"] if r["layer"] is not None]
+        mix = [r for r in res["rows"] if r["layer"] is None]
+        ax.plot([r["layer"] for r in layers], [r["metric"] for r in layers], "o-", label="one layer")
+        if mix:
+            ax.axhline(mix[0]["metric"], color="#dc2626", ls="--", label="learned mix of all layers")
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.set_ylabel(res["metric"])
+        ax.set_title(f"{task.upper()}: frozen features, linear tagger")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
