@@ -17,42 +17,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-
 from models import readers
-from models.readers import PROBES, read_probes, read_texts
+from models import scoring
+from models.errors import InputError, ModelUnavailable
+from models.readers import PROBES, read_texts
 
 
 def cmd_mlm(args) -> dict:
     from models import fill_mask
-    from models.mlm_scoring import mask_fixed_positions, score_masked_lm
-
+    
     lm = fill_mask.load(args.model)
-    batch = mask_fixed_positions(lm.tokenizer, read_texts(args.data), seed=args.seed, limit_tokens=args.limit)
-    scores = score_masked_lm(lm.model, lm.tokenizer, batch)
+    batch = scoring.mask_fixed_positions(lm.tokenizer, read_texts(args.data), seed=args.seed, limit_tokens=args.limit)
+    scores = scoring.score_masked_lm(lm.model, lm.tokenizer, batch)
     return {"task": "mlm", "model": args.model, **scores}
 
 
-def score_probes(model: str, path: str | Path = PROBES) -> dict:
-    """How many cloze probes a masked LM gets right: an accepted answer at rank 1 / in the top 5."""
-    from models import fill_mask
-
-    top1 = top5 = 0
-    misses, by_kind = [], {}
-    for kind, text, answers in read_probes(path):
-        words = [c.token for c in fill_mask.predict(text, model, 5).predictions[0].candidates]
-        hit1, hit5 = words[0] in answers, bool(answers & set(words))
-        top1, top5 = top1 + hit1, top5 + hit5
-        k = by_kind.setdefault(kind, {"n": 0, "top5": 0})
-        k["n"], k["top5"] = k["n"] + 1, k["top5"] + hit5
-        if not hit5:
-            misses.append(f"{text} -> {' '.join(words)}")
-    return {"n": sum(k["n"] for k in by_kind.values()), "top1": top1, "top5": top5, "by_kind": by_kind,
-            "misses": misses}
-
-
 def cmd_probes(args) -> dict:
-    return {"task": "probes", "model": args.model, **score_probes(args.model, args.data)}
+    return {"task": "probes", "model": args.model, **scoring.score_probes(args.model, args.data)}
 
 
 def cmd_squad(args) -> dict:
@@ -62,19 +43,19 @@ def cmd_squad(args) -> dict:
     if args.limit:
         rows = rows[:args.limit]
     if not rows:
-        raise ValueError(f"no questions in {args.data}")
-    scores = qa.squad_scores(qa.load(args.model), rows, allow_no_answer=args.allow_no_answer)
+        raise InputError(f"no questions in {args.data}")
+    scores = scoring.squad_scores(qa.load(args.model), rows, allow_no_answer=args.allow_no_answer)
     return {"task": "squad", "model": args.model, **scores}
 
 
 def cmd_tagging(args) -> dict:
     from models import tagging
 
-    reader, scorer = ((readers.read_conll, tagging.score_conll) if args.task == "conll"
-                      else (readers.read_conllu, tagging.score_upos))
+    reader, scorer = ((readers.read_conll, scoring.score_conll) if args.task == "conll"
+                      else (readers.read_conllu, scoring.score_upos))
     sents = reader(args.data)[:args.limit]
     if not sents:
-        raise ValueError(f"no sentences in {args.data}")
+        raise InputError(f"no sentences in {args.data}")
     scores = scorer(tagging.load(args.model), sents, args.aggregation)
     scores.pop("words", None)
     return {"task": args.task, "model": args.model, **scores}
@@ -89,13 +70,13 @@ def cmd_sst2(args) -> dict:
 
     rows = readers.read_labelled_tsv(args.data, args.limit)
     if not rows:
-        raise ValueError(f"no labelled rows in {args.data}")
+        raise InputError(f"no labelled rows in {args.data}")
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[args.preset])
     if args.shots and args.mode == "finetune" and args.backend not in ("cloze", "embedding"):
-        raise ValueError("fine-tuning needs --backend cloze (prompt fine-tuning) or embedding (SetFit); "
+        raise InputError("fine-tuning needs --backend cloze (prompt fine-tuning) or embedding (SetFit); "
                          "or use --mode demos")
     if args.shots and not args.train:
-        raise ValueError("--shots needs --train TRAIN.tsv to draw the examples from")
+        raise InputError("--shots needs --train TRAIN.tsv to draw the examples from")
     pool = readers.read_labelled_tsv(args.train) if args.shots else []
     accs = []
     for seed in args.seed:
@@ -105,7 +86,7 @@ def cmd_sst2(args) -> dict:
             for label in spec.labels:
                 cands = [r for r in pool if r[1] == label]
                 if len(cands) < args.shots:
-                    raise ValueError(f"--shots {args.shots} but only {len(cands)} '{label}' rows in {args.train}")
+                    raise InputError(f"--shots {args.shots} but only {len(cands)} '{label}' rows in {args.train}")
                 shots += rng.sample(cands, args.shots)
         tuned = None
         if args.shots and args.backend == "embedding":  # demos: head on the frozen encoder; finetune: SetFit
@@ -133,9 +114,7 @@ def cmd_sst2(args) -> dict:
 
 
 def cmd_mlm_zh(args) -> dict:
-    from models import chinese_mlm
-
-    scores = chinese_mlm.score_masked_chars(args.model, read_texts(args.data), args.seed, args.limit)
+    scores = scoring.score_masked_chars(args.model, read_texts(args.data), args.seed, args.limit)
     return {"task": "mlm-zh", "model": args.model, **scores}
 
 
@@ -152,17 +131,14 @@ def cmd_heads(args) -> dict:
 
 
 def cmd_chnsenticorp(args) -> dict:
-    from models import chinese_mlm
-
     rows = readers.read_chnsenticorp(args.data)[:args.limit]
     if not rows:
-        raise ValueError(f"no labelled rows in {args.data}")
-    return {"task": "chnsenticorp", "model": args.model, **chinese_mlm.score_chnsenticorp(args.model, rows)}
+        raise InputError(f"no labelled rows in {args.data}")
+    return {"task": "chnsenticorp", "model": args.model, **scoring.score_chnsenticorp(args.model, rows)}
 
 
 def main(argv: list[str] | None = None) -> None:
     from models import fill_mask, prompt_cls, qa, registry, tagging
-    from models.errors import InputError, ModelUnavailable
 
     ap = argparse.ArgumentParser(prog="python -m models.eval", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from models.errors import InputError
 from models import registry
-from models.loading import cached_load, load_checkpoint, model_window
+from models.loading import TaskModel, load_task_model
 from models.text_checks import clean_text, language_notice
 
 TASK = "fill-mask"
@@ -26,17 +26,8 @@ MASK_MARKER = re.compile(r"\[mask\]|<mask>", re.IGNORECASE)  # accepted whatever
 
 
 
-@dataclass
-class MaskedLM:
-    name: str
-    model: torch.nn.Module
-    tokenizer: object
-    checkpoint: registry.Checkpoint
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def max_tokens(self) -> int:
-        return model_window(self.model)
+class MaskedLM(TaskModel):
+    """A loaded masked LM (name, model, tokenizer, checkpoint, meta)."""
 
 
 @dataclass
@@ -76,16 +67,10 @@ class FillMaskResult:
                                 for p in self.predictions]}
 
 
-def _build(ck: registry.Checkpoint) -> MaskedLM:
+def load(name: str = DEFAULT_MODEL) -> MaskedLM:
     from transformers import AutoModelForMaskedLM, BertForMaskedLM
 
-    model, tok, meta = load_checkpoint(ck, BertForMaskedLM, AutoModelForMaskedLM)
-    return MaskedLM(ck.name, model, tok, ck, meta)
-
-
-def load(name: str = DEFAULT_MODEL) -> MaskedLM:
-    ck = registry.get(TASK, name)
-    return cached_load(("fill-mask", name), lambda: _build(ck), evictable=ck.needs_hub)
+    return load_task_model(TASK, name, MaskedLM, BertForMaskedLM, AutoModelForMaskedLM)
 
 
 def display_token(tokenizer, token_id: int) -> str:

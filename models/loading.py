@@ -10,9 +10,11 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from models.errors import ModelUnavailable
+from models import registry
 from models.registry import Checkpoint, Source
 
 HUB_HOST = "huggingface.co"
@@ -72,6 +74,32 @@ def load_checkpoint(ck: Checkpoint, embedded_cls, hub_cls) -> tuple[Any, Any, di
     model = from_hub(hub_cls.from_pretrained, ck.location, attn_implementation="eager", use_safetensors=True)
     model.eval()
     return model, tok, {}
+
+
+@dataclass
+class TaskModel:
+    """A loaded checkpoint of one task: what every task module returns from load()."""
+    name: str
+    model: Any  # a transformers PreTrainedModel
+    tokenizer: Any
+    checkpoint: Checkpoint
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def max_tokens(self) -> int:
+        return model_window(self.model)
+
+
+def load_task_model(task: str, name: str, wrap: type, embedded_cls, hub_cls):
+    """The task's checkpoint `name`, built once per process as `wrap` (a TaskModel subclass): an embedded
+    adapter on the MiniLM encoder as `embedded_cls`, or a Hub model as `hub_cls` (kept under the LRU budget)."""
+    ck = registry.get(task, name)
+
+    def build():
+        model, tok, meta = load_checkpoint(ck, embedded_cls, hub_cls)
+        return wrap(ck.name, model, tok, ck, meta)
+
+    return cached_load((task, name), build, evictable=ck.needs_hub)
 
 
 def model_window(model) -> int:

@@ -9,7 +9,7 @@ the null ([CLS]) score beats the best span by more than `null_threshold`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ import torch
 from models.chinese_inputs import is_cjk
 from models.errors import InputError
 from models import registry
-from models.loading import cached_load, load_checkpoint
+from models.loading import TaskModel, load_task_model
 from models.text_checks import clean_text, language_notice
 
 TASK = "qa"
@@ -32,13 +32,8 @@ MAX_ANSWER_TOKENS = 200
 MAX_QUESTION_CHARS = 2_000
 
 
-@dataclass
-class QAModel:
-    name: str
-    model: torch.nn.Module
-    tokenizer: object
-    checkpoint: registry.Checkpoint
-    meta: dict = field(default_factory=dict)
+class QAModel(TaskModel):
+    """A loaded extractive QA model (name, model, tokenizer, checkpoint, meta)."""
 
 
 @dataclass
@@ -96,16 +91,10 @@ class QAResult:
 
 
 
-def _build(ck: registry.Checkpoint) -> QAModel:
+def load(name: str = DEFAULT_MODEL) -> QAModel:
     from transformers import AutoModelForQuestionAnswering, BertForQuestionAnswering
 
-    model, tok, meta = load_checkpoint(ck, BertForQuestionAnswering, AutoModelForQuestionAnswering)
-    return QAModel(ck.name, model, tok, ck, meta)
-
-
-def load(name: str = DEFAULT_MODEL) -> QAModel:
-    ck = registry.get(TASK, name)
-    return cached_load(("qa", name), lambda: _build(ck), evictable=ck.needs_hub)
+    return load_task_model(TASK, name, QAModel, BertForQuestionAnswering, AutoModelForQuestionAnswering)
 
 
 def encode_windows(tokenizer, question: str, context: str, max_len: int = MAX_LEN, stride: int = DOC_STRIDE,
@@ -257,15 +246,3 @@ def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL,
                        null_threshold, time.perf_counter() - t0)
 
 
-def squad_scores(qa: QAModel, rows: list[dict], allow_no_answer: bool = False) -> dict:
-    """Official SQuAD v1.1 EM / F1 (torchmetrics' implementation of the official script)."""
-    from torchmetrics.functional.text import squad
-
-    preds, target = [], []
-    for r in rows:
-        res = predict(r["question"], r["context"], qa, top_n=1,
-                      null_threshold=0.0 if allow_no_answer else float("inf"))
-        preds.append({"prediction_text": res.answer.text if res.answer else "", "id": r["id"]})
-        target.append({"answers": {"answer_start": r["answer_starts"], "text": r["answers"]}, "id": r["id"]})
-    scores = squad(preds, target)
-    return {"n": len(rows), "exact_match": round(float(scores["exact_match"]), 2), "f1": round(float(scores["f1"]), 2)}

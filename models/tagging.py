@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -21,7 +21,7 @@ import torch
 from models.chinese_inputs import is_cjk
 from models.errors import InputError
 from models import registry
-from models.loading import cached_load, load_checkpoint, model_window
+from models.loading import TaskModel, load_task_model
 from models.text_checks import clean_text, language_notice
 
 TASK = "tagging"
@@ -30,18 +30,12 @@ AGGREGATIONS = ("first", "average", "max")
 BATCH = 16
 
 
-@dataclass
-class Tagger:
-    name: str
-    model: torch.nn.Module
-    tokenizer: object
-    checkpoint: registry.Checkpoint
-    id2label: dict[int, str]
-    meta: dict = field(default_factory=dict)
+class Tagger(TaskModel):
+    """A loaded token classifier (name, model, tokenizer, checkpoint, meta); labels from its config."""
 
     @property
-    def max_tokens(self) -> int:
-        return model_window(self.model)
+    def id2label(self) -> dict[int, str]:
+        return {int(k): v for k, v in self.model.config.id2label.items()}
 
 
 @dataclass
@@ -84,16 +78,10 @@ class TaggingResult:
 
 
 
-def _build(ck: registry.Checkpoint) -> Tagger:
+def load(name: str = DEFAULT_MODEL) -> Tagger:
     from transformers import AutoModelForTokenClassification, BertForTokenClassification
 
-    model, tok, meta = load_checkpoint(ck, BertForTokenClassification, AutoModelForTokenClassification)
-    return Tagger(ck.name, model, tok, ck, {int(k): v for k, v in model.config.id2label.items()}, meta)
-
-
-def load(name: str = DEFAULT_MODEL) -> Tagger:
-    ck = registry.get(TASK, name)
-    return cached_load(("tagging", name), lambda: _build(ck), evictable=ck.needs_hub)
+    return load_task_model(TASK, name, Tagger, BertForTokenClassification, AutoModelForTokenClassification)
 
 
 def aggregate(probs: np.ndarray, how: str) -> np.ndarray:
@@ -241,27 +229,6 @@ def predict(text: str, model: "str | Tagger" = DEFAULT_MODEL, aggregation: str =
 
 
 # ---- data sets and scoring (shared by the recipe, the eval CLI and the tests) ----
-
-def score_conll(tg: Tagger, sents, aggregation: str = "first") -> dict:
-    """Entity-level precision / recall / F1 (seqeval, CoNLL-style)."""
-    from seqeval.metrics import f1_score, precision_score, recall_score
-
-    dists, _ = tag_word_lists(tg, [w for w, _ in sents], aggregation, batch_size=64)
-    pred = [[label for label, _ in labels_of(tg, d)] for d in dists]
-    gold = [t for _, t in sents]
-    return {"n": len(sents), "f1": round(f1_score(gold, pred), 4), "precision": round(precision_score(gold, pred), 4),
-            "recall": round(recall_score(gold, pred), 4)}
-
-
-def score_upos(tg: Tagger, sents, aggregation: str = "first") -> dict:
-    dists, _ = tag_word_lists(tg, [w for w, _ in sents], aggregation, batch_size=64)
-    correct = total = 0
-    for d, (_, gold) in zip(dists, sents):
-        for (label, _), g in zip(labels_of(tg, d), gold):
-            correct += label == g
-            total += 1
-    return {"n": len(sents), "words": total, "accuracy": round(correct / max(total, 1), 4)}
-
 
 def layer_probe_results() -> dict[str, dict]:
     """task -> {"metric", "rows": [{"layer", "metric"}]} from the shipped layer-probe files

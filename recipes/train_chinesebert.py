@@ -30,7 +30,7 @@ from accelerate import Accelerator
 from safetensors.torch import save_file
 from transformers import DataCollatorForLanguageModeling
 
-from models import chinese_inputs, chinese_mlm, chinesebert, readers
+from models import chinese_inputs, chinese_mlm, chinesebert, readers, scoring
 from recipes import common
 
 
@@ -113,7 +113,7 @@ def pretrain(args) -> None:
     if args.eval_chars and (zh / "zh-heldout.txt").is_file():  # the corpus folder of prepare_zh_corpus has one
         heldout = (zh / "zh-heldout.txt").read_text(encoding="utf-8").splitlines()
         lm = chinese_mlm.ChineseLM("trained", acc.unwrap_model(model).eval(), tok, {}, {})
-        scores = chinese_mlm.score_masked_chars(lm, heldout, limit=args.eval_chars)
+        scores = scoring.score_masked_chars(lm, heldout, limit=args.eval_chars)
         acc.print(f"held-out masked characters: {scores}")
     meta = {"task": "chinese-mlm", "fusion": args.fusion, "size": size, "steps": args.steps, "steps_done": step,
             "batch_size": args.batch_size, "lr": args.lr, "mask_rate": args.mask_rate, "init": "monpa" if args.init_monpa else "random",

@@ -29,7 +29,7 @@ from transformers import DataCollatorForLanguageModeling
 from models import embedded
 from recipes import common
 from models.readers import read_texts
-from models.mlm_scoring import mask_fixed_positions, score_masked_lm
+from models.scoring import mask_fixed_positions, score_masked_lm
 
 
 def pack(tokenizer, texts: list[str], seq_len: int) -> list[dict]:

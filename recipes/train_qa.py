@@ -26,7 +26,7 @@ import torch
 from accelerate import Accelerator
 from transformers import BertForQuestionAnswering
 
-from models import embedded, qa, readers, registry
+from models import embedded, qa, readers, registry, scoring
 from recipes import common
 
 VAL_EVERY = 6  # article i is validation when i % 6 == 5
@@ -131,9 +131,9 @@ def main() -> None:
             "command": common.command_line("train_qa")}
     embedded.save_adapter(peft_model, args.out, meta)
     # validate the saved (fp16, merged) artefact exactly as the app will load it
-    merged, tok2, _ = embedded.load_embedded(args.out, BertForQuestionAnswering)
-    qa_model = qa.QAModel("trained", merged, tok2, registry.get("qa", qa.DEFAULT_MODEL))
-    val = qa.squad_scores(qa_model, val_rows[:args.val_limit])
+    merged, tok2, saved_meta = embedded.load_embedded(args.out, BertForQuestionAnswering)  # its max_len: the app's window
+    qa_model = qa.QAModel("trained", merged, tok2, registry.get("qa", qa.DEFAULT_MODEL), saved_meta)
+    val = scoring.squad_scores(qa_model, val_rows[:args.val_limit])
     acc.print(json.dumps({"out": args.out, "steps": steps, "train_seconds": round(train_s), "val": val}))
 
 

@@ -23,7 +23,7 @@ import torch
 from accelerate import Accelerator
 from transformers import BertForTokenClassification
 
-from models import embedded, readers, registry, tagging
+from models import embedded, readers, registry, scoring, tagging
 from recipes import common
 
 FILES = {"ner": ("conll2003/eng.train", "conll2003/eng.testa", readers.read_conll),
@@ -58,7 +58,7 @@ def collate(batch, pad_id: int) -> dict:
 
 
 def score(task: str, tg: tagging.Tagger, sents) -> dict:
-    return tagging.score_conll(tg, sents) if task == "ner" else tagging.score_upos(tg, sents)
+    return scoring.score_conll(tg, sents) if task == "ner" else scoring.score_upos(tg, sents)
 
 
 def finetune(args, train, dev) -> None:
@@ -88,8 +88,7 @@ def finetune(args, train, dev) -> None:
             "config": {"num_labels": len(labels), "id2label": {str(i): l for i, l in enumerate(labels)}}}
     embedded.save_adapter(acc.unwrap_model(model), args.out, meta)
     merged, tok2, _ = embedded.load_embedded(args.out, BertForTokenClassification)
-    tg = tagging.Tagger("trained", merged, tok2, registry.get("tagging", tagging.DEFAULT_MODEL),
-                        {int(k): v for k, v in merged.config.id2label.items()})
+    tg = tagging.Tagger("trained", merged, tok2, registry.get("tagging", tagging.DEFAULT_MODEL))
     acc.print(json.dumps({"out": args.out, "steps": steps, "train_seconds": round(train_s),
                           "dev": score(args.task, tg, dev)}))
 

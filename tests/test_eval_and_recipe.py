@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from models import embedded, fill_mask
-from models.mlm_scoring import mask_fixed_positions
+from models.scoring import mask_fixed_positions
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = [
