@@ -103,16 +103,26 @@ def _window(ids: list[int], positions: list[int], size: int) -> tuple[int, int]:
     return start, start + size
 
 
-@torch.no_grad()
-def predict(text: str, model: str = DEFAULT_MODEL, top_k: int = 5, capture: bool = False) -> FillMaskResult:
-    t0 = time.perf_counter()
-    text, notices = clean_text(text)
+@dataclass
+class MaskInputs:
+    """What preprocess() makes of a text: the token ids the model reads and where the masks are."""
+    segments: list[str]  # the text split at its masks
+    ids: list[int]  # [CLS] + the window around the masks + [SEP]
+    positions: list[int]  # mask positions in ids
+    notices: list[str]
+
+
+def check_top_k(top_k) -> int:
     try:
         top_k = int(top_k)
     except (TypeError, ValueError):
         raise InputError(f"top_k must be a whole number, got {top_k!r}.")
     if not 1 <= top_k <= MAX_TOP_K:
         raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}.")
+    return top_k
+
+
+def split_at_masks(text: str) -> list[str]:
     segments = MASK_MARKER.split(text)
     n_masks = len(segments) - 1
     if n_masks == 0:
@@ -120,11 +130,16 @@ def predict(text: str, model: str = DEFAULT_MODEL, top_k: int = 5, capture: bool
                          "e.g. 'Paris is the [MASK] of France.'")
     if n_masks > MAX_MASKS:
         raise InputError(f"The text has {n_masks} masks; at most {MAX_MASKS} are allowed.")
-    lm = load(model)
-    t0 = time.perf_counter()  # time the prediction, not the one-off load
+    return segments
+
+
+def preprocess(text: str, lm: MaskedLM) -> MaskInputs:
+    """Clean the text, find its masks (whatever the model's own mask token), and keep the window of
+    tokens around them that fits the model."""
+    text, notices = clean_text(text)
+    segments = split_at_masks(text)
     tok = lm.tokenizer
     notices += language_notice(text, lm.checkpoint.languages)
-
     ids, positions = _tokenize_around_masks(tok, segments)
     size = lm.max_tokens - 2
     start, end = _window(ids, positions, size)
@@ -137,8 +152,17 @@ def predict(text: str, model: str = DEFAULT_MODEL, top_k: int = 5, capture: bool
     if n_unk:
         notices.append(f"{n_unk} word(s) are not in the model's vocabulary (emoji or rare symbols); "
                        f"the model sees them as {tok.unk_token}.")
+    return MaskInputs(segments, ids, positions, notices)
 
-    out = lm.model(input_ids=torch.tensor([ids]), output_attentions=capture, output_hidden_states=capture)
+
+def forward(lm: MaskedLM, inputs: MaskInputs, capture: bool = False):
+    """The model's output for the window (with attentions and hidden states when capture)."""
+    return lm.model(input_ids=torch.tensor([inputs.ids]), output_attentions=capture, output_hidden_states=capture)
+
+
+def postprocess(lm: MaskedLM, inputs: MaskInputs, out, top_k: int, capture: bool = False) -> FillMaskResult:
+    """Top-k words at each mask, the filled-in text, and (capture) the internals the views draw."""
+    tok, positions, segments = lm.tokenizer, inputs.positions, inputs.segments
     logits = out.logits[0, positions].float()  # [n_masks, vocab]
     probs = logits.softmax(-1)
     top = probs.topk(top_k, dim=-1)
@@ -154,15 +178,28 @@ def predict(text: str, model: str = DEFAULT_MODEL, top_k: int = 5, capture: bool
             parts += [w, seg]
         return "".join(parts)
 
-    filled = fill([p.candidates[0].token for p in predictions])
-    sequences = [fill([c.token]) for c in predictions[0].candidates] if n_masks == 1 else []
+    n_masks = len(positions)
     result = FillMaskResult(
-        model=lm.name, text=fill([tok.mask_token] * n_masks), tokens=tok.convert_ids_to_tokens(ids),
-        mask_positions=positions, predictions=predictions, filled=filled, sequences=sequences,
-        notices=notices, seconds=0.0)
+        model=lm.name, text=fill([tok.mask_token] * n_masks), tokens=tok.convert_ids_to_tokens(inputs.ids),
+        mask_positions=positions, predictions=predictions, filled=fill([p.candidates[0].token for p in predictions]),
+        sequences=[fill([c.token]) for c in predictions[0].candidates] if n_masks == 1 else [],
+        notices=list(inputs.notices), seconds=0.0)
     if capture:
         result.attentions = [a[0].numpy() for a in out.attentions]
         result.hidden_states = [h[0].numpy() for h in out.hidden_states]
         result.mask_logits = logits.numpy()
+    return result
+
+
+@torch.no_grad()
+def predict(text: str, model: str = DEFAULT_MODEL, top_k: int = 5, capture: bool = False) -> FillMaskResult:
+    """preprocess -> forward -> postprocess; the "Look inside" views call the same steps (capture=True)."""
+    cleaned, _ = clean_text(text)  # the input's own errors come before any model is loaded
+    top_k = check_top_k(top_k)
+    split_at_masks(cleaned)
+    lm = load(model)
+    t0 = time.perf_counter()  # time the prediction, not the one-off load
+    inputs = preprocess(text, lm)
+    result = postprocess(lm, inputs, forward(lm, inputs, capture), top_k, capture)
     result.seconds = round(time.perf_counter() - t0, 4)
     return result

@@ -201,5 +201,6 @@ def cached_load(key: Any, build: Callable[[], Any], evictable: bool = False) -> 
     return MODEL_CACHE.get(key, build, evictable)
 
 
-def is_loaded(key: Any) -> bool:
-    return MODEL_CACHE.is_loaded(key)
+def is_loaded(task: str, name: str) -> bool:
+    """Has this checkpoint been built in this process (so the tab can skip its "loading" notice)?"""
+    return MODEL_CACHE.is_loaded((task, name))

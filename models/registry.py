@@ -137,12 +137,6 @@ def load(task: str, name: str):
     return loader() if task in ("sentence-embedding", "causal-lm", "nli") else loader(name)
 
 
-def is_loaded(task: str, name: str) -> bool:
-    from models.loading import is_loaded as cache_has
-
-    return cache_has((task, name))
-
-
 def choice(task: str, name: str) -> str:
     return f"{task}{CHOICE_SEPARATOR}{name}"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from models import fill_mask, registry
-from models.loading import MODEL_CACHE
+from models import fill_mask, loading, registry
 from tabs.common import clear_on_failure, notices_markdown, run_model
 
 TITLE = "Fill-mask"
@@ -36,13 +35,13 @@ EXAMPLES = [
 
 def predict(text: str, model_name: str, top_k: float, progress=gr.Progress()):
     """Top-k words at each mask. Returns (notes, filled text, top-k of the first mask, table, raw JSON)."""
-    if not registry.is_loaded(fill_mask.TASK, model_name):
+    if not loading.is_loaded(fill_mask.TASK, model_name):
         progress(0.1, desc=f"Loading {model_name} (first use only)…")
     result = run_model(fill_mask.predict, text, model_name, int(top_k))
     rows = [{"mask": p.index + 1, "rank": r + 1, "word": c.token, "probability": round(c.score, 4)}
             for p in result.predictions for r, c in enumerate(p.candidates)]
     first = {c.token: c.score for c in result.predictions[0].candidates}
-    load_s = MODEL_CACHE.load_seconds.get(("fill-mask", model_name))
+    load_s = loading.MODEL_CACHE.load_seconds.get(("fill-mask", model_name))
     info = f"Model `{result.model}` · {result.seconds * 1000:.0f} ms" + (f" · loaded in {load_s:.1f} s" if load_s else "")
     return notices_markdown(result.notices, info), result.filled, first, pd.DataFrame(rows), result.to_dict()
 

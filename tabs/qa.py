@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from models import qa, registry  # noqa: E402
+from models import loading, qa, registry  # noqa: E402
 from tabs.common import clear_on_failure, examples_offline_first, notices_markdown, run_model  # noqa: E402
 
 TITLE = "Question answering"
@@ -94,7 +94,7 @@ def logits_figure(result: qa.QAResult):
 def answer(question: str, context: str, model_name: str, top_n: float, max_answer_len: float,
            null_threshold: float, progress=gr.Progress()):
     """Best span, n-best table, logits plot. Returns (notes, highlighted context, n-best, plot, raw JSON)."""
-    if not registry.is_loaded(qa.TASK, model_name):
+    if not loading.is_loaded(qa.TASK, model_name):
         progress(0.1, desc=f"Loading {model_name} (first use only)…")
     r = run_model(qa.predict, question, context, model_name, int(top_n), int(max_answer_len), float(null_threshold))
     if r.answer is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from models import registry, tagging
+from models import loading, registry, tagging
 from tabs import plots
 from tabs.common import clear_on_failure, notices_markdown, run_model
 
@@ -32,7 +32,7 @@ EXAMPLES = [
 def tag(text: str, task: str, model_name: str, aggregation: str, progress=gr.Progress()):
     """Tag `text`. Returns (notes, highlighted entities/words, word table, raw JSON)."""
     model_name = model_name or TASK_MODELS.get(task, tagging.DEFAULT_MODEL)
-    if not registry.is_loaded(tagging.TASK, model_name):
+    if not loading.is_loaded(tagging.TASK, model_name):
         progress(0.05, desc=f"Loading {model_name} (first use only)…")
     r = run_model(tagging.predict, text, model_name, aggregation, progress=lambda f, d: progress(f, desc=d))
     table = pd.DataFrame([{"word": w.word, "label": w.label, "confidence": w.score, "chars": f"{w.start}-{w.end}"}
