@@ -33,17 +33,6 @@ def make_tokenizer(vocab_file: str | Path):
                              model_max_length=512)
 
 
-def mini_config(vocab_size: int, fusion: bool, hidden: int = 256, layers: int = 4, heads: int = 4,
-                max_len: int = MAX_TOKENS, intermediate: int | None = None, act: str = "gelu"):
-    from transformers import BertConfig
-
-    cfg = BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                     intermediate_size=intermediate or 4 * hidden, max_position_embeddings=max_len, type_vocab_size=2,
-                     hidden_act=act)
-    cfg.fusion = fusion
-    return cfg
-
-
 def fill_glyph_table(model, tokenizer) -> dict[str, list[str]]:
     """Render every vocabulary character into the (frozen) glyph embedding; returns font gaps."""
     if not getattr(model.config, "fusion", True):
@@ -123,7 +112,7 @@ def read_lm(path: Path, name: str | None = None) -> ChineseLM:
     The app loads the shipped ones through load(); the classifier recipe starts from any."""
     state, meta = embedded.read_adapter(path)
     tok = make_tokenizer(Path(path).parent / "vocab.txt")
-    model = chinesebert.ChineseBertForMaskedLM(mini_config(len(tok), meta["fusion"], **meta["size"]))
+    model = chinesebert.ChineseBertForMaskedLM(chinesebert.mini_config(len(tok), meta["fusion"], **meta["size"]))
     missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     allowed = {"bert.embeddings.glyph_embeddings.embedding.weight", "cls.predictions.decoder.weight",
                "cls.predictions.decoder.bias"}
@@ -144,12 +133,6 @@ def load(name: str = "zh-fused") -> ChineseLM:
     if ck.needs_hub:
         return cached_load(("chinese-mlm", name), _load_official, evictable=True)
     return cached_load(("chinese-mlm", name), lambda: read_lm(weight_file(ck), name))
-
-
-def shipped_state(model) -> dict[str, torch.Tensor]:
-    """What we ship: every parameter except the rendered glyph table and the tied decoder."""
-    return {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
-            if "glyph_embeddings" not in k and "position_ids" not in k and k != "cls.predictions.decoder.weight"}
 
 
 def cosine_neighbours(matrix: np.ndarray, vocab: list[str], query: int, k: int = 8) -> list[tuple[str, float]]:
@@ -296,22 +279,6 @@ def fill_mask(text: str, model: str = "zh-fused", top_k: int = 5) -> list[list[t
 
 
 
-class SentimentHead(torch.nn.Module):
-    """[CLS] hidden state -> pooler (from pre-training) -> dropout -> 2 classes."""
-
-    def __init__(self, lm: chinesebert.ChineseBertForMaskedLM):
-        super().__init__()
-        self.bert = lm.bert
-        self.dropout = torch.nn.Dropout(0.1)
-        self.classifier = torch.nn.Linear(lm.config.hidden_size, 2)
-
-    def forward(self, input_ids, pinyin_ids, attention_mask, labels=None):
-        out = self.bert(input_ids, pinyin_ids, attention_mask=attention_mask)
-        logits = self.classifier(self.dropout(out.pooler_output))
-        loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        return loss, logits
-
-
 def batch_encode(tokenizer, texts: list[str], max_len: int = MAX_TOKENS) -> dict[str, torch.Tensor]:
     encs = [encode(tokenizer, t, max_len) for t in texts]
     width = max(e.input_ids.shape[1] for e in encs)
@@ -323,16 +290,16 @@ def batch_encode(tokenizer, texts: list[str], max_len: int = MAX_TOKENS) -> dict
     return {"input_ids": ids, "pinyin_ids": pin, "attention_mask": (ids != tokenizer.pad_token_id).long()}
 
 
-def load_classifier(name: str = "zh-fused") -> tuple[SentimentHead, object]:
+def load_classifier(name: str = "zh-fused") -> tuple[chinesebert.SentimentHead, object]:
     """The ChnSentiCorp classifier: its file holds the whole fine-tuned encoder, so it is built from its own
     metadata (sizes, fusion) and never depends on the current pre-trained file of the same name."""
     def build():
         ck = registry.get("chinese-sentiment", name)
         state, meta = embedded.read_adapter(weight_file(ck))
         tok = make_tokenizer(ZH_DIR / "vocab.txt")
-        lm = chinesebert.ChineseBertForMaskedLM(mini_config(len(tok), meta["fusion"], **meta["size"]))
+        lm = chinesebert.ChineseBertForMaskedLM(chinesebert.mini_config(len(tok), meta["fusion"], **meta["size"]))
         fill_glyph_table(lm, tok)
-        head = SentimentHead(lm)
+        head = chinesebert.SentimentHead(lm)
         missing, unexpected = head.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
         if unexpected or [k for k in missing if "glyph_embeddings" not in k and "position_ids" not in k]:
             raise WeightsError(f"{ck.location} does not fit: missing={missing[:3]} unexpected={unexpected[:3]}")

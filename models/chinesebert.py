@@ -124,3 +124,37 @@ def official_base_config() -> BertConfig:
     """ShannonAI/ChineseBERT-base: BERT-base sizes, vocabulary 23236, type_vocab_size 2."""
     return BertConfig(vocab_size=23236, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                       intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2)
+
+
+# ---- the mini models we train and ship ----
+
+def mini_config(vocab_size: int, fusion: bool, hidden: int = 256, layers: int = 4, heads: int = 4,
+                max_len: int = 256, intermediate: int | None = None, act: str = "gelu") -> BertConfig:
+    """A small ChineseBERT config (the embedded zh-fused / zh-char models); `fusion` False = char-only."""
+    cfg = BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                     intermediate_size=intermediate or 4 * hidden, max_position_embeddings=max_len, type_vocab_size=2,
+                     hidden_act=act)
+    cfg.fusion = fusion
+    return cfg
+
+
+def shipped_state(model) -> dict[str, torch.Tensor]:
+    """What we ship: every parameter except the rendered glyph table and the tied decoder."""
+    return {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
+            if "glyph_embeddings" not in k and "position_ids" not in k and k != "cls.predictions.decoder.weight"}
+
+
+class SentimentHead(torch.nn.Module):
+    """[CLS] hidden state -> pooler (from pre-training) -> dropout -> 2 classes."""
+
+    def __init__(self, lm: ChineseBertForMaskedLM):
+        super().__init__()
+        self.bert = lm.bert
+        self.dropout = torch.nn.Dropout(0.1)
+        self.classifier = torch.nn.Linear(lm.config.hidden_size, 2)
+
+    def forward(self, input_ids, pinyin_ids, attention_mask, labels=None):
+        out = self.bert(input_ids, pinyin_ids, attention_mask=attention_mask)
+        logits = self.classifier(self.dropout(out.pooler_output))
+        loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return loss, logits

@@ -51,7 +51,7 @@ def pack_lines(tokenizer, lines: list[str], seq_len: int) -> list[dict]:
 
 def save(model, path: str, meta: dict) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file(chinese_mlm.shipped_state(model), path, metadata={k: json.dumps(v) for k, v in meta.items()})
+    save_file(chinesebert.shipped_state(model), path, metadata={k: json.dumps(v) for k, v in meta.items()})
 
 
 def pretrain(args) -> None:
@@ -67,7 +67,7 @@ def pretrain(args) -> None:
         c = monpa_init.CONFIG
         size.update(hidden=c["hidden"], heads=c["heads"], intermediate=c["intermediate"], act=c["act"],
                     layers=c["layers"])
-    model = chinesebert.ChineseBertForMaskedLM(chinese_mlm.mini_config(len(tok), args.fusion, **size))
+    model = chinesebert.ChineseBertForMaskedLM(chinesebert.mini_config(len(tok), args.fusion, **size))
     if args.init_monpa:
         init_note = monpa_init.init_from_monpa(model, tok, *monpa_init.read_monpa(args.init_monpa))
         acc.print(f"initialised from monpa: {init_note}")
@@ -132,7 +132,7 @@ def classify(args) -> None:
         raise SystemExit("classify needs --init (a pre-trained model file)")
     lm = chinese_mlm.read_lm(Path(args.init))
     tok, meta = lm.tokenizer, lm.meta
-    model = chinese_mlm.SentimentHead(lm.model)
+    model = chinesebert.SentimentHead(lm.model)
     rows = readers.read_chnsenticorp(Path(args.data) / "chnsenticorp/train.tsv")
 
     def collate(batch):

@@ -222,7 +222,7 @@ def test_albert_transplant_reproduces_the_albert_encoder(tmp_path):
     import torch
     from transformers import AlbertConfig, AlbertModel, BertTokenizerFast
 
-    from models import chinese_mlm, chinesebert
+    from models import chinesebert
     from recipes import monpa_init
 
     torch.manual_seed(0)
@@ -239,7 +239,7 @@ def test_albert_transplant_reproduces_the_albert_encoder(tmp_path):
     (tmp_path / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
     tok = BertTokenizerFast(str(tmp_path / "vocab.txt"), do_lower_case=False)
     for fusion in (True, False):
-        ours = chinesebert.ChineseBertForMaskedLM(chinese_mlm.mini_config(
+        ours = chinesebert.ChineseBertForMaskedLM(chinesebert.mini_config(
             len(vocab), fusion, hidden=48, layers=3, heads=4, intermediate=96, act="relu", max_len=32)).eval()
         stats = monpa_init.init_from_monpa(ours, tok, state, vocab)
         assert stats["from_monpa"] == len(vocab)
