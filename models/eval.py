@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--model", default=default, help=f"one of {registry.names(tagging.TASK)}")
         p.add_argument("--aggregation", default="first", choices=tagging.AGGREGATIONS)
         p.set_defaults(run=cmd_tagging)
-    p = sub.add_parser("sst2", help="prompt classification accuracy on an SST-2 style TSV (sentence<TAB>label)")
+    p = sub.add_parser("sst2", aliases=["classify"],
+                       help="prompt classification accuracy on a labelled TSV (sentence or text<TAB>label)")
     p.add_argument("data")
     p.add_argument("--shots", type=int, default=0, help="K labelled examples per class (0 = zero-shot)")
     p.add_argument("--train", help="TSV to draw the K examples from")

@@ -41,6 +41,7 @@ NLI_HUB_ID = registry.names("nli")[0]
 CAUSAL_LM = registry.names("causal-lm")[0]
 
 SST2_PRESET = "Movie sentiment (SST-2 style)"  # the preset the views and evaluations use
+BBC_PRESET = "News topic (BBC)"
 PRESETS = {
     SST2_PRESET: ("{text} It was {mask}.",
                                       {"negative": ["terrible"], "positive": ["great"]}),
@@ -50,6 +51,11 @@ PRESETS = {
                                                  {"World": ["world", "politics"], "Sports": ["sports"],
                                                   "Business": ["business", "economy"],
                                                   "Tech": ["technology", "science"]}),
+    # the five topics of BBC News (evaluated on it: recipes/prepare_bbc.py)
+    BBC_PRESET: ("{mask} news: {text}",
+                 {"Business": ["business", "economy"], "Entertainment": ["entertainment", "film"],
+                  "Politics": ["politics", "government"], "Sport": ["sport", "football"],
+                  "Tech": ["technology", "computers"]}),
 }
 
 

@@ -115,17 +115,20 @@ def read_conllu(path: str | Path) -> list[tuple[list[str], list[str]]]:
 
 
 def read_labelled_tsv(path: str | Path, limit: int | None = None) -> list[tuple[str, str]]:
-    """SST-2 (`sentence\\tlabel`) or ChnSentiCorp (`label\\ttext_a`) TSV -> [(text, label name)]."""
+    """SST-2 (`sentence\\tlabel`), ChnSentiCorp (`label\\ttext_a`) or any `text\\tlabel` TSV -> [(text, label name)].
+    Labels 0 / 1 are the sentiment sets' negative / positive; other labels are names (e.g. BBC topics)."""
     names = {"0": "negative", "1": "positive"}
     rows = []
     with open(_existing(path), encoding="utf-8") as f:
         header = f.readline().rstrip("\n").split("\t")
-        ti, li = (header.index("sentence"), header.index("label")) if "sentence" in header else \
-            (header.index("text_a"), header.index("label"))
+        text_col = next((c for c in ("sentence", "text_a", "text") if c in header), None)
+        if text_col is None or "label" not in header:
+            raise InputError(f"{path}: the header needs a label column and one of sentence / text_a / text")
+        ti, li = header.index(text_col), header.index("label")
         for line in f:
             cols = line.rstrip("\n").split("\t")
-            if len(cols) > max(ti, li) and cols[li] in names:
-                rows.append((cols[ti].strip(), names[cols[li]]))
+            if len(cols) > max(ti, li) and cols[li].strip():
+                rows.append((cols[ti].strip(), names.get(cols[li], cols[li].strip())))
             if limit and len(rows) >= limit:
                 break
     return rows

