@@ -254,14 +254,15 @@ def require_chinese(text: str, task: str) -> None:
                          f"Write Chinese text, e.g. 我喜欢[MASK]。 or 这部电影太好看了。")
 
 
-def fill_mask(text: str, model: str = "zh-fused", top_k: int = 5) -> list[list[tuple[str, float]]]:
-    """Top-k characters at each [MASK] (also accepts ＿ and _ as the blank)."""
+def fill_mask(text: str, model: "str | ChineseLM" = "zh-fused", top_k: int = 5) -> list[list[tuple[str, float]]]:
+    """Top-k characters at each [MASK] (also accepts ＿ and _ as the blank). `model`: a name, or a ChineseLM
+    in memory (a recipe scoring what it trains)."""
     from models.text_checks import clean_text
 
     text, _ = clean_text(text, max_chars=MAX_CHARS)
     text = text.replace("＿", "[MASK]").replace("_", "[MASK]")
     require_chinese(text.replace("[MASK]", ""), "fill in the blank")
-    lm = load(model)
+    lm = load(model) if isinstance(model, str) else model
     enc = encode(lm.tokenizer, text)
     pos = (enc.input_ids[0] == lm.tokenizer.mask_token_id).nonzero().flatten().tolist()
     if not pos:

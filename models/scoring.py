@@ -193,3 +193,24 @@ def score_probes(model: str, path=None) -> dict:
             misses.append(f"{text} -> {' '.join(words)}")
     return {"n": sum(k["n"] for k in by_kind.values()), "top1": top1, "top5": top5, "by_kind": by_kind,
             "misses": misses}
+
+
+def score_zh_probes(model, path=None) -> dict:
+    """The Chinese cloze probes on a ChineseBERT model: accepted answer at rank 1 / in the top 5, and
+    how many top-5 lists hold punctuation (the unigram plateau's sign)."""
+    from models import chinese_inputs, chinese_mlm
+    from models.readers import ZH_PROBES, read_probes
+
+    top1 = top5 = punct = 0
+    misses, by_kind = [], {}
+    for kind, text, answers in read_probes(path or ZH_PROBES):
+        words = [w for w, _ in chinese_mlm.fill_mask(text, model, 5)[0]]
+        hit1, hit5 = words[0] in answers, bool(answers & set(words))
+        top1, top5 = top1 + hit1, top5 + hit5
+        punct += any(not chinese_inputs.is_cjk(w[0]) for w in words if w)
+        k = by_kind.setdefault(kind, {"n": 0, "top5": 0})
+        k["n"], k["top5"] = k["n"] + 1, k["top5"] + hit5
+        if not hit5:
+            misses.append(f"{text} -> {' '.join(words)}")
+    return {"n": sum(k["n"] for k in by_kind.values()), "top1": top1, "top5": top5,
+            "lists_with_punctuation": punct, "by_kind": by_kind, "misses": misses}
