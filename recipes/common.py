@@ -50,6 +50,20 @@ def optimizer_and_schedule(params, lr: float, steps: int, weight_decay: float = 
     return opt, sched
 
 
+def continue_from_committed(peft_model, out: str | Path, run_dir: Path) -> int:
+    """A time-boxed run whose checkpoint folder is gone (a new machine) continues from the weights it
+    committed, when they stopped before their planned steps; returns the step they reached (0: start over)."""
+    if (run_dir / "state.pt").exists() or not Path(out).is_file():
+        return 0
+    state, meta = embedded.read_adapter(out)
+    done, planned = int(meta.get("steps_done") or 0), int(meta.get("steps") or 0)
+    if not 0 < done < planned:
+        return 0
+    embedded.load_adapter_into(peft_model, state)
+    print(f"continuing from {out} (step {done} of {planned}; optimiser state starts afresh)")
+    return done
+
+
 def resume(acc, model, opt, sched, run_dir: Path | None) -> int:
     """Restore the last checkpoint in run_dir, if any; returns the step to continue from."""
     if run_dir is None or not (run_dir / "state.pt").exists():

@@ -118,10 +118,13 @@ def main() -> None:
     params = [p for p in model.parameters() if p.requires_grad]
     acc.print(f"trainable parameters: {sum(p.numel() for p in params):,}; {steps} steps")
     opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
-    model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
     run_dir = common.run_dir_for(args.out, args.run_dir)
+    start = common.continue_from_committed(model, args.out, run_dir)
+    for _ in range(start):  # the schedule where the committed weights left it
+        sched.step()
+    model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
     train_s, step = common.train(acc, model, loader, opt, sched, steps, lambda batch: model(**batch).loss,
-                                 run_dir, args.save_every, minutes=args.minutes, bf16=args.bf16)
+                                 run_dir, args.save_every, minutes=args.minutes, bf16=args.bf16, start_step=start)
     peft_model = acc.unwrap_model(model)
     meta = {"task": "qa", "train": [Path(f).name for f in [args.squad, *args.extra]],
             "val_articles": f"i % {VAL_EVERY} == {VAL_EVERY - 1} of {Path(args.squad).name}",
