@@ -43,24 +43,30 @@ def read_texts(path: str | Path, field: str = "text") -> list[str]:
 def read_probes(path: str | Path = PROBES) -> list[tuple[str, str, set[str]]]:
     """(kind, text with [MASK], accepted answers) per line of a probe TSV; # lines are comments."""
     rows = []
-    for line in _existing(path).read_text(encoding="utf-8").splitlines():
+    for i, line in enumerate(_existing(path).read_text(encoding="utf-8").splitlines(), 1):
         if line.strip() and not line.startswith("#"):
-            kind, text, answers = line.split("\t")
+            try:
+                kind, text, answers = line.split("\t")
+            except ValueError:
+                raise InputError(f"{path}:{i}: expected kind<TAB>text<TAB>answers") from None
             rows.append((kind, text, {a.strip() for a in answers.split(",")}))
     return rows
 
 
 def read_squad(path: str | Path) -> list[dict]:
     """SQuAD-format JSON (v1.1 / v2.0 / CMRC) -> [{id, title, article, question, context, answers}]."""
-    data = json.loads(_existing(path).read_text(encoding="utf-8"))["data"]
     rows = []
-    for a, article in enumerate(data):
-        for para in article["paragraphs"]:
-            for q in para["qas"]:
-                rows.append({"id": q["id"], "title": article.get("title", ""), "article": a,
-                             "question": q["question"], "context": para["context"],
-                             "answers": [x["text"] for x in q.get("answers", [])],
-                             "answer_starts": [x["answer_start"] for x in q.get("answers", [])]})
+    try:
+        data = json.loads(_existing(path).read_text(encoding="utf-8"))["data"]
+        for a, article in enumerate(data):
+            for para in article["paragraphs"]:
+                for q in para["qas"]:
+                    rows.append({"id": q["id"], "title": article.get("title", ""), "article": a,
+                                 "question": q["question"], "context": para["context"],
+                                 "answers": [x["text"] for x in q.get("answers", [])],
+                                 "answer_starts": [x["answer_start"] for x in q.get("answers", [])]})
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a SQuAD-format file ({type(exc).__name__}: {exc})") from None
     return rows
 
 
@@ -137,8 +143,14 @@ def read_labelled_tsv(path: str | Path, limit: int | None = None) -> list[tuple[
 
 def read_chnsenticorp(path: str | Path) -> list[tuple[str, int]]:
     """ChnSentiCorp TSV (`label<TAB>text_a`) -> [(text, label)]."""
-    rows = _existing(path).read_text(encoding="utf-8").splitlines()[1:]
-    return [(r.split("\t", 1)[1], int(r.split("\t", 1)[0])) for r in rows if "\t" in r]
+    out = []
+    for i, r in enumerate(_existing(path).read_text(encoding="utf-8").splitlines()[1:], 2):
+        if "\t" in r:
+            label, text = r.split("\t", 1)
+            if label not in ("0", "1"):
+                raise InputError(f"{path}:{i}: the label must be 0 or 1, got {label!r}")
+            out.append((text, int(label)))
+    return out
 
 
 def read_upload_table(path: str | Path):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from models.errors import InputError
+
 MASK_RATE = 0.15
 
 
@@ -74,7 +76,7 @@ def score_masked_lm(model, tokenizer, batch: MaskedBatch, batch_size: int = 32) 
         top5 += (best5 == tgt[:, None]).any(-1).sum().item()
         n += tgt.numel()
     if n == 0:
-        raise ValueError("no tokens to score: the data file has no text of 8 tokens or more")
+        raise InputError("no tokens to score: the data file has no text of 8 tokens or more")
     return {"n_tokens": n, "perplexity": round(math.exp(total_nll / n), 3),
             "top1": round(top1 / n, 4), "top5": round(top5 / n, 4)}
 

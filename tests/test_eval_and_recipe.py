@@ -55,6 +55,14 @@ def test_eval_cli_bad_file_is_a_clean_error(tmp_path):
     assert out.returncode != 0 and "not a JSON object" in out.stderr and "Traceback" not in out.stderr
     out = run("-m", "models.eval", "mlm", str(tmp_path / "missing.txt"))
     assert out.returncode != 0 and "not found" in out.stderr
+    short = tmp_path / "short.txt"
+    short.write_text("Hi.\nOk then.\n")
+    out = run("-m", "models.eval", "mlm", str(short))
+    assert out.returncode == 2 and "no tokens to score" in out.stderr and "Traceback" not in out.stderr
+    squad = tmp_path / "squad.json"
+    squad.write_text('{"version": "1.1"}')
+    out = run("-m", "models.eval", "squad", str(squad))
+    assert out.returncode == 2 and "not a SQuAD-format file" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_recipe_trains_and_writes_a_loadable_adapter(tmp_path):
