@@ -147,7 +147,6 @@ def score_masked_chars(name, texts: list[str], seed: int = 0, limit: int | None 
     seed, replaced by [MASK] (their pinyin ids zeroed). `name`: a shipped model, or a ChineseLM in memory."""
     from models import chinese_inputs
     from models.chinese_mlm import encode, load
-    from models.errors import InputError
 
     lm = load(name) if isinstance(name, str) else name
     rng = np.random.default_rng(seed)
@@ -176,17 +175,16 @@ def score_masked_chars(name, texts: list[str], seed: int = 0, limit: int | None 
 
 # ---- cloze probes ----
 
-def score_probes(model: str, path=None) -> dict:
-    """How many cloze probes a masked LM gets right: an accepted answer at rank 1 / in the top 5."""
-    from models import fill_mask
-    from models.readers import PROBES, read_probes
-
-    path = path or PROBES
+def _score_cloze_probes(path, top5_words) -> tuple[dict, list[list[str]]]:
+    """Hits at rank 1 / in the top 5 for each probe of a probe TSV; top5_words(text) -> the model's 5 words.
+    Returns the scores and every probe's top-5 list."""
+    from models.readers import read_probes
 
     top1 = top5 = 0
-    misses, by_kind = [], {}
+    misses, by_kind, lists = [], {}, []
     for kind, text, answers in read_probes(path):
-        words = [c.token for c in fill_mask.predict(text, model, 5).predictions[0].candidates]
+        words = top5_words(text)
+        lists.append(words)
         hit1, hit5 = words[0] in answers, bool(answers & set(words))
         top1, top5 = top1 + hit1, top5 + hit5
         k = by_kind.setdefault(kind, {"n": 0, "top5": 0})
@@ -194,25 +192,26 @@ def score_probes(model: str, path=None) -> dict:
         if not hit5:
             misses.append(f"{text} -> {' '.join(words)}")
     return {"n": sum(k["n"] for k in by_kind.values()), "top1": top1, "top5": top5, "by_kind": by_kind,
-            "misses": misses}
+            "misses": misses}, lists
+
+
+def score_probes(model: str, path=None) -> dict:
+    """How many cloze probes a masked LM gets right: an accepted answer at rank 1 / in the top 5."""
+    from models import fill_mask
+    from models.readers import PROBES
+
+    scores, _ = _score_cloze_probes(
+        path or PROBES, lambda text: [c.token for c in fill_mask.predict(text, model, 5).predictions[0].candidates])
+    return scores
 
 
 def score_zh_probes(model, path=None) -> dict:
     """The Chinese cloze probes on a ChineseBERT model: accepted answer at rank 1 / in the top 5, and
     how many top-5 lists hold punctuation (the unigram plateau's sign)."""
     from models import chinese_inputs, chinese_mlm
-    from models.readers import ZH_PROBES, read_probes
+    from models.readers import ZH_PROBES
 
-    top1 = top5 = punct = 0
-    misses, by_kind = [], {}
-    for kind, text, answers in read_probes(path or ZH_PROBES):
-        words = [w for w, _ in chinese_mlm.fill_mask(text, model, 5)[0]]
-        hit1, hit5 = words[0] in answers, bool(answers & set(words))
-        top1, top5 = top1 + hit1, top5 + hit5
-        punct += any(not chinese_inputs.is_cjk(w[0]) for w in words if w)
-        k = by_kind.setdefault(kind, {"n": 0, "top5": 0})
-        k["n"], k["top5"] = k["n"] + 1, k["top5"] + hit5
-        if not hit5:
-            misses.append(f"{text} -> {' '.join(words)}")
-    return {"n": sum(k["n"] for k in by_kind.values()), "top1": top1, "top5": top5,
-            "lists_with_punctuation": punct, "by_kind": by_kind, "misses": misses}
+    scores, lists = _score_cloze_probes(
+        path or ZH_PROBES, lambda text: [w for w, _ in chinese_mlm.fill_mask(text, model, 5)[0]])
+    punct = sum(any(not chinese_inputs.is_cjk(w[0]) for w in words if w) for words in lists)
+    return {**scores, "lists_with_punctuation": punct}
