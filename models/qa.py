@@ -231,12 +231,10 @@ def postprocess(qa: QAModel, inputs: QAInputs, starts: np.ndarray, ends: np.ndar
 
 
 @torch.no_grad()
-def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL, top_n: int = 5, max_answer_len: int = 30,
-            null_threshold: float = 0.0, max_len: int | None = None, stride: int | None = None) -> QAResult:
-    """preprocess -> forward (batches of windows) -> postprocess; the "Look inside" views call the same steps."""
-    qa = model if isinstance(model, QAModel) else load(model)
-    t0 = time.perf_counter()  # time the prediction, not the one-off load
-    inputs = preprocess(question, context, qa, top_n, max_answer_len, max_len, stride)
+def answer(qa: QAModel, inputs: QAInputs, top_n: int = 5, max_answer_len: int = 30,
+           null_threshold: float = 0.0, t0: float | None = None) -> QAResult:
+    """forward (batches of windows) -> postprocess, for inputs already preprocessed."""
+    t0 = time.perf_counter() if t0 is None else t0
     starts, ends = [], []
     for i in range(0, inputs.n_windows, BATCH):
         s, e = forward(qa, inputs.batch(qa, slice(i, i + BATCH)))
@@ -244,5 +242,14 @@ def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL,
         ends.append(e.float().numpy())
     return postprocess(qa, inputs, np.concatenate(starts), np.concatenate(ends), top_n, max_answer_len,
                        null_threshold, time.perf_counter() - t0)
+
+
+def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL, top_n: int = 5, max_answer_len: int = 30,
+            null_threshold: float = 0.0, max_len: int | None = None, stride: int | None = None) -> QAResult:
+    """preprocess -> forward -> postprocess; the "Look inside" views call the same steps."""
+    qa = model if isinstance(model, QAModel) else load(model)
+    t0 = time.perf_counter()  # time the prediction, not the one-off load
+    inputs = preprocess(question, context, qa, top_n, max_answer_len, max_len, stride)
+    return answer(qa, inputs, top_n, max_answer_len, null_threshold, t0)
 
 

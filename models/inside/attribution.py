@@ -68,9 +68,8 @@ def qa_gradient_x_input(question: str, context: str, model: str = qa.DEFAULT_MOD
     """Explain the answer the QA tab shows: the same preprocessing (window size, stride), the same
     answer (the n-best's first span, even when the null answer wins), in the window it came from."""
     m = qa.load(model)
-    inputs = qa.preprocess(question, context, m, max_answer_len=max_answer_len)
-    with torch.no_grad():
-        shown = qa.predict(question, context, m, top_n=1, max_answer_len=max_answer_len)
+    inputs = qa.preprocess(question, context, m, top_n=1, max_answer_len=max_answer_len)
+    shown = qa.answer(m, inputs, top_n=1, max_answer_len=max_answer_len)  # what qa.predict returns
     if not shown.nbest:
         raise InputError("The model found no answer span in the context to explain.")
     ans = shown.nbest[0]
