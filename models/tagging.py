@@ -10,6 +10,7 @@ label of another type.
 """
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ BATCH = 16
 class Tagger(TaskModel):
     """A loaded token classifier (name, model, tokenizer, checkpoint, meta); labels from its config."""
 
-    @property
+    @functools.cached_property  # read for every word tagged: built once
     def id2label(self) -> dict[int, str]:
         return {int(k): v for k, v in self.model.config.id2label.items()}
 
