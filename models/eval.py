@@ -17,15 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from models import readers
-from models import scoring
+
+from models import readers, scoring
 from models.errors import InputError, ModelUnavailable
 from models.readers import PROBES, read_texts
 
 
 def cmd_mlm(args) -> dict:
     from models import fill_mask
-    
+
     lm = fill_mask.load(args.model)
     batch = scoring.mask_fixed_positions(lm.tokenizer, read_texts(args.data), seed=args.seed, limit_tokens=args.limit)
     scores = scoring.score_masked_lm(lm.model, lm.tokenizer, batch)
