@@ -77,8 +77,24 @@ def render(ch: str, fonts: list[GlyphFont] | None = None) -> tuple[np.ndarray, l
     return np.stack(planes).astype(np.float32), missing
 
 
+# a machine without the fonts (a GPU box) can use a table rendered elsewhere by save_glyph_table
+TABLE_FILE_ENV = "BERT_DEMO_GLYPH_TABLE"
+
+
+def save_glyph_table(vocab: list[str], path: str) -> None:
+    """Render the vocabulary's table once and store it as uint8 pixels (exact: pixels are k/255)."""
+    table, missing = glyph_table(vocab)
+    np.savez_compressed(path, pixels=np.round(table * 255).astype(np.uint8), vocab=np.array(vocab),
+                        missing=np.array(sorted(missing)))
+
+
 def glyph_table(vocab: list[str]) -> tuple[np.ndarray, dict[str, list[str]]]:
     """[V, 1728] glyph rows for a vocabulary (non-characters get zeros) and what each font lacks."""
+    if os.environ.get(TABLE_FILE_ENV):
+        stored = np.load(os.environ[TABLE_FILE_ENV])
+        if list(stored["vocab"]) != list(vocab):
+            raise ModelUnavailable(f"{os.environ[TABLE_FILE_ENV]} was rendered for another vocabulary.")
+        return stored["pixels"].astype(np.float32) / 255.0, {ch: ["(stored table)"] for ch in stored["missing"]}
     fonts = font_paths()
     rows, missing = np.zeros((len(vocab), 3 * PX * PX), dtype=np.float32), {}
     for i, tok in enumerate(vocab):

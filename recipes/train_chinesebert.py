@@ -25,6 +25,7 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from safetensors.torch import save_file
@@ -34,19 +35,57 @@ from models import chinese_inputs, chinese_mlm, chinesebert, readers, scoring
 from recipes import common
 
 
-def pack_lines(tokenizer, lines: list[str], seq_len: int) -> list[dict]:
-    """Tokenize each line (pinyin needs the whole sentence), then pack into seq_len windows."""
+def pack_lines(tokenizer, lines: list[str], seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tokenize each line (pinyin needs the whole sentence), then pack into seq_len windows:
+    input ids [N, seq_len] and pinyin ids [N, seq_len, 8] (zeros at [CLS]/[SEP])."""
     ids, pins = [], []
     for line in lines:
         enc = tokenizer(line, add_special_tokens=False, return_offsets_mapping=True)
         ids += enc["input_ids"]
         pins += chinese_inputs.pinyin_ids_for_tokens(line, [tuple(o) for o in enc["offset_mapping"]])
-    inner, out = seq_len - 2, []
-    zero = [[0] * chinese_inputs.PINYIN_LEN]
-    for s in range(0, len(ids) - inner + 1, inner):
-        out.append({"input_ids": [tokenizer.cls_token_id] + ids[s:s + inner] + [tokenizer.sep_token_id],
-                    "pinyin_ids": zero + pins[s:s + inner] + zero})
-    return out
+    return windows(tokenizer, np.array(ids, dtype=np.int32), np.array(pins, dtype=np.int8).reshape(-1, chinese_inputs.PINYIN_LEN), seq_len)
+
+
+def windows(tokenizer, ids: np.ndarray, pins: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    inner = seq_len - 2
+    n = (len(ids) - inner) // inner + 1 if len(ids) >= inner else 0
+    out_ids = np.empty((n, seq_len), dtype=np.int32)
+    out_pins = np.zeros((n, seq_len, chinese_inputs.PINYIN_LEN), dtype=np.int8)
+    out_ids[:, 0], out_ids[:, -1] = tokenizer.cls_token_id, tokenizer.sep_token_id
+    out_ids[:, 1:-1] = ids[:n * inner].reshape(n, inner)
+    out_pins[:, 1:-1] = pins[:n * inner].reshape(n, inner, -1)
+    return out_ids, out_pins
+
+
+class PackedWindows(torch.utils.data.Dataset):
+    """The packed corpus as two arrays (an .npz cache of ~20 MB, where a JSON list of dicts took 186 MB)."""
+
+    def __init__(self, ids: np.ndarray, pins: np.ndarray):
+        self.ids, self.pins = ids, pins
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_ids": self.ids[i].tolist(), "pinyin_ids": self.pins[i]}
+
+
+def packed_corpus(tok, zh: Path, seq_len: int, max_lines: int | None) -> PackedWindows:
+    """Pinyin for 5 M characters takes minutes: both runs (fused, ablation) share one packed cache."""
+    cache = zh / f"packed-{seq_len}-{max_lines or 'all'}.npz"
+    legacy = cache.with_suffix(".json")  # the list-of-dicts cache of earlier versions: converted once
+    if cache.exists():
+        stored = np.load(cache)
+        return PackedWindows(stored["input_ids"], stored["pinyin_ids"])
+    if legacy.exists():
+        rows = json.loads(legacy.read_text())
+        ids = np.array([r["input_ids"] for r in rows], dtype=np.int32)
+        pins = np.array([r["pinyin_ids"] for r in rows], dtype=np.int8)
+    else:
+        lines = (zh / "zh-train.txt").read_text(encoding="utf-8").splitlines()[:max_lines]
+        ids, pins = pack_lines(tok, lines, seq_len)
+    np.savez_compressed(cache, input_ids=ids, pinyin_ids=pins)
+    return PackedWindows(ids, pins)
 
 
 def save(model, path: str, meta: dict) -> None:
@@ -76,27 +115,20 @@ def pretrain(args) -> None:
         model.load_state_dict(lm.model.state_dict())
         acc.print(f"continuing from {args.resume_from} (step {lm.meta.get('steps_done', 0)})")
     gaps = chinese_mlm.fill_glyph_table(model, tok)
-    lines = (zh / "zh-train.txt").read_text(encoding="utf-8").splitlines()[:args.max_lines]
-    # pinyin for 5 M characters takes minutes: both runs (fused, ablation) share one packed cache
-    cache = zh / f"packed-{args.seq_len}-{args.max_lines or 'all'}.json"
-    if cache.exists():
-        examples = json.loads(cache.read_text())
-    else:
-        examples = pack_lines(tok, lines, args.seq_len)
-        cache.write_text(json.dumps(examples))
-    acc.print(f"{len(lines):,} lines -> {len(examples):,} windows of {args.seq_len}; "
+    examples = packed_corpus(tok, zh, args.seq_len, args.max_lines)
+    acc.print(f"{len(examples):,} windows of {args.seq_len}; "
               f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,} trainable; font gaps: {len(gaps)}")
     mlm = DataCollatorForLanguageModeling(tok, mlm_probability=args.mask_rate, seed=args.seed)
 
     def collate(batch):
         out = mlm([{"input_ids": b["input_ids"]} for b in batch])
-        pin = torch.tensor([b["pinyin_ids"] for b in batch])
+        pin = torch.from_numpy(np.stack([b["pinyin_ids"] for b in batch])).long()
         pin[out["labels"] != -100] = 0  # predicted positions carry no pinyin
         out["pinyin_ids"] = pin
         return out
 
     loader = torch.utils.data.DataLoader(examples, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
-                                         generator=torch.Generator().manual_seed(args.seed))
+                                         generator=torch.Generator().manual_seed(args.seed), num_workers=args.workers)
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = common.optimizer_and_schedule(params, args.lr, args.steps)
     start = 0
@@ -112,12 +144,13 @@ def pretrain(args) -> None:
     scores = None
     if args.eval_chars and (zh / "zh-heldout.txt").is_file():  # the corpus folder of prepare_zh_corpus has one
         heldout = (zh / "zh-heldout.txt").read_text(encoding="utf-8").splitlines()
-        lm = chinese_mlm.ChineseLM("trained", acc.unwrap_model(model).eval(), tok, {}, {})
+        # scored on the CPU, as the app runs it (the scorer builds CPU tensors)
+        lm = chinese_mlm.ChineseLM("trained", acc.unwrap_model(model).float().cpu().eval(), tok, {}, {})
         scores = scoring.score_masked_chars(lm, heldout, limit=args.eval_chars)
         acc.print(f"held-out masked characters: {scores}")
     meta = {"task": "chinese-mlm", "fusion": args.fusion, "size": size, "steps": args.steps, "steps_done": step,
             "batch_size": args.batch_size, "lr": args.lr, "mask_rate": args.mask_rate, "init": "monpa" if args.init_monpa else "random",
-            "init_coverage": init_note, "train_windows": len(examples), "train_chars": sum(map(len, lines)),
+            "init_coverage": init_note, "train_windows": len(examples),
             "train_seconds_this_run": round(seconds), "bf16": args.bf16, "heldout": scores,
             "command": common.command_line("train_chinesebert")}
     save(acc.unwrap_model(model), args.out, meta)
@@ -140,7 +173,7 @@ def classify(args) -> None:
                 "labels": torch.tensor([l for _, l in batch])}
 
     loader = torch.utils.data.DataLoader(rows, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
-                                         generator=torch.Generator().manual_seed(args.seed))
+                                         generator=torch.Generator().manual_seed(args.seed), num_workers=args.workers)
     steps = math.ceil(args.epochs * len(loader))
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
@@ -148,12 +181,30 @@ def classify(args) -> None:
     seconds, step = common.train(acc, model, loader, opt, sched, steps, lambda b: model(**b)[0],
                                  common.run_dir_for(args.out, args.run_dir), log_every=50, minutes=args.minutes,
                                  bf16=args.bf16)
-    save(acc.unwrap_model(model), args.out, {"task": "chnsenticorp", "init": Path(args.init).name,
+    dev = None
+    if (Path(args.data) / "chnsenticorp/dev.tsv").is_file():  # scored here too, for the ablation's seeds
+        dev = dev_accuracy(acc.unwrap_model(model), tok, readers.read_chnsenticorp(Path(args.data) / "chnsenticorp/dev.tsv"),
+                           args.seq_len, acc.device)
+        acc.print(f"ChnSentiCorp dev accuracy: {dev}")
+    save(acc.unwrap_model(model), args.out, {"task": "chnsenticorp", "init": Path(args.init).name, "dev_accuracy": dev,
+                                             "lr": args.lr, "batch_size": args.batch_size, "seq_len": args.seq_len,
                                              "fusion": meta["fusion"], "size": meta["size"], "epochs": args.epochs,
                                              "steps": steps, "steps_done": step, "seed": args.seed,
                                              "train_seconds_last_run": round(seconds),
                                              "command": common.command_line("train_chinesebert")})
     acc.print(json.dumps({"out": args.out, "steps": steps, "train_seconds": round(seconds)}))
+
+
+@torch.no_grad()
+def dev_accuracy(head, tok, rows: list[tuple[str, int]], seq_len: int, device, batch_size: int = 64) -> float:
+    head.eval()
+    correct = 0
+    for i in range(0, len(rows), batch_size):
+        batch = rows[i:i + batch_size]
+        enc = {k: v.to(device) for k, v in chinese_mlm.batch_encode(tok, [t for t, _ in batch], seq_len).items()}
+        _, logits = head(**enc)
+        correct += sum(int(p) == l for p, (_, l) in zip(logits.argmax(-1).tolist(), batch))
+    return round(correct / len(rows), 4)
 
 
 def main() -> None:
@@ -181,6 +232,7 @@ def main() -> None:
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--mask-rate", type=float, default=0.15, help="share of tokens to predict (Wettig et al.: 0.4 can beat 0.15)")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast (AMX); master weights stay fp32")
+    ap.add_argument("--workers", type=int, default=0, help="data-loader processes (a GPU run needs them to keep up)")
     ap.add_argument("--eval-chars", type=int, default=4000, help="held-out masked characters scored at the end")
     args = ap.parse_args()
     pretrain(args) if args.mode == "pretrain" else classify(args)
