@@ -16,6 +16,9 @@ The tail (positions, token types, LayerNorm, dropout) is exactly BertEmbeddings'
 """
 from __future__ import annotations
 
+import copy
+import functools
+
 import torch
 from torch import nn
 from transformers import BertConfig, BertForMaskedLM, BertModel
@@ -67,16 +70,19 @@ class FusionBertEmbeddings(BertEmbeddings):
                 "pinyin": self.pinyin_embeddings(pinyin_ids),
                 "glyph": self.glyph_map(self.glyph_embeddings(input_ids))}
 
-    def fuse(self, input_ids: torch.Tensor, pinyin_ids: torch.Tensor) -> torch.Tensor:
+    def fuse(self, input_ids: torch.Tensor, pinyin_ids: torch.Tensor, char: torch.Tensor | None = None) -> torch.Tensor:
         p = self.parts(input_ids, pinyin_ids)
+        if char is not None:  # given char embeddings (gradients w.r.t. them); glyph and pinyin still from the ids
+            p["char"] = char
         return self.map_fc(torch.cat([p["char"], p["pinyin"], p["glyph"]], dim=-1))
 
 
 class CharOnlyEmbeddings(BertEmbeddings):
     """The ablation: plain BERT embeddings (no glyph, no pinyin), same interface."""
 
-    def fuse(self, input_ids: torch.Tensor, pinyin_ids: torch.Tensor | None = None) -> torch.Tensor:
-        return self.word_embeddings(input_ids)
+    def fuse(self, input_ids: torch.Tensor, pinyin_ids: torch.Tensor | None = None,
+             char: torch.Tensor | None = None) -> torch.Tensor:
+        return self.word_embeddings(input_ids) if char is None else char
 
 
 class ChineseBertModel(BertModel):
@@ -88,13 +94,14 @@ class ChineseBertModel(BertModel):
         self.embeddings = FusionBertEmbeddings(config) if fusion else CharOnlyEmbeddings(config)
         self.post_init()
 
-    def forward(self, input_ids=None, pinyin_ids=None, attention_mask=None, token_type_ids=None, **kwargs):
+    def forward(self, input_ids=None, pinyin_ids=None, attention_mask=None, token_type_ids=None, char_embeds=None,
+                **kwargs):
         if input_ids is None:
             raise ValueError("ChineseBertModel needs input_ids (glyphs are looked up by character id)")
         if pinyin_ids is None:
             pinyin_ids = torch.zeros(*input_ids.shape, PINYIN_LEN, dtype=torch.long, device=input_ids.device)
         pinyin_ids = pinyin_ids.view(*input_ids.shape, PINYIN_LEN)
-        fused = self.embeddings.fuse(input_ids, pinyin_ids)
+        fused = self.embeddings.fuse(input_ids, pinyin_ids, char_embeds)
         return super().forward(inputs_embeds=fused, attention_mask=attention_mask, token_type_ids=token_type_ids,
                                **kwargs)
 
@@ -158,3 +165,85 @@ class SentimentHead(torch.nn.Module):
         logits = self.classifier(self.dropout(out.pooler_output))
         loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return loss, logits
+
+
+# ---- task heads the app's pipelines (qa.py, tagging.py) call like any BERT ----
+
+def pinyin_from_ids(input_ids: torch.Tensor, vocab: list[str]) -> torch.Tensor:
+    """[b, s, 8] pinyin ids read back from the characters the ids stand for (the mini vocabulary has one
+    character per entry). Each row is read as one text, special tokens as spaces, so heteronyms get the
+    reading of their word as in pre-training."""
+    rows = []
+    for row in input_ids.tolist():
+        chars = [vocab[i] if len(vocab[i]) == 1 else " " for i in row]
+        rows.append(_row_pinyin("".join(chars)))
+    return torch.tensor(rows, dtype=torch.long, device=input_ids.device)
+
+
+@functools.lru_cache(maxsize=4096)
+def _row_pinyin(text: str) -> list[list[int]]:
+    from models.chinese_inputs import pinyin_ids_for_tokens
+
+    return pinyin_ids_for_tokens(text, [(i, i + 1) if c != " " else (0, 0) for i, c in enumerate(text)])
+
+
+class _IdsOnlyTaskModel(nn.Module):
+    """A mini ChineseBERT with a task head, called with token ids only (pinyin is derived from them).
+    `reads_ids_with_embeds`: given char embeddings (attribution), it still needs the ids for glyph and pinyin."""
+    reads_ids_with_embeds = True
+
+    def __init__(self, lm: ChineseBertForMaskedLM, vocab: list[str], config: BertConfig | None = None):
+        super().__init__()
+        self.bert = lm.bert
+        self.config = config or lm.config
+        self.vocab = vocab
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.bert.embeddings.word_embeddings
+
+    def encode(self, input_ids, attention_mask, token_type_ids, pinyin_ids, inputs_embeds, **kwargs):
+        if pinyin_ids is None and getattr(self.config, "fusion", True):
+            pinyin_ids = pinyin_from_ids(input_ids, self.vocab)
+        return self.bert(input_ids, pinyin_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                         char_embeds=inputs_embeds, **kwargs)
+
+
+class ChineseBertForQuestionAnswering(_IdsOnlyTaskModel):
+    """Span extraction (CMRC 2018): start and end logits per token, as BertForQuestionAnswering."""
+
+    def __init__(self, lm: ChineseBertForMaskedLM, vocab: list[str]):
+        super().__init__(lm, vocab)
+        self.qa_outputs = nn.Linear(lm.config.hidden_size, 2)
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, pinyin_ids=None, inputs_embeds=None,
+                start_positions=None, end_positions=None, **kwargs):
+        from transformers.modeling_outputs import QuestionAnsweringModelOutput
+
+        out = self.encode(input_ids, attention_mask, token_type_ids, pinyin_ids, inputs_embeds, **kwargs)
+        start, end = self.qa_outputs(out.last_hidden_state).float().unbind(-1)
+        loss = None
+        if start_positions is not None:
+            loss = (nn.functional.cross_entropy(start, start_positions) + nn.functional.cross_entropy(end, end_positions)) / 2
+        return QuestionAnsweringModelOutput(loss=loss, start_logits=start, end_logits=end,
+                                            hidden_states=out.hidden_states, attentions=out.attentions)
+
+
+class ChineseBertForTokenClassification(_IdsOnlyTaskModel):
+    """Per-character labels (Weibo NER), as BertForTokenClassification; labels in config.id2label."""
+
+    def __init__(self, lm: ChineseBertForMaskedLM, vocab: list[str], labels: list[str]):
+        config = copy.deepcopy(lm.config)
+        config.id2label = dict(enumerate(labels))
+        config.label2id = {l: i for i, l in enumerate(labels)}
+        super().__init__(lm, vocab, config)
+        self.dropout = nn.Dropout(0.1)
+        self.classifier = nn.Linear(lm.config.hidden_size, len(labels))
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, pinyin_ids=None, inputs_embeds=None,
+                labels=None, **kwargs):
+        from transformers.modeling_outputs import TokenClassifierOutput
+
+        out = self.encode(input_ids, attention_mask, token_type_ids, pinyin_ids, inputs_embeds, **kwargs)
+        logits = self.classifier(self.dropout(out.last_hidden_state)).float()
+        loss = None if labels is None else nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1))
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)

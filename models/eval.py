@@ -7,6 +7,8 @@
     python -m models.eval sst2 DATA.tsv [--shots K --train TRAIN.tsv --seed S ...] [--backend NAME] [--limit N]
     python -m models.eval mlm-zh DATA [--model zh-fused|zh-char]
     python -m models.eval chnsenticorp DATA.tsv [--model zh-fused|zh-char]
+    python -m models.eval cmrc DATA.json [--model zh-cmrc] [--heldout]   (CMRC 2018, character-level EM/F1)
+    python -m models.eval weibo DATA [--model zh-weibo]                 (Weibo NER, entity-level F1)
     python -m models.eval heads [DATA.conllu|DATA.conll] [--model embedded-upos|embedded-ner] [--limit N]
 
 DATA is .txt (one text per line), .jsonl or .jsonl.gz (field `text`).
@@ -48,11 +50,24 @@ def cmd_squad(args) -> dict:
     return {"task": "squad", "model": args.model, **scores}
 
 
+def cmd_cmrc(args) -> dict:
+    from models import qa
+
+    rows = readers.read_squad(args.data)
+    if args.heldout:  # the articles the CMRC recipe held out of the trial set
+        rows = readers.split_by_article(rows)[1]
+    rows = rows[:args.limit] if args.limit else rows
+    if not rows:
+        raise InputError(f"no questions in {args.data}")
+    return {"task": "cmrc", "model": args.model, "heldout_articles": args.heldout,
+            **scoring.cmrc_scores(qa.load(args.model), rows)}
+
+
 def cmd_tagging(args) -> dict:
     from models import tagging
 
-    reader, scorer = ((readers.read_conll, scoring.score_conll) if args.task == "conll"
-                      else (readers.read_conllu, scoring.score_upos))
+    reader, scorer = {"conll": (readers.read_conll, scoring.score_conll), "upos": (readers.read_conllu, scoring.score_upos),
+                      "weibo": (readers.read_weibo, scoring.score_conll)}[args.task]
     sents = reader(args.data)[:args.limit]
     if not sents:
         raise InputError(f"no sentences in {args.data}")
@@ -160,8 +175,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--allow-no-answer", action="store_true",
                    help="let the model abstain (SQuAD 2.0 style); v1.1 scoring always answers")
     p.set_defaults(run=cmd_squad)
+    p = sub.add_parser("cmrc", help="CMRC 2018 exact match / F1, character level as the official script")
+    p.add_argument("data", help="CMRC (SQuAD-format) JSON")
+    p.add_argument("--limit", type=int, help="first N questions only")
+    p.add_argument("--model", default="zh-cmrc", help=f"one of {registry.names(qa.TASK)}")
+    p.add_argument("--heldout", action="store_true", help="only the articles the training recipe held out")
+    p.set_defaults(run=cmd_cmrc)
     for task, default, what in (("conll", "embedded-ner", "entity-level NER P/R/F1 (seqeval) on a CoNLL-2003 file"),
-                                ("upos", "embedded-upos", "word-level UPOS accuracy on a CoNLL-U file")):
+                                ("upos", "embedded-upos", "word-level UPOS accuracy on a CoNLL-U file"),
+                                ("weibo", "zh-weibo", "entity-level NER P/R/F1 (seqeval) on a Weibo NER file")):
         p = sub.add_parser(task, help=what)
         p.add_argument("data")
         p.add_argument("--limit", type=int, help="first N sentences only")

@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from models.errors import ModelUnavailable
@@ -63,6 +64,10 @@ def from_hub(load_fn: Callable[..., Any], repo_id: str, **kwargs) -> Any:
 def load_checkpoint(ck: Checkpoint, embedded_cls, hub_cls) -> tuple[Any, Any, dict]:
     """(model, tokenizer, meta) for a checkpoint: an embedded adapter on the MiniLM encoder built as
     `embedded_cls`, or a Hub model through `hub_cls`. Eager attention, so attentions can be captured."""
+    if ck.source is Source.EMBEDDED and ck.location.startswith("zh/"):  # the mini ChineseBERT's task files
+        from models import chinese_tasks
+
+        return chinese_tasks.load_file(Path(__file__).resolve().parent.parent / "weights" / ck.location)
     if ck.source is Source.EMBEDDED:
         from models import embedded
 

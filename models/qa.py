@@ -176,7 +176,8 @@ def preprocess(question: str, context: str, qa: QAModel, top_n: int = 5, max_ans
 def forward(qa: QAModel, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None):
     """Start and end logits for a batch of windows (inputs_embeds: for gradients w.r.t. the embeddings)."""
     if inputs_embeds is not None:
-        batch = {k: v for k, v in batch.items() if k != "input_ids"}
+        keep_ids = getattr(qa.model, "reads_ids_with_embeds", False)  # ChineseBERT: glyph + pinyin need the ids
+        batch = {k: v for k, v in batch.items() if k != "input_ids" or keep_ids}
         out = qa.model(inputs_embeds=inputs_embeds, **batch)
     else:
         out = qa.model(**batch)

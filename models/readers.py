@@ -81,6 +81,33 @@ def iob1_to_bio(tags: list[str]) -> list[str]:
     return out
 
 
+def read_weibo(path: str | Path) -> list[tuple[list[str], list[str]]]:
+    """Weibo NER (`<char><position-in-word>\t<BIO tag>` per line, blank line between messages)
+    -> [(characters, tags)] per message."""
+    sents, chars, tags = [], [], []
+    for n, line in enumerate(_existing(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            if chars:
+                sents.append((chars, tags))
+            chars, tags = [], []
+            continue
+        cell, _, tag = line.rpartition("\t")
+        if not cell or not tag or not cell[-1].isdigit():
+            raise InputError(f"{path}, line {n}: expected '<char><digit>\\t<tag>', got {line[:40]!r}")
+        chars.append(cell[:-1] or cell)
+        tags.append(tag.strip())
+    if chars:
+        sents.append((chars, tags))
+    if not sents:
+        raise InputError(f"{path}: no sentences found")
+    return sents
+
+
+def split_by_article(rows: list[dict], every: int = 5) -> tuple[list[dict], list[dict]]:
+    """(train, validation): every `every`-th article is held out (CMRC has no train set here, only its trial set)."""
+    return ([r for r in rows if r["article"] % every != every - 1], [r for r in rows if r["article"] % every == every - 1])
+
+
 def read_conll(path: str | Path) -> list[tuple[list[str], list[str]]]:
     """CoNLL-2003 `WORD POS CHUNK NER` files -> [(words, BIO tags)] per sentence."""
     sents, words, tags = [], [], []

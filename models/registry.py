@@ -58,6 +58,8 @@ CHECKPOINTS: list[Checkpoint] = [
     # extractive QA
     Checkpoint("qa", "embedded-squad", E, "qa-squad.safetensors",
                "MiniLM-L6 + QA adapter trained on SQuAD v1.1 dev half A, with no-answer examples (offline)"),
+    Checkpoint("qa", "zh-cmrc", E, "zh/cmrc-fused.safetensors",
+               "mini ChineseBERT (glyph + pinyin) + span head trained on the CMRC 2018 trial set (offline)", ("zh",)),
     Checkpoint("qa", "distilbert-base-cased-distilled-squad", H, "distilbert-base-cased-distilled-squad",
                "DistilBERT fine-tuned on SQuAD v1.1 (Hub)"),
     Checkpoint("qa", "deepset/roberta-base-squad2", H, "deepset/roberta-base-squad2",
@@ -71,6 +73,9 @@ CHECKPOINTS: list[Checkpoint] = [
     Checkpoint("tagging", "embedded-upos", E, "upos-ewt.safetensors",
                "MiniLM-L6 + universal POS adapter trained on UD English EWT (offline)",
                sample=SAMPLES / "ud-ewt-dev-100.conllu"),
+    Checkpoint("tagging", "zh-weibo", E, "zh/weibo-ner-fused.safetensors",
+               "mini ChineseBERT (glyph + pinyin) + NER head trained on Weibo NER (PER/ORG/LOC/GPE, names and "
+               "nominals; offline)", ("zh",)),
     Checkpoint("tagging", "dslim/bert-base-NER", H, "dslim/bert-base-NER", "BERT base NER, CoNLL-2003 (Hub)"),
     Checkpoint("tagging", "vblagoje/bert-english-uncased-finetuned-pos", H,
                "vblagoje/bert-english-uncased-finetuned-pos", "BERT base uncased, universal POS (Hub)"),

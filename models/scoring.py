@@ -99,6 +99,72 @@ def squad_scores(qa, rows: list[dict], allow_no_answer: bool = False) -> dict:
     return {"n": len(rows), "exact_match": round(float(scores["exact_match"]), 2), "f1": round(float(scores["f1"]), 2)}
 
 
+# CMRC 2018's official evaluation (cmrc2018_evaluate.py): character-level for Chinese. Its
+# mixed segmentation keeps each CJK character and punctuation mark as one segment and splits other runs
+# into words (nltk.word_tokenize there; a \w+ / symbol regex here, which agrees on letters and digits).
+CMRC_PUNCT = set("-:_*^/\\~`+=，。：？！“”；’《》·、「」（）－～『』") | {"……"}
+
+
+def _cmrc_segments(text: str, drop_punct: bool = True) -> list[str]:
+    import re
+
+    segs, run = [], ""
+    for ch in str(text).lower().strip():
+        if drop_punct and ch in CMRC_PUNCT:
+            continue
+        if re.match(r"[\u4e00-\u9fa5]", ch) or ch in CMRC_PUNCT:
+            segs += re.findall(r"\w+|[^\w\s]", run)
+            run = ""
+            segs.append(ch)
+        else:
+            run += ch
+    return segs + re.findall(r"\w+|[^\w\s]", run)
+
+
+def _longest_common_substring(a: list[str], b: list[str]) -> int:
+    best, prev = 0, [0] * (len(b) + 1)
+    for x in a:
+        cur = [0] * (len(b) + 1)
+        for j, y in enumerate(b, 1):
+            if x == y:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
+
+
+def cmrc_em_f1(prediction: str, answers: list[str]) -> tuple[float, float]:
+    """(EM, F1) of one prediction against its answers, as the official CMRC 2018 script (max over answers)."""
+    def norm(t):
+        return "".join(c for c in str(t).lower().strip() if c not in CMRC_PUNCT)
+
+    em = float(any(norm(a) == norm(prediction) for a in answers))
+    f1 = 0.0
+    pred = _cmrc_segments(prediction)
+    for a in answers:
+        gold = _cmrc_segments(a)
+        lcs = _longest_common_substring(gold, pred)
+        if lcs:
+            p, r = lcs / len(pred), lcs / len(gold)
+            f1 = max(f1, 2 * p * r / (p + r))
+    return em, f1
+
+
+def cmrc_scores(qa, rows: list[dict], max_answer_len: int = 50) -> dict:
+    """CMRC 2018 EM / F1 (percent, character level) through the QA tab's own pipeline."""
+    from models.qa import predict
+
+    ems, f1s = [], []
+    for r in rows:
+        res = predict(r["question"], r["context"], qa, top_n=1, max_answer_len=max_answer_len,
+                      null_threshold=float("inf"))
+        em, f1 = cmrc_em_f1(res.answer.text if res.answer else "", r["answers"])
+        ems.append(em)
+        f1s.append(f1)
+    n = max(len(rows), 1)
+    return {"n": len(rows), "exact_match": round(100 * sum(ems) / n, 2), "f1": round(100 * sum(f1s) / n, 2)}
+
+
 # ---- tagging ----
 
 def score_conll(tg, sents, aggregation: str = "first") -> dict:

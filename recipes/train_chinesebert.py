@@ -195,6 +195,66 @@ def classify(args) -> None:
     acc.print(json.dumps({"out": args.out, "steps": steps, "train_seconds": round(seconds)}))
 
 
+def finetune_task(args) -> None:
+    """CMRC 2018 span extraction (`qa`) or Weibo NER (`ner`) on a pre-trained mini model; the whole
+    encoder is fine-tuned. Scored at the end through the app's own pipelines (qa.py / tagging.py)."""
+    from models import chinese_tasks, qa, registry, tagging
+    from recipes import train_qa, train_tagger
+
+    acc = Accelerator()
+    torch.manual_seed(args.seed)
+    if not args.init:
+        raise SystemExit(f"{args.mode} needs --init (a pre-trained model file)")
+    lm = chinese_mlm.read_lm(Path(args.init))
+    tok, vocab = lm.tokenizer, chinese_tasks.vocab_of(lm.tokenizer)
+    data = Path(args.data)
+    if args.mode == "qa":
+        train_rows, val_rows = readers.split_by_article(readers.read_squad(data / "cmrc2018/cmrc2018_trial.json"))
+        feats = train_qa.featurize(tok, train_qa.make_examples(train_rows, 0.0, args.seed), args.seq_len, args.seq_len // 3)
+        model, labels, base_collate = chinese_tasks.build("zh-qa", lm.model, tok), None, train_qa.collate
+    else:
+        train = readers.read_weibo(data / "weibo_ner/weiboNER_2nd_conll.train")
+        val_rows = readers.read_weibo(data / "weibo_ner/weiboNER_2nd_conll.dev")
+        labels = train_tagger.label_list(train)
+        feats = train_tagger.encode(tok, train, {l: i for i, l in enumerate(labels)}, args.seq_len)
+        model = chinese_tasks.build("zh-ner", lm.model, tok, labels)
+
+        def base_collate(b):
+            return train_tagger.collate(b, tok.pad_token_id)
+
+    def collate(batch):
+        out = base_collate(batch)
+        out["pinyin_ids"] = chinesebert.pinyin_from_ids(out["input_ids"], vocab)  # in the loader's workers
+        return out
+
+    loader = torch.utils.data.DataLoader(feats, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
+                                         generator=torch.Generator().manual_seed(args.seed), num_workers=args.workers)
+    steps = math.ceil(args.epochs * len(loader))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
+    model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
+    seconds, step = common.train(acc, model, loader, opt, sched, steps, lambda b: model(**b).loss,
+                                 common.run_dir_for(args.out, args.run_dir), log_every=50, minutes=args.minutes,
+                                 bf16=args.bf16)
+    trained = acc.unwrap_model(model).float().cpu().eval()  # scored on the CPU, as the app runs it
+    meta = {"task": "zh-qa" if args.mode == "qa" else "zh-ner", "init": Path(args.init).name, "fusion": lm.meta["fusion"],
+            "size": lm.meta["size"], "max_len": args.seq_len, "labels": labels, "epochs": args.epochs, "lr": args.lr,
+            "batch_size": args.batch_size, "seed": args.seed, "steps": steps, "steps_done": step,
+            "train_features": len(feats), "train_seconds_last_run": round(seconds)}
+    ck = registry.Checkpoint(qa.TASK if args.mode == "qa" else tagging.TASK, "trained", registry.Source.EMBEDDED, "",
+                             "", ("zh",))
+    if args.mode == "qa":
+        meta["validation"] = scoring.cmrc_scores(qa.QAModel("trained", trained, tok, ck, {"max_len": args.seq_len}),
+                                                 val_rows)
+    else:
+        meta["validation"] = scoring.score_conll(tagging.Tagger("trained", trained, tok, ck, {}), val_rows)
+    acc.print(f"validation: {meta['validation']}")
+    meta["command"] = common.command_line("train_chinesebert")
+    chinese_tasks.save(trained, args.out, meta)
+    shutil.copy(Path(args.init).parent / "vocab.txt", Path(args.out).parent / "vocab.txt")
+    acc.print(json.dumps({"out": args.out, **meta}))
+
+
 @torch.no_grad()
 def dev_accuracy(head, tok, rows: list[tuple[str, int]], seq_len: int, device, batch_size: int = 64) -> float:
     head.eval()
@@ -209,7 +269,8 @@ def dev_accuracy(head, tok, rows: list[tuple[str, int]], seq_len: int, device, b
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=("pretrain", "classify"))
+    ap.add_argument("mode", choices=("pretrain", "classify", "qa", "ner"),
+                    help="qa: CMRC 2018 spans (trial set, every 5th article held out); ner: Weibo NER")
     ap.add_argument("--corpus", default="data/zh", help="output folder of recipes.prepare_zh_corpus")
     ap.add_argument("--data", default=common.DATA_DIR)
     ap.add_argument("--out", required=True)
@@ -235,7 +296,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="data-loader processes (a GPU run needs them to keep up)")
     ap.add_argument("--eval-chars", type=int, default=4000, help="held-out masked characters scored at the end")
     args = ap.parse_args()
-    pretrain(args) if args.mode == "pretrain" else classify(args)
+    {"pretrain": pretrain, "classify": classify, "qa": finetune_task, "ner": finetune_task}[args.mode](args)
 
 
 if __name__ == "__main__":
