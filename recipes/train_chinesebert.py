@@ -241,6 +241,9 @@ def finetune_task(args) -> None:
             "size": lm.meta["size"], "max_len": args.seq_len, "labels": labels, "epochs": args.epochs, "lr": args.lr,
             "batch_size": args.batch_size, "seed": args.seed, "steps": steps, "steps_done": step,
             "train_features": len(feats), "train_seconds_last_run": round(seconds)}
+    meta["command"] = common.command_line("train_chinesebert")
+    chinese_tasks.save(trained, args.out, meta)  # saved before scoring: a scoring failure loses no training
+    shutil.copy(Path(args.init).parent / "vocab.txt", Path(args.out).parent / "vocab.txt")
     ck = registry.Checkpoint(qa.TASK if args.mode == "qa" else tagging.TASK, "trained", registry.Source.EMBEDDED, "",
                              "", ("zh",))
     if args.mode == "qa":
@@ -249,9 +252,7 @@ def finetune_task(args) -> None:
     else:
         meta["validation"] = scoring.score_conll(tagging.Tagger("trained", trained, tok, ck, {}), val_rows)
     acc.print(f"validation: {meta['validation']}")
-    meta["command"] = common.command_line("train_chinesebert")
     chinese_tasks.save(trained, args.out, meta)
-    shutil.copy(Path(args.init).parent / "vocab.txt", Path(args.out).parent / "vocab.txt")
     acc.print(json.dumps({"out": args.out, **meta}))
 
 

@@ -258,5 +258,110 @@ def test_the_shipped_fused_model_has_left_the_unigram_plateau():
     from models import chinese_mlm, scoring
 
     r = scoring.score_zh_probes("zh-fused")
-    assert r["top5"] >= 9 and r["top1"] >= 6 and r["lists_with_punctuation"] <= 10, r
+    assert r["top5"] >= 12 and r["top1"] >= 9 and r["lists_with_punctuation"] <= 6, r
     assert chinese_mlm.fill_mask("我爱吃苹[MASK]。", "zh-fused")[0][0][0] == "果"
+
+
+def test_the_shipped_fused_model_learned_meaning_not_only_shape():
+    """Issue 14: neighbours of 猫 by fused embedding were look-alikes (猩 岩 疤 娃 ...); the GPU-trained model
+    puts animals first. And its sentiment head reads the review the issue quotes as positive (was 0.91 negative)."""
+    from models import chinese_mlm
+
+    near = [c for c, _ in chinese_mlm.neighbours("猫", "zh-fused")["fused"][:8]]
+    assert len(set(near) & set("狗羊狼鱼兔猪马牛鸡鸭虎鼠猴鸟")) >= 3, near
+    assert chinese_mlm.classify_sentiment("这部电影太好看了，强烈推荐！", "zh-fused")["positive"] > 0.8
+    assert chinese_mlm.classify_sentiment("服务太差了，再也不来了。", "zh-char")["negative"] > 0.8
+
+
+def test_pinyin_read_back_from_ids_matches_the_text_pinyin(tiny_zh):
+    """The task models get ids only: their pinyin, read back from the characters, must equal the pinyin
+    of the text, heteronyms included (银行 háng, 行走 xíng)."""
+    from models import chinese_mlm
+
+    tok = chinese_mlm.make_tokenizer(tiny_zh / "vocab.txt")
+    text = "银行在行走的路边。"
+    enc = tok(text, return_offsets_mapping=True)
+    want = ci.pinyin_ids_for_tokens(text, [tuple(o) for o in enc["offset_mapping"]])
+    got = cb.pinyin_from_ids(torch.tensor([enc["input_ids"]]), tok.convert_ids_to_tokens(list(range(len(tok)))))
+    assert got[0].tolist() == want
+    assert want[1] != want[4]  # 行 read two ways
+
+
+def test_chinese_task_heads_run_through_the_app_pipelines(tiny_zh, tmp_path, monkeypatch):
+    """CMRC and Weibo heads on the mini model: saved, rebuilt from their own metadata, and run by the QA and
+    tagging modules unchanged (windows, spans, entity decoding), gradient x input included."""
+    from models import chinese_mlm, chinese_tasks, qa, registry, tagging
+    from models.inside import attribution
+
+    lm = chinese_mlm.read_lm(tiny_zh / "chinesebert-mini-fused.safetensors")
+    size = lm.meta["size"]
+    for kind, labels in (("zh-qa", None), ("zh-ner", ["O", "B-PER.NAM", "I-PER.NAM"])):
+        model = chinese_tasks.build(kind, chinese_mlm.read_lm(tiny_zh / "chinesebert-mini-fused.safetensors").model,
+                                    lm.tokenizer, labels)
+        chinese_tasks.save(model, tiny_zh / f"{kind}.safetensors",
+                           {"task": kind, "fusion": True, "size": size, "labels": labels, "max_len": 32})
+    m, tok, meta = chinese_tasks.load_file(tiny_zh / "zh-qa.safetensors")
+    ck = registry.Checkpoint("qa", "tiny-zh", registry.Source.EMBEDDED, "", "", ("zh",))
+    reader = qa.QAModel("tiny-zh", m, tok, ck, meta)
+    long_context = "我喜欢猫，也喜欢狗。" * 12  # longer than one 32-token window
+    r = qa.predict("他的书很好看？", long_context, reader, null_threshold=float("inf"))
+    assert r.answer is not None and r.answer.text and r.answer.text in long_context
+    assert any("overlapping windows" in n for n in r.notices)
+    monkeypatch.setattr(qa, "load", lambda name: reader)
+    att = attribution.qa_gradient_x_input("他的书很好看？", "我喜欢猫，也喜欢狗。")
+    assert att.spans and any(s is not None and s != 0 for _, s in att.spans)
+    m, tok, meta = chinese_tasks.load_file(tiny_zh / "zh-ner.safetensors")
+    tagger = tagging.Tagger("tiny-zh", m, tok, registry.Checkpoint("tagging", "tiny-zh", registry.Source.EMBEDDED, "",
+                                                                  "", ("zh",)), meta)
+    res = tagging.predict("我喜欢猫", tagger)
+    assert [w.word for w in res.words] == list("我喜欢猫")
+    assert {w.label for w in res.words} <= {"O", "B-PER.NAM", "I-PER.NAM"}
+
+
+def test_weibo_reader_and_cmrc_scoring(tmp_path):
+    from models import readers
+    from models.errors import InputError
+    from models.scoring import cmrc_em_f1
+
+    f = tmp_path / "weibo.txt"
+    f.write_text("张0\tB-PER.NAM\n伟1\tI-PER.NAM\n好0\tO\n\n北0\tB-GPE.NAM\n京1\tI-GPE.NAM\n", encoding="utf-8")
+    assert readers.read_weibo(f) == [(["张", "伟", "好"], ["B-PER.NAM", "I-PER.NAM", "O"]),
+                                     (["北", "京"], ["B-GPE.NAM", "I-GPE.NAM"])]
+    f.write_text("张 B-PER\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 1"):
+        readers.read_weibo(f)
+    # the official CMRC script: punctuation ignored, character-level LCS F1, max over answers
+    assert cmrc_em_f1("眉州眉山人", ["眉州眉山人。"]) == (1.0, 1.0)
+    em, f1 = cmrc_em_f1("四川眉州", ["眉州眉山人", "眉山"])
+    assert em == 0.0 and f1 == pytest.approx(2 * (2 / 4) * (2 / 5) / (2 / 4 + 2 / 5))
+    assert cmrc_em_f1("", ["a"]) == (0.0, 0.0)
+
+
+def test_packed_corpus_and_glyph_table_file(tmp_path, monkeypatch):
+    """The .npz packed corpus gives the windows the old list-of-dicts packing gave; a glyph table stored by
+    save_glyph_table reproduces the rendered one exactly (the GPU box reads it instead of the fonts)."""
+    from models import chinese_mlm, glyphs
+    from recipes import train_chinesebert as t
+
+    if not any(os.path.isfile(p) for p in glyphs.KAI_PATHS):
+        pytest.skip("Debian fonts-arphic-ukai is not installed here")
+    chars = list("我喜欢猫也狗银行在走的路边他书很好看们都")
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars), encoding="utf-8")
+    tok = chinese_mlm.make_tokenizer(tmp_path / "vocab.txt")
+    lines = ["我喜欢猫，也喜欢狗。", "银行在行走的路边。"] * 5
+    ids, pins = t.pack_lines(tok, lines, 16)
+    flat, flat_pins = [], []  # the old packing, written out
+    for line in lines:
+        enc = tok(line, add_special_tokens=False, return_offsets_mapping=True)
+        flat += enc["input_ids"]
+        flat_pins += ci.pinyin_ids_for_tokens(line, [tuple(o) for o in enc["offset_mapping"]])
+    old = [[tok.cls_token_id] + flat[s:s + 14] + [tok.sep_token_id] for s in range(0, len(flat) - 14 + 1, 14)]
+    assert ids.tolist() == old and pins[0, 1:-1].tolist() == flat_pins[:14] and not pins[:, 0].any()
+    vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
+    glyphs.save_glyph_table(vocab, str(tmp_path / "glyphs.npz"))
+    rendered, _ = glyphs.glyph_table(vocab)
+    monkeypatch.setenv(glyphs.TABLE_FILE_ENV, str(tmp_path / "glyphs.npz"))
+    stored, _ = glyphs.glyph_table(vocab)
+    assert np.array_equal(stored, rendered)
+    with pytest.raises(Exception, match="another vocabulary"):
+        glyphs.glyph_table(vocab[:-1])
