@@ -1,0 +1,61 @@
+"""Run by tests/test_hub_offline.py in a fresh process with HF_HUB_OFFLINE=1 and HF_HUB_CACHE pointing at the
+tiny stand-ins (tests/hub_fixtures.py): every Hub choice of the app through the task modules' own loading
+path. Prints one JSON object: check name -> what it saw."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+LONG_EN = " ".join(["The Amazon rainforest covers much of Brazil and eight other countries."] * 60)
+LONG_ZH = "苏轼是北宋著名的文学家与政治家，眉州眉山人。" * 30
+
+
+def main() -> None:
+    import torch
+
+    from models import fill_mask, prompt_cls, qa, registry, tagging
+
+    out: dict = {}
+    for name in registry.names("fill-mask", registry.Source.HUB):
+        lm = fill_mask.load(name)
+        r = fill_mask.predict("Paris is the [MASK] of France.", name, top_k=3)
+        r2 = fill_mask.predict("Paris is the <mask> of France.", name, top_k=3)
+        out[f"fill-mask {name}"] = {"tokenizer": type(lm.tokenizer).__name__, "mask": lm.tokenizer.mask_token,
+                                    "n_masks": len(r.predictions), "same_for_both_spellings":
+                                    [c.token for c in r.predictions[0].candidates] ==
+                                    [c.token for c in r2.predictions[0].candidates],
+                                    "mask_read_as_one_token": [r.tokens[p] for p in r.mask_positions] == [lm.tokenizer.mask_token],
+                                    "filled": r.filled}
+    for name in registry.names("qa", registry.Source.HUB):
+        m = qa.load(name)
+        context = LONG_ZH if "chinese" in name else LONG_EN
+        question = "苏轼是哪里人？" if "chinese" in name else "Which country has most of the rainforest?"
+        inputs = qa.preprocess(question, context, m)
+        res = qa.predict(question, context, name, null_threshold=float("inf"))
+        spans_ok = all(context[a.start:a.end] == a.text for a in res.nbest)
+        out[f"qa {name}"] = {"tokenizer": type(m.tokenizer).__name__, "windows": inputs.n_windows,
+                             "batch_keys": sorted(inputs.batch(m, [0])), "spans_match_context": spans_ok,
+                             "n_best": len(res.nbest)}
+    for name in registry.names("tagging", registry.Source.HUB):
+        tg = tagging.load(name)
+        text = "我在北京的清华大学读书。" if "chinese" in name else "Angela Merkel met Emmanuel Macron in Paris."
+        res = tagging.predict(text, name)
+        out[f"tagging {name}"] = {"tokenizer": type(tg.tokenizer).__name__, "words": [w.word for w in res.words],
+                                  "labels_from_config": {w.label for w in res.words} <= set(tg.id2label.values()),
+                                  "entities_match_text": all(text[e.start:e.end] == e.text for e in res.entities)}
+    spec = prompt_cls.PromptSpec("{text} It was {mask}.", {"negative": ["terrible"], "positive": ["great"]})
+    lp, shown = prompt_cls.nli_label_logprobs(spec, ["A wonderful film."])
+    tok, model = prompt_cls.load_nli()
+    enc = tok(["A wonderful film."] * 2, ["It was terrible.", "It was great."], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        want = model(**enc).logits[:, 0].float().log_softmax(0)  # index 0 = "entailment" in the stand-in's map
+    out["nli facebook/bart-large-mnli"] = {"tokenizer": type(tok).__name__, "entailment_from_config":
+                                           bool(torch.allclose(lp[0], want, atol=1e-5)), "shown": shown}
+    print(json.dumps(out, default=str))
+
+
+if __name__ == "__main__":
+    main()

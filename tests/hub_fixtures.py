@@ -1,0 +1,129 @@
+"""Tiny, randomly initialised stand-ins for every Hub checkpoint the app lists, written in the Hugging Face
+cache layout (models--org--name/snapshots/<commit>/ + refs/main), so the app's own
+`from_pretrained(repo_id)` path runs on them with HF_HUB_OFFLINE=1 (issue 16).
+
+Each stand-in has the real checkpoint's config class, model class, tokenizer type and label map: WordPiece
+uncased / cased (BERT, DistilBERT), byte-level BPE with `<mask>` and `Ġ` offsets (RoBERTa), a character
+vocabulary (Chinese BERT), and BART with an MNLI label map. The tokenizers are trained here on our own
+sample texts with `tokenizers`; the weights are random, so the checks are about plumbing, not accuracy.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMIT = hashlib.sha1(b"bert-demo tiny hub fixtures").hexdigest()
+
+CONLL_LABELS = ["O", "B-MISC", "I-MISC", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]  # dslim's order
+UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
+        "SCONJ", "SYM", "VERB", "X"]
+ONTONOTES_ZH = ["O", "B-PERSON", "I-PERSON", "E-PERSON", "S-PERSON", "B-GPE", "I-GPE", "E-GPE", "S-GPE"]
+# facebook/bart-large-mnli has entailment at index 2; the stand-in puts it at 0 (as some NLI checkpoints do),
+# so an app that assumed index 2 would fail the check
+MNLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
+
+
+def _texts() -> list[str]:
+    lines = (ROOT / "samples" / "sst2-300.tsv").read_text(encoding="utf-8").splitlines()
+    extra = ["Paris is the capital of France.", "The Amazon rainforest covers much of Brazil.",
+             "Angela Merkel met Emmanuel Macron in Paris.", "Alexander Graham Bell was awarded the patent."]
+    return [l.split("\t")[0] for l in lines] + extra * 20
+
+
+def _zh_chars() -> list[str]:
+    text = "苏轼是北宋著名的文学家与政治家眉州眉山人我喜欢猫他去银行取钱然后在河边行走今天天气很好北京上海中国人"
+    return sorted(set(text))
+
+
+def wordpiece(lowercase: bool):
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertTokenizerFast
+
+    wp = BertWordPieceTokenizer(lowercase=lowercase)
+    wp.train_from_iterator(_texts(), vocab_size=600)
+    return BertTokenizerFast(vocab=wp.get_vocab(), do_lower_case=lowercase)
+
+
+def chinese_chars():
+    from transformers import BertTokenizerFast
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "，", "。", "？"] + _zh_chars()
+    return BertTokenizerFast(vocab={w: i for i, w in enumerate(words)}, do_lower_case=False,
+                             tokenize_chinese_chars=True)
+
+
+def byte_level_bpe(kind: str = "roberta"):
+    from tokenizers import AddedToken, ByteLevelBPETokenizer
+    from transformers import BartTokenizerFast, RobertaTokenizerFast
+
+    bpe = ByteLevelBPETokenizer(add_prefix_space=False)
+    bpe.train_from_iterator(_texts(), vocab_size=700, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    cls = RobertaTokenizerFast if kind == "roberta" else BartTokenizerFast
+    return cls(tokenizer_object=bpe._tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+               pad_token="<pad>", cls_token="<s>", sep_token="</s>",
+               mask_token=AddedToken("<mask>", lstrip=True, rstrip=False))
+
+
+def _bert_config(cls, tok, **extra):
+    return cls(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+               intermediate_size=64, max_position_embeddings=512, **extra)
+
+
+def _labels(names: list[str]) -> dict:
+    return {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
+
+
+def checkpoints() -> dict[str, tuple]:
+    """repo id -> (model, tokenizer), for every Hub row of models/registry.py that the fixtures cover."""
+    import torch
+    from transformers import (BartConfig, BartForSequenceClassification, BertConfig, BertForMaskedLM,
+                              BertForQuestionAnswering, BertForTokenClassification, DistilBertConfig,
+                              DistilBertForMaskedLM, DistilBertForQuestionAnswering, RobertaConfig,
+                              RobertaForMaskedLM, RobertaForQuestionAnswering)
+
+    torch.manual_seed(0)
+    uncased, cased, zh, bpe = wordpiece(True), wordpiece(False), chinese_chars(), byte_level_bpe()
+
+    def distil(tok):
+        return DistilBertConfig(vocab_size=len(tok), dim=32, n_layers=2, n_heads=2, hidden_dim=64,
+                                max_position_embeddings=512)
+
+    def roberta(tok):
+        return RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                             intermediate_size=64, max_position_embeddings=514, pad_token_id=tok.pad_token_id,
+                             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, type_vocab_size=1)
+
+    bart_tok = byte_level_bpe("bart")
+    bart = BartConfig(vocab_size=len(bart_tok), d_model=32, encoder_layers=1, decoder_layers=1,
+                      encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                      max_position_embeddings=512, pad_token_id=bart_tok.pad_token_id, bos_token_id=0,
+                      eos_token_id=2, num_labels=3, **_labels([MNLI_LABELS[i] for i in range(3)]))
+    return {
+        "bert-base-uncased": (BertForMaskedLM(_bert_config(BertConfig, uncased)), uncased),
+        "distilbert-base-uncased": (DistilBertForMaskedLM(distil(uncased)), uncased),
+        "roberta-base": (RobertaForMaskedLM(roberta(bpe)), bpe),
+        "distilbert-base-cased-distilled-squad": (DistilBertForQuestionAnswering(distil(cased)), cased),
+        "deepset/roberta-base-squad2": (RobertaForQuestionAnswering(roberta(bpe)), bpe),
+        "uer/roberta-base-chinese-extractive-qa": (BertForQuestionAnswering(_bert_config(BertConfig, zh)), zh),
+        "dslim/bert-base-NER": (BertForTokenClassification(_bert_config(BertConfig, cased, **_labels(CONLL_LABELS))),
+                                cased),
+        "vblagoje/bert-english-uncased-finetuned-pos": (
+            BertForTokenClassification(_bert_config(BertConfig, uncased, **_labels(UPOS))), uncased),
+        "ckiplab/bert-base-chinese-ner": (
+            BertForTokenClassification(_bert_config(BertConfig, zh, **_labels(ONTONOTES_ZH))), zh),
+        "facebook/bart-large-mnli": (BartForSequenceClassification(bart), bart_tok),
+    }
+
+
+def build_cache(cache: Path) -> list[str]:
+    """Write every stand-in into `cache` (an HF_HUB_CACHE folder); returns the repo ids."""
+    made = checkpoints()
+    for repo, (model, tok) in made.items():
+        base = cache / ("models--" + repo.replace("/", "--"))
+        snap = base / "snapshots" / COMMIT
+        model.save_pretrained(snap)  # safetensors, as the app requires
+        tok.save_pretrained(snap)
+        (base / "refs").mkdir(parents=True, exist_ok=True)
+        (base / "refs" / "main").write_text(COMMIT)
+    return list(made)

@@ -1,0 +1,65 @@
+"""Issue 16: the Hub choices a Space offers, run offline through the app's own from_pretrained(repo_id)
+path on tiny stand-ins with the real config, model and tokenizer types (tests/hub_fixtures.py)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def offline_hub_results(tmp_path_factory):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import hub_fixtures
+
+    cache = tmp_path_factory.mktemp("hf-cache")
+    hub_fixtures.build_cache(cache)
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, str(ROOT / "tests" / "hub_checks.py")], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_every_hub_choice_of_the_app_is_covered(offline_hub_results):
+    from models import registry
+
+    listed = {f"{c.task} {c.name}" for c in registry.CHECKPOINTS if c.needs_hub and c.task in ("fill-mask", "qa", "tagging", "nli")}
+    assert listed == set(offline_hub_results), listed ^ set(offline_hub_results)
+
+
+def test_fill_mask_hub_paths_mask_tokens(offline_hub_results):
+    """WordPiece [MASK] and RoBERTa's <mask>: either spelling in the text becomes the model's one mask token."""
+    for name in ("bert-base-uncased", "distilbert-base-uncased", "roberta-base"):
+        r = offline_hub_results[f"fill-mask {name}"]
+        assert r["n_masks"] == 1 and r["same_for_both_spellings"] and r["mask_read_as_one_token"], (name, r)
+    assert offline_hub_results["fill-mask roberta-base"]["mask"] == "<mask>"
+    assert offline_hub_results["fill-mask roberta-base"]["tokenizer"].startswith("Roberta")
+
+
+def test_qa_hub_paths_offsets_windows_and_token_types(offline_hub_results):
+    """Byte-level BPE offsets (RoBERTa) and WordPiece offsets map answers back to the exact context text;
+    long contexts are windowed; DistilBERT and RoBERTa get no token_type_ids."""
+    for name, wants_types in (("distilbert-base-cased-distilled-squad", False), ("deepset/roberta-base-squad2", False),
+                              ("uer/roberta-base-chinese-extractive-qa", True)):
+        r = offline_hub_results[f"qa {name}"]
+        assert r["windows"] > 1 and r["n_best"] >= 1 and r["spans_match_context"], (name, r)
+        assert ("token_type_ids" in r["batch_keys"]) == wants_types, (name, r)
+
+
+def test_tagging_hub_paths_label_maps(offline_hub_results):
+    for name in ("dslim/bert-base-NER", "vblagoje/bert-english-uncased-finetuned-pos", "ckiplab/bert-base-chinese-ner"):
+        r = offline_hub_results[f"tagging {name}"]
+        assert r["labels_from_config"] and r["entities_match_text"], (name, r)
+    assert offline_hub_results["tagging ckiplab/bert-base-chinese-ner"]["words"] == list("我在北京的清华大学读书。")
+    assert offline_hub_results["tagging dslim/bert-base-NER"]["words"][:2] == ["Angela", "Merkel"]  # cased
+
+
+def test_nli_entailment_index_is_read_from_the_config(offline_hub_results):
+    r = offline_hub_results["nli facebook/bart-large-mnli"]
+    # transformers 5 loads BART's tokenizer as the RoBERTa byte-level BPE class it is
+    assert r["entailment_from_config"] and r["tokenizer"].startswith(("Bart", "Roberta")), r
