@@ -80,25 +80,51 @@ class ChineseLM:
     font_gaps: dict
 
 
-def _load_official() -> ChineseLM:
-    """ShannonAI/ChineseBERT-base from the Hub: its vocabulary, and its weights as safetensors only
-    (a pickled pytorch_model.bin could run code when loaded, so it is refused)."""
+def _official_file(*names: str) -> str:
+    """The first of `names` the official repo has (local HF cache first, then the Hub when reachable)."""
     from huggingface_hub import hf_hub_download
-    from safetensors.torch import load_file
 
     from models.errors import ModelUnavailable
     from models.loading import from_hub
 
-    vocab = from_hub(hf_hub_download, HUB_ID, filename="vocab.txt")
-    try:
-        weights = from_hub(hf_hub_download, HUB_ID, filename="model.safetensors")
-    except Exception as exc:
-        if isinstance(exc, ModelUnavailable) and "cannot be reached" in str(exc):
-            raise
-        raise ModelUnavailable(f"{HUB_ID} has no model.safetensors on the Hub (only a pickled pytorch_model.bin, "
-                               f"which this app does not load). The embedded zh-fused / zh-char models work.") from exc
-    model = chinesebert.ChineseBertForMaskedLM(chinesebert.official_base_config())
-    missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
+    for name in names:  # a file in the local cache wins, whatever its place in `names`
+        try:
+            return hf_hub_download(HUB_ID, filename=name, local_files_only=True)
+        except Exception:
+            pass
+    last = None
+    for name in names:
+        try:
+            return from_hub(hf_hub_download, HUB_ID, filename=name)
+        except ModelUnavailable as exc:
+            if "cannot be reached" in str(exc):
+                raise
+            last = exc
+    raise ModelUnavailable(f"{HUB_ID} has none of {', '.join(names)}. The embedded zh-fused / zh-char models work.") from last
+
+
+def _load_official() -> ChineseLM:
+    """ShannonAI/ChineseBERT-base (Hub or local HF cache): its config.json, vocab.txt and weights, which that
+    repo ships only as a pickled pytorch_model.bin. A .bin goes through torch's weights-only unpickler
+    (tensors and plain containers; a pickle that would run code is refused, never executed);
+    model.safetensors is preferred where a repo has it. No remote code runs."""
+    from safetensors.torch import load_file
+    from transformers import BertConfig
+
+    config = BertConfig.from_json_file(_official_file("config.json"))
+    vocab = _official_file("vocab.txt")
+    weights = _official_file("model.safetensors", "pytorch_model.bin")
+    if weights.endswith(".safetensors"):
+        state = load_file(weights)
+    else:
+        try:
+            state = torch.load(weights, weights_only=True, map_location="cpu")
+        except Exception as exc:  # pickle.UnpicklingError for a pickle that would call code
+            raise WeightsError(f"{HUB_ID}/pytorch_model.bin holds more than tensors; refused by the weights-only "
+                               f"loader (nothing in it was run): {str(exc)[:200]}") from None
+    state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    model = chinesebert.ChineseBertForMaskedLM(config)
+    missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if "position_ids" not in k and "decoder.weight" not in k]:
         raise WeightsError(f"{HUB_ID} does not fit the model: missing={missing[:3]} unexpected={unexpected[:3]}")
     model.config.fusion = True

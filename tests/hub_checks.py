@@ -54,6 +54,13 @@ def main() -> None:
         want = model(**enc).logits[:, 0].float().log_softmax(0)  # index 0 = "entailment" in the stand-in's map
     out["nli facebook/bart-large-mnli"] = {"tokenizer": type(tok).__name__, "entailment_from_config":
                                            bool(torch.allclose(lp[0], want, atol=1e-5)), "shown": shown}
+    from models import chinese_mlm
+
+    lm = chinese_mlm.load(chinese_mlm.HUB_ID)
+    top = chinese_mlm.fill_mask("我喜欢[MASK]。", chinese_mlm.HUB_ID, top_k=3)
+    out[f"chinese-mlm {chinese_mlm.HUB_ID}"] = {"layers": lm.model.config.num_hidden_layers, "n_masks": len(top),
+                                                "top_k": len(top[0]), "glyph_rows": int(
+                                                    lm.model.bert.embeddings.glyph_embeddings.embedding.weight.abs().sum(-1).gt(0).sum())}
     print(json.dumps(out, default=str))
 
 

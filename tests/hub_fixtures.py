@@ -116,14 +116,44 @@ def checkpoints() -> dict[str, tuple]:
     }
 
 
+def _snapshot(cache: Path, repo: str) -> Path:
+    base = cache / ("models--" + repo.replace("/", "--"))
+    (base / "refs").mkdir(parents=True, exist_ok=True)
+    (base / "refs" / "main").write_text(COMMIT)
+    snap = base / "snapshots" / COMMIT
+    snap.mkdir(parents=True, exist_ok=True)
+    return snap
+
+
+def official_chinesebert(cache: Path, payload: object | None = None) -> Path:
+    """ShannonAI/ChineseBERT-base's layout (config.json, vocab.txt, pytorch_model.bin, config/ with its pinyin
+    maps), tiny. `payload`: pickled into pytorch_model.bin instead of the state dict (a hostile file)."""
+    import json
+
+    import torch
+
+    from models import chinesebert
+
+    tok = chinese_chars()
+    snap = _snapshot(cache, "ShannonAI/ChineseBERT-base")
+    config = chinesebert.mini_config(len(tok), True, hidden=32, layers=2, heads=2, max_len=512)
+    (snap / "config.json").write_text(config.to_json_string())
+    (snap / "vocab.txt").write_text("\n".join(tok.convert_ids_to_tokens(list(range(len(tok))))), encoding="utf-8")
+    (snap / "config").mkdir(exist_ok=True)
+    for name in ("pinyin_map.json", "id2pinyin.json", "pinyin2tensor.json"):
+        (snap / "config" / name).write_text(json.dumps({}))
+    torch.manual_seed(0)
+    model = chinesebert.ChineseBertForMaskedLM(config)
+    torch.save(payload if payload is not None else model.state_dict(), snap / "pytorch_model.bin")
+    return snap
+
+
 def build_cache(cache: Path) -> list[str]:
     """Write every stand-in into `cache` (an HF_HUB_CACHE folder); returns the repo ids."""
     made = checkpoints()
     for repo, (model, tok) in made.items():
-        base = cache / ("models--" + repo.replace("/", "--"))
-        snap = base / "snapshots" / COMMIT
-        model.save_pretrained(snap)  # safetensors, as the app requires
+        snap = _snapshot(cache, repo)
+        model.save_pretrained(snap)  # safetensors
         tok.save_pretrained(snap)
-        (base / "refs").mkdir(parents=True, exist_ok=True)
-        (base / "refs" / "main").write_text(COMMIT)
-    return list(made)
+    official_chinesebert(cache)
+    return list(made) + ["ShannonAI/ChineseBERT-base"]

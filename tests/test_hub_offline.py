@@ -28,7 +28,8 @@ def offline_hub_results(tmp_path_factory):
 def test_every_hub_choice_of_the_app_is_covered(offline_hub_results):
     from models import registry
 
-    listed = {f"{c.task} {c.name}" for c in registry.CHECKPOINTS if c.needs_hub and c.task in ("fill-mask", "qa", "tagging", "nli")}
+    listed = {f"{c.task} {c.name}" for c in registry.CHECKPOINTS
+              if c.needs_hub and c.task in ("fill-mask", "qa", "tagging", "nli", "chinese-mlm")}
     assert listed == set(offline_hub_results), listed ^ set(offline_hub_results)
 
 
@@ -63,3 +64,34 @@ def test_nli_entailment_index_is_read_from_the_config(offline_hub_results):
     r = offline_hub_results["nli facebook/bart-large-mnli"]
     # transformers 5 loads BART's tokenizer as the RoBERTa byte-level BPE class it is
     assert r["entailment_from_config"] and r["tokenizer"].startswith(("Bart", "Roberta")), r
+
+
+def test_official_chinesebert_layout_loads_from_its_pickled_bin(offline_hub_results):
+    """ShannonAI/ChineseBERT-base ships only pytorch_model.bin: read through the weights-only loader, sizes from
+    its config.json, glyph table from its state dict."""
+    r = offline_hub_results["chinese-mlm ShannonAI/ChineseBERT-base"]
+    assert r["layers"] == 2 and r["n_masks"] == 1 and r["top_k"] == 3 and r["glyph_rows"] > 0, r
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_that_would_run_code_is_refused_not_run(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import hub_fixtures
+
+    marker = tmp_path / "code-ran"
+    hub_fixtures.official_chinesebert(tmp_path / "cache", payload={"x": _RunsCode(marker)})
+    code = ("from models import chinese_mlm\n"
+            "try:\n    chinese_mlm.load(chinese_mlm.HUB_ID)\nexcept Exception as e:\n    print(type(e).__name__, e)")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert "WeightsError" in r.stdout and "weights-only" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert not marker.exists()
