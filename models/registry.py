@@ -55,6 +55,8 @@ CHECKPOINTS: list[Checkpoint] = [
     Checkpoint("fill-mask", "bert-base-uncased", H, "bert-base-uncased", "BERT base, uncased (Hub)"),
     Checkpoint("fill-mask", "distilbert-base-uncased", H, "distilbert-base-uncased", "DistilBERT base, uncased (Hub)"),
     Checkpoint("fill-mask", "roberta-base", H, "roberta-base", "RoBERTa base; its mask token is <mask> (Hub)"),
+    Checkpoint("fill-mask", "xlm-roberta-base", H, "FacebookAI/xlm-roberta-base",
+               "XLM-RoBERTa base: 100 languages, SentencePiece pieces; fills Chinese masks too (Hub)", ("en", "zh")),
     # extractive QA
     Checkpoint("qa", "embedded-squad", E, "qa-squad.safetensors",
                "MiniLM-L6 + QA adapter trained on SQuAD v1.1 dev half A, with no-answer examples (offline)"),

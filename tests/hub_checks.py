@@ -23,6 +23,9 @@ def main() -> None:
         lm = fill_mask.load(name)
         r = fill_mask.predict("Paris is the [MASK] of France.", name, top_k=3)
         r2 = fill_mask.predict("Paris is the <mask> of France.", name, top_k=3)
+        if "zh" in registry.get("fill-mask", name).languages:
+            zh = fill_mask.predict("我喜欢[MASK]。", name, top_k=3)
+            out[f"fill-mask {name} zh"] = {"n_masks": len(zh.predictions), "notices": zh.notices}
         out[f"fill-mask {name}"] = {"tokenizer": type(lm.tokenizer).__name__, "mask": lm.tokenizer.mask_token,
                                     "n_masks": len(r.predictions), "same_for_both_spellings":
                                     [c.token for c in r.predictions[0].candidates] ==

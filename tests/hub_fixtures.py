@@ -65,6 +65,19 @@ def byte_level_bpe(kind: str = "roberta"):
                mask_token=AddedToken("<mask>", lstrip=True, rstrip=False))
 
 
+def sentencepiece_unigram():
+    """XLM-RoBERTa's kind: a SentencePiece unigram model (▁ word starts), <mask>, and Chinese pieces."""
+    from tokenizers import AddedToken, SentencePieceUnigramTokenizer
+    from transformers import XLMRobertaTokenizerFast
+
+    sp = SentencePieceUnigramTokenizer()
+    sp.train_from_iterator(_texts() + ["".join(_zh_chars())] * 5, vocab_size=700, unk_token="<unk>",
+                           special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    return XLMRobertaTokenizerFast(tokenizer_object=sp._tokenizer, bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>", pad_token="<pad>", cls_token="<s>", sep_token="</s>",
+                                   mask_token=AddedToken("<mask>", lstrip=True, rstrip=False))
+
+
 def _bert_config(cls, tok, **extra):
     return cls(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                intermediate_size=64, max_position_embeddings=512, **extra)
@@ -80,17 +93,19 @@ def checkpoints() -> dict[str, tuple]:
     from transformers import (BartConfig, BartForSequenceClassification, BertConfig, BertForMaskedLM,
                               BertForQuestionAnswering, BertForTokenClassification, DistilBertConfig,
                               DistilBertForMaskedLM, DistilBertForQuestionAnswering, RobertaConfig,
-                              RobertaForMaskedLM, RobertaForQuestionAnswering)
+                              RobertaForMaskedLM, RobertaForQuestionAnswering, XLMRobertaConfig,
+                              XLMRobertaForMaskedLM)
 
     torch.manual_seed(0)
-    uncased, cased, zh, bpe = wordpiece(True), wordpiece(False), chinese_chars(), byte_level_bpe()
+    uncased, cased, zh, bpe, spm = (wordpiece(True), wordpiece(False), chinese_chars(), byte_level_bpe(),
+                                    sentencepiece_unigram())
 
     def distil(tok):
         return DistilBertConfig(vocab_size=len(tok), dim=32, n_layers=2, n_heads=2, hidden_dim=64,
                                 max_position_embeddings=512)
 
-    def roberta(tok):
-        return RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+    def roberta(tok, cls=RobertaConfig):
+        return cls(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                              intermediate_size=64, max_position_embeddings=514, pad_token_id=tok.pad_token_id,
                              bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, type_vocab_size=1)
 
@@ -103,6 +118,7 @@ def checkpoints() -> dict[str, tuple]:
         "bert-base-uncased": (BertForMaskedLM(_bert_config(BertConfig, uncased)), uncased),
         "distilbert-base-uncased": (DistilBertForMaskedLM(distil(uncased)), uncased),
         "roberta-base": (RobertaForMaskedLM(roberta(bpe)), bpe),
+        "FacebookAI/xlm-roberta-base": (XLMRobertaForMaskedLM(roberta(spm, XLMRobertaConfig)), spm),
         "distilbert-base-cased-distilled-squad": (DistilBertForQuestionAnswering(distil(cased)), cased),
         "deepset/roberta-base-squad2": (RobertaForQuestionAnswering(roberta(bpe)), bpe),
         "uer/roberta-base-chinese-extractive-qa": (BertForQuestionAnswering(_bert_config(BertConfig, zh)), zh),
