@@ -40,6 +40,7 @@ def load_file(path: str | Path):
     state, meta = embedded.read_adapter(Path(path))
     tok = make_tokenizer(Path(path).parent / "vocab.txt")
     lm = chinesebert.ChineseBertForMaskedLM(chinesebert.mini_config(len(tok), meta["fusion"], **meta["size"]))
+    lm.set_attn_implementation("eager")  # "Look inside" shows these models' attention weights
     model = build(meta["task"], lm, tok, meta.get("labels"))
     missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     if unexpected or [k for k in missing if "glyph_embeddings" not in k and "position_ids" not in k]:

@@ -201,6 +201,10 @@ class _IdsOnlyTaskModel(nn.Module):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.bert.embeddings.word_embeddings
 
+    @property
+    def base_model(self) -> ChineseBertModel:  # what "Look inside" reads the layers from, as for any BERT
+        return self.bert
+
     def encode(self, input_ids, attention_mask, token_type_ids, pinyin_ids, inputs_embeds, **kwargs):
         if pinyin_ids is None and getattr(self.config, "fusion", True):
             pinyin_ids = pinyin_from_ids(input_ids, self.vocab)

@@ -114,14 +114,26 @@ def pretrain(args) -> None:
         lm = chinese_mlm.read_lm(Path(args.resume_from))
         model.load_state_dict(lm.model.state_dict())
         acc.print(f"continuing from {args.resume_from} (step {lm.meta.get('steps_done', 0)})")
+    if args.init_lm:  # a trained model, continued on a fresh schedule (e.g. a short run with other masking)
+        lm = chinese_mlm.read_lm(Path(args.init_lm))
+        if lm.meta["fusion"] != args.fusion:
+            raise SystemExit(f"{args.init_lm} has fusion={lm.meta['fusion']}; pass the same --fusion/--no-fusion")
+        model, size = lm.model, lm.meta["size"]
+        init_note = f"{Path(args.init_lm).name} (step {lm.meta.get('steps_done')})"
     gaps = chinese_mlm.fill_glyph_table(model, tok)
     examples = packed_corpus(tok, zh, args.seq_len, args.max_lines)
     acc.print(f"{len(examples):,} windows of {args.seq_len}; "
               f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,} trainable; font gaps: {len(gaps)}")
     mlm = DataCollatorForLanguageModeling(tok, mlm_probability=args.mask_rate, seed=args.seed)
 
+    # --mask-chars-only: only Chinese characters are ever predicted (punctuation and [UNK] stay visible), as the
+    # fill-mask tab and the held-out scorer use the model; otherwise any token can be masked
+    vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
+    keep = np.array([not (len(t) == 1 and chinese_inputs.is_cjk(t)) for t in vocab], dtype=np.int64)
+
     def collate(batch):
-        out = mlm([{"input_ids": b["input_ids"]} for b in batch])
+        out = mlm([{"input_ids": b["input_ids"], "special_tokens_mask": keep[b["input_ids"]].tolist()}
+                   if args.mask_chars_only else {"input_ids": b["input_ids"]} for b in batch])
         pin = torch.from_numpy(np.stack([b["pinyin_ids"] for b in batch])).long()
         pin[out["labels"] != -100] = 0  # predicted positions carry no pinyin
         out["pinyin_ids"] = pin
@@ -149,7 +161,8 @@ def pretrain(args) -> None:
         scores = scoring.score_masked_chars(lm, heldout, limit=args.eval_chars)
         acc.print(f"held-out masked characters: {scores}")
     meta = {"task": "chinese-mlm", "fusion": args.fusion, "size": size, "steps": args.steps, "steps_done": step,
-            "batch_size": args.batch_size, "lr": args.lr, "mask_rate": args.mask_rate, "init": "monpa" if args.init_monpa else "random",
+            "batch_size": args.batch_size, "lr": args.lr, "mask_rate": args.mask_rate, "init": "monpa" if args.init_monpa else ("trained" if args.init_lm else "random"),
+            "mask_chars_only": args.mask_chars_only,
             "init_coverage": init_note, "train_windows": len(examples),
             "train_seconds_this_run": round(seconds), "bf16": args.bf16, "heldout": scores,
             "command": common.command_line("train_chinesebert")}
@@ -288,6 +301,8 @@ def main() -> None:
     ap.add_argument("--max-lines", type=int)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init-monpa", help="monpa wheel (or its unpacked folder): start from its Chinese ALBERT")
+    ap.add_argument("--init-lm", help="start from this pre-trained model file with a fresh schedule")
+    ap.add_argument("--mask-chars-only", action="store_true", help="predict only Chinese characters (never punctuation)")
     ap.add_argument("--resume-from", help="continue from this pre-trained file (e.g. the committed --out)")
     ap.add_argument("--run-dir", help="checkpoint folder (default runs/<out stem>); rerunning resumes from it")
     ap.add_argument("--minutes", type=float, default=0, help="time box: stop and save after this many minutes")

@@ -17,15 +17,19 @@ from its sub-words by the **aggregation** you choose (*first*: the first sub-wor
 were trained; *average*: the mean of their probabilities; *max*: the most confident sub-word).
 For NER, B-/I- labels are joined into entity spans. The embedded taggers (offline) are MiniLM-L6
 with small adapters trained on CoNLL-2003 (NER: PER, ORG, LOC, MISC) and UD English EWT (17
-universal POS tags).
+universal POS tags). **Chinese named entities** use the mini ChineseBERT (glyph + pinyin, offline) fine-tuned
+on Weibo NER: one label per character; PER / ORG / LOC / GPE, each as a name (`.NAM`, 张伟) or a nominal
+mention (`.NOM`, 老师).
 """
 
-TASK_MODELS = {"Named entities": "embedded-ner", "Parts of speech": "embedded-upos"}
+TASK_MODELS = {"Named entities": "embedded-ner", "Parts of speech": "embedded-upos",
+               "Chinese named entities": "zh-weibo"}
 EXAMPLES = [
     ["Angela Merkel met Emmanuel Macron in Paris to discuss the future of the European Union.", "Named entities"],
     ["Apple is looking at buying a U.K. startup for $1 billion, according to Bloomberg News.", "Named entities"],
     ["The quick brown fox jumps over the lazy dog because it wants to eat.", "Parts of speech"],
     ["I can't believe she's already finished reading all three books!", "Parts of speech"],
+    ["我在北京的清华大学读书，我的老师是张伟。", "Chinese named entities"],
 ]
 
 

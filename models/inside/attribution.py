@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from models import prompt_cls, qa
+from models.chinese_inputs import is_cjk
 from models.errors import InputError
 from models.text_checks import clean_text
 
@@ -84,11 +85,13 @@ def qa_gradient_x_input(question: str, context: str, model: str = qa.DEFAULT_MOD
         start, end = (x[0] for x in qa.forward(m, batch, inputs_embeds=emb))
         (start[s] + end[e]).backward()
     per_token = (emb.grad[0] * emb[0]).sum(-1).detach().float().numpy()
-    # sum sub-tokens into words (word = maximal run of tokens with touching offsets or one whitespace word)
+    # sum sub-tokens into words (word = maximal run of tokens with touching offsets or one whitespace word;
+    # a Chinese character is a word of its own, as the tokenizer splits them)
     words, scores = [], []
+    text = inputs.context
     for i in np.flatnonzero(is_ctx):
         a, b = offsets[i]
-        if words and a == words[-1][1]:
+        if words and a == words[-1][1] and not (is_cjk(text[a]) or is_cjk(text[a - 1])):
             words[-1] = (words[-1][0], b)
             scores[-1] += per_token[i]
         else:
