@@ -154,10 +154,23 @@ def weight_file(ck: registry.Checkpoint) -> Path:
     return ZH_DIR / Path(ck.location).relative_to("zh")
 
 
+def _load_char_bert(ck: registry.Checkpoint) -> ChineseLM:
+    """A plain Chinese BERT from the Hub (bert-base-chinese): the char-only baseline of the paper."""
+    from transformers import AutoTokenizer, BertForMaskedLM
+
+    from models.loading import from_hub
+
+    tok = from_hub(AutoTokenizer.from_pretrained, ck.location)
+    mlm = from_hub(BertForMaskedLM.from_pretrained, ck.location, use_safetensors=True, attn_implementation="eager")
+    model = chinesebert.CharOnlyHubLM(mlm).eval()
+    return ChineseLM(ck.name, model, tok, {"fusion": False, "hub": ck.location}, {})
+
+
 def load(name: str = "zh-fused") -> ChineseLM:
     ck = registry.get("chinese-mlm", name)
     if ck.needs_hub:
-        return cached_load(("chinese-mlm", name), _load_official, evictable=True)
+        build = _load_official if ck.location == HUB_ID else (lambda: _load_char_bert(ck))
+        return cached_load(("chinese-mlm", name), build, evictable=True)
     return cached_load(("chinese-mlm", name), lambda: read_lm(weight_file(ck), name))
 
 

@@ -127,6 +127,22 @@ class ChineseBertForMaskedLM(BertForMaskedLM):
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
 
 
+class CharOnlyHubLM(nn.Module):
+    """A plain BERT masked LM (bert-base-chinese) behind the ChineseBERT tab's interface: it takes (and ignores)
+    pinyin ids, and reports fusion=False, so the tab treats it as a char-only model."""
+
+    def __init__(self, mlm: BertForMaskedLM):
+        super().__init__()
+        self.mlm = mlm
+        self.bert = mlm.bert
+        self.config = mlm.config
+        self.config.fusion = False
+
+    def forward(self, input_ids=None, pinyin_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        return self.mlm(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                        labels=labels, **kwargs)
+
+
 def official_base_config() -> BertConfig:
     """ShannonAI/ChineseBERT-base: BERT-base sizes, vocabulary 23236, type_vocab_size 2."""
     return BertConfig(vocab_size=23236, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,

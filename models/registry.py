@@ -90,6 +90,8 @@ CHECKPOINTS: list[Checkpoint] = [
                "the char-only ablation: no glyph, no pinyin (offline)", ("zh",)),
     Checkpoint("chinese-mlm", "ShannonAI/ChineseBERT-base", H, "ShannonAI/ChineseBERT-base",
                "the official ChineseBERT base (Hub)", ("zh",)),
+    Checkpoint("chinese-mlm", "bert-base-chinese", H, "google-bert/bert-base-chinese",
+               "Google's Chinese BERT base: characters only, the paper's baseline (Hub)", ("zh",)),
     Checkpoint("chinese-sentiment", "zh-fused", E, "zh/chnsenticorp-fused.safetensors",
                "ChnSentiCorp head on the fused mini model (offline)", ("zh",)),
     Checkpoint("chinese-sentiment", "zh-char", E, "zh/chnsenticorp-char.safetensors",

@@ -59,11 +59,16 @@ def main() -> None:
                                            bool(torch.allclose(lp[0], want, atol=1e-5)), "shown": shown}
     from models import chinese_mlm
 
-    lm = chinese_mlm.load(chinese_mlm.HUB_ID)
-    top = chinese_mlm.fill_mask("我喜欢[MASK]。", chinese_mlm.HUB_ID, top_k=3)
-    out[f"chinese-mlm {chinese_mlm.HUB_ID}"] = {"layers": lm.model.config.num_hidden_layers, "n_masks": len(top),
-                                                "top_k": len(top[0]), "glyph_rows": int(
-                                                    lm.model.bert.embeddings.glyph_embeddings.embedding.weight.abs().sum(-1).gt(0).sum())}
+    for name in registry.names("chinese-mlm", registry.Source.HUB):
+        lm = chinese_mlm.load(name)
+        top = chinese_mlm.fill_mask("我喜欢[MASK]。", name, top_k=3)
+        seen = chinese_mlm.inspect_text("银行在行走的路边。", name)
+        emb = lm.model.bert.embeddings
+        out[f"chinese-mlm {name}"] = {
+            "layers": lm.model.config.num_hidden_layers, "n_masks": len(top), "top_k": len(top[0]),
+            "fusion": bool(getattr(lm.model.config, "fusion", True)), "chars": [c.char for c in seen.chars],
+            "glyph_rows": int(emb.glyph_embeddings.embedding.weight.abs().sum(-1).gt(0).sum())
+            if hasattr(emb, "glyph_embeddings") else 0}
     print(json.dumps(out, default=str))
 
 

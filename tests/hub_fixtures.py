@@ -129,6 +129,7 @@ def checkpoints() -> dict[str, tuple]:
         "ckiplab/bert-base-chinese-ner": (
             BertForTokenClassification(_bert_config(BertConfig, zh, **_labels(ONTONOTES_ZH))), zh),
         "facebook/bart-large-mnli": (BartForSequenceClassification(bart), bart_tok),
+        "google-bert/bert-base-chinese": (BertForMaskedLM(_bert_config(BertConfig, zh)), zh),
     }
 
 

@@ -73,7 +73,12 @@ def test_official_chinesebert_layout_loads_from_its_pickled_bin(offline_hub_resu
     """ShannonAI/ChineseBERT-base ships only pytorch_model.bin: read through the weights-only loader, sizes from
     its config.json, glyph table from its state dict."""
     r = offline_hub_results["chinese-mlm ShannonAI/ChineseBERT-base"]
-    assert r["layers"] == 2 and r["n_masks"] == 1 and r["top_k"] == 3 and r["glyph_rows"] > 0, r
+    assert r["layers"] == 2 and r["n_masks"] == 1 and r["top_k"] == 3 and r["glyph_rows"] > 0 and r["fusion"], r
+
+
+def test_bert_base_chinese_is_the_char_only_baseline_in_the_chinesebert_tab(offline_hub_results):
+    r = offline_hub_results["chinese-mlm bert-base-chinese"]
+    assert not r["fusion"] and r["n_masks"] == 1 and r["chars"] == list("银行在行走的路边。"), r
 
 
 class _RunsCode:
