@@ -88,6 +88,51 @@ def packed_corpus(tok, zh: Path, seq_len: int, max_lines: int | None) -> PackedW
     return PackedWindows(ids, pins)
 
 
+class WholeWordMasker:
+    """Whole-word masking as ChineseBERT pre-trains (with char masking): words from the jieba segmenter;
+    whole Chinese words are picked at random until `rate` of the window's Chinese characters are chosen;
+    each chosen character becomes [MASK] (80 %), a random character (10 %) or stays (10 %), as BERT.
+    Punctuation and other non-Chinese tokens are never predicted."""
+
+    def __init__(self, tok, vocab: list[str], rate: float, seed: int):
+        try:
+            import jieba
+        except ImportError:
+            raise SystemExit("--wwm needs the jieba segmenter: pip install jieba==0.42.1") from None
+        jieba.setLogLevel(60)
+        self.cut, self.vocab, self.rate = jieba.lcut, vocab, rate
+        self.mask_id, self.rng = tok.mask_token_id, np.random.default_rng(seed)
+        self.cjk_ids = np.array([i for i, t in enumerate(vocab) if len(t) == 1 and chinese_inputs.is_cjk(t)])
+
+    def words(self, ids: list[int]) -> list[list[int]]:
+        """Positions of each all-Chinese word of the window (other tokens are placeholders jieba splits on)."""
+        chars = [self.vocab[i] if len(self.vocab[i]) == 1 else "\u3000" for i in ids]
+        out, pos = [], 0
+        for w in self.cut("".join(chars), HMM=False):
+            span = list(range(pos, pos + len(w)))
+            pos += len(w)
+            if all(chinese_inputs.is_cjk(chars[p]) for p in span):
+                out.append(span)
+        return out
+
+    def __call__(self, rows: list[list[int]]) -> dict[str, torch.Tensor]:
+        ids = torch.tensor(rows)
+        labels = torch.full_like(ids, -100)
+        for r, row in enumerate(rows):
+            words = self.words(row)
+            budget = max(1, round(self.rate * sum(len(w) for w in words)))
+            chosen: list[int] = []
+            for k in self.rng.permutation(len(words)):
+                if len(chosen) >= budget:
+                    break
+                chosen += words[k]
+            for p in chosen:
+                labels[r, p] = ids[r, p]
+                u = self.rng.random()
+                ids[r, p] = self.mask_id if u < 0.8 else int(self.rng.choice(self.cjk_ids)) if u < 0.9 else ids[r, p]
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+
+
 def save(model, path: str, meta: dict) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(chinesebert.shipped_state(model), path, metadata={k: json.dumps(v) for k, v in meta.items()})
@@ -131,9 +176,14 @@ def pretrain(args) -> None:
     vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
     keep = np.array([not (len(t) == 1 and chinese_inputs.is_cjk(t)) for t in vocab], dtype=np.int64)
 
+    wwm = WholeWordMasker(tok, vocab, args.mask_rate, args.seed) if args.wwm else None
+
     def collate(batch):
-        out = mlm([{"input_ids": b["input_ids"], "special_tokens_mask": keep[b["input_ids"]].tolist()}
-                   if args.mask_chars_only else {"input_ids": b["input_ids"]} for b in batch])
+        if wwm is not None:
+            out = wwm([b["input_ids"] for b in batch])
+        else:
+            out = mlm([{"input_ids": b["input_ids"], "special_tokens_mask": keep[b["input_ids"]].tolist()}
+                       if args.mask_chars_only else {"input_ids": b["input_ids"]} for b in batch])
         pin = torch.from_numpy(np.stack([b["pinyin_ids"] for b in batch])).long()
         pin[out["labels"] != -100] = 0  # predicted positions carry no pinyin
         out["pinyin_ids"] = pin
@@ -162,7 +212,7 @@ def pretrain(args) -> None:
         acc.print(f"held-out masked characters: {scores}")
     meta = {"task": "chinese-mlm", "fusion": args.fusion, "size": size, "steps": args.steps, "steps_done": step,
             "batch_size": args.batch_size, "lr": args.lr, "mask_rate": args.mask_rate, "init": "monpa" if args.init_monpa else ("trained" if args.init_lm else "random"),
-            "mask_chars_only": args.mask_chars_only,
+            "mask_chars_only": args.mask_chars_only or args.wwm, "whole_word_masking": args.wwm,
             "init_coverage": init_note, "train_windows": len(examples),
             "train_seconds_this_run": round(seconds), "bf16": args.bf16, "heldout": scores,
             "command": common.command_line("train_chinesebert")}
@@ -303,6 +353,7 @@ def main() -> None:
     ap.add_argument("--init-monpa", help="monpa wheel (or its unpacked folder): start from its Chinese ALBERT")
     ap.add_argument("--init-lm", help="start from this pre-trained model file with a fresh schedule")
     ap.add_argument("--mask-chars-only", action="store_true", help="predict only Chinese characters (never punctuation)")
+    ap.add_argument("--wwm", action="store_true", help="whole-word masking over jieba words (Chinese words only)")
     ap.add_argument("--resume-from", help="continue from this pre-trained file (e.g. the committed --out)")
     ap.add_argument("--run-dir", help="checkpoint folder (default runs/<out stem>); rerunning resumes from it")
     ap.add_argument("--minutes", type=float, default=0, help="time box: stop and save after this many minutes")
