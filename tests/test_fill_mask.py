@@ -116,3 +116,18 @@ def test_cloze_probes_stay_at_their_measured_level(model, top5_at_least):
     from models.scoring import score_probes
 
     assert score_probes(model)["top5"] >= top5_at_least
+
+
+def test_head_on_the_masks_only_gives_the_full_models_logits():
+    """Issue 16 (speed): forward() runs the vocabulary head on the mask positions only; the logits there
+    must be the full model's."""
+    import torch
+
+    from models import fill_mask
+
+    lm = fill_mask.load("embedded-general")
+    inputs = fill_mask.preprocess("Paris is the [MASK] of France, and [MASK] is its river.", lm)
+    with torch.no_grad():
+        fast = fill_mask.forward(lm, inputs)
+        full = lm.model(input_ids=torch.tensor([inputs.ids])).logits[0, inputs.positions]
+    assert fast.logits.shape[1] == 2 and torch.allclose(fast.logits[0], full, atol=1e-4)
