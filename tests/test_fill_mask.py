@@ -118,12 +118,14 @@ def test_cloze_probes_stay_at_their_measured_level(model, top5_at_least):
     assert score_probes(model)["top5"] >= top5_at_least
 
 
-def test_head_on_the_masks_only_gives_the_full_models_logits():
+def test_head_on_the_masks_only_gives_the_full_models_logits(monkeypatch):
     """Issue 16 (speed): forward() runs the vocabulary head on the mask positions only; the logits there
-    must be the full model's."""
+    must be the full model's (compared in fp32)."""
     import torch
 
-    from models import fill_mask
+    from models import fill_mask, precision
+
+    monkeypatch.setattr(precision, "bf16_enabled", lambda: False)
 
     lm = fill_mask.load("embedded-general")
     inputs = fill_mask.preprocess("Paris is the [MASK] of France, and [MASK] is its river.", lm)
@@ -131,3 +133,15 @@ def test_head_on_the_masks_only_gives_the_full_models_logits():
         fast = fill_mask.forward(lm, inputs)
         full = lm.model(input_ids=torch.tensor([inputs.ids])).logits[0, inputs.positions]
     assert fast.logits.shape[1] == 2 and torch.allclose(fast.logits[0], full, atol=1e-4)
+
+
+def test_bf16_inference_keeps_the_top_words(monkeypatch):
+    """bf16 autocast (on where the CPU has native bf16) must not change what a visitor sees first."""
+    from models import fill_mask, precision
+
+    texts = ["Paris is the [MASK] of France.", "The [MASK] barked at the mailman.", "She drank a cup of [MASK]."]
+    monkeypatch.setattr(precision, "bf16_enabled", lambda: False)
+    fp32 = [fill_mask.predict(t, "embedded-general").predictions[0].candidates[0].token for t in texts]
+    monkeypatch.setattr(precision, "bf16_enabled", lambda: True)
+    bf16 = [fill_mask.predict(t, "embedded-general") for t in texts]
+    assert [r.predictions[0].candidates[0].token for r in bf16] == fp32
