@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from models.chinese_inputs import is_cjk
+from models import precision
 from models.errors import InputError
 from models import registry
 from models.loading import TaskModel, load_task_model
@@ -175,13 +176,14 @@ def preprocess(question: str, context: str, qa: QAModel, top_n: int = 5, max_ans
 
 def forward(qa: QAModel, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None):
     """Start and end logits for a batch of windows (inputs_embeds: for gradients w.r.t. the embeddings)."""
-    if inputs_embeds is not None:
+    if inputs_embeds is not None:  # attribution: full precision for the gradients
         keep_ids = getattr(qa.model, "reads_ids_with_embeds", False)  # ChineseBERT: glyph + pinyin need the ids
         batch = {k: v for k, v in batch.items() if k != "input_ids" or keep_ids}
         out = qa.model(inputs_embeds=inputs_embeds, **batch)
     else:
-        out = qa.model(**batch)
-    return out.start_logits, out.end_logits
+        with precision.autocast():  # bf16 where the CPU has it (benchmarks/bench_precision.py)
+            out = qa.model(**batch)
+    return out.start_logits.float(), out.end_logits.float()
 
 
 def postprocess(qa: QAModel, inputs: QAInputs, starts: np.ndarray, ends: np.ndarray, top_n: int = 5,
