@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import torch
@@ -150,7 +151,32 @@ def load_embedded(adapter_file: str | Path, model_cls=None, attn_implementation:
     load_adapter_into(peft_model, state)
     merged = peft_model.merge_and_unload()
     merged.eval()
+    share_identical_parameters(merged)
     return merged, tokenizer, meta
+
+
+# One copy of every frozen MiniLM tensor, however many task models hold it (issue 16: memory). The adapters
+# change the encoder's linear layers (LoRA is merged into them) and the top layers some recipes train; the
+# embeddings (half of MiniLM's 22.7 M parameters), LayerNorms and untouched tensors stay bit-identical to
+# the package's, so every embedded model can point at the same storage.
+_SHARED: dict[tuple[str, tuple[int, ...]], list[torch.Tensor]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def share_identical_parameters(model) -> int:
+    """Replace each parameter or buffer that equals one an earlier model holds under the same name by that
+    tensor; returns the bytes no longer held twice. Inference only (the tensors are never written)."""
+    saved = 0
+    with _SHARED_LOCK:
+        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+            key = (name.removeprefix("bert."), tuple(t.shape))
+            same = next((c for c in _SHARED.get(key, []) if c.dtype == t.dtype and torch.equal(c, t.data)), None)
+            if same is None:
+                _SHARED.setdefault(key, []).append(t.data)
+            elif same.data_ptr() != t.data_ptr():
+                t.data = same
+                saved += t.numel() * t.element_size()
+    return saved
 
 
 def _load_full(state: dict[str, torch.Tensor], meta: dict, attn_implementation: str):

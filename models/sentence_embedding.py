@@ -51,6 +51,7 @@ def load(name: str = "minilm") -> SentenceEncoder:
         path = embedded.encoder_path()
         model = AutoModel.from_pretrained(path, attn_implementation="eager")
         model.eval()
+        embedded.share_identical_parameters(model)  # the task models' frozen MiniLM tensors are these
         return SentenceEncoder("all-MiniLM-L6-v2", model, AutoTokenizer.from_pretrained(path))
 
     return cached_load(("sentence-embedding", name), build)

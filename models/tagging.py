@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from models.chinese_inputs import is_cjk
+from models import precision
 from models.errors import InputError
 from models import registry
 from models.loading import TaskModel, load_task_model
@@ -189,7 +190,9 @@ def tag_word_lists(tg: Tagger, word_lists: list[list[str]], aggregation: str = "
         x = torch.full((len(rows), max(map(len, rows))), tok.pad_token_id, dtype=torch.long)
         for j, r in enumerate(rows):
             x[j, :len(r)] = torch.tensor(r)
-        probs = tg.model(input_ids=x, attention_mask=(x != tok.pad_token_id).long()).logits.float().softmax(-1).numpy()
+        with precision.autocast():  # bf16 where the CPU has it (benchmarks/bench_precision.py)
+            logits = tg.model(input_ids=x, attention_mask=(x != tok.pad_token_id).long()).logits
+        probs = logits.float().softmax(-1).numpy()
         for j, k in enumerate(batch):
             i, s, e = seqs[k]
             pos = 1

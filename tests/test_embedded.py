@@ -56,3 +56,16 @@ def test_readme_gives_the_exact_command_of_every_shipped_file_that_records_one()
             recorded += 1
             assert re.sub(r"\s+", " ", meta["command"]) in readme, path.name
     assert recorded >= 1
+
+
+def test_embedded_models_hold_one_copy_of_the_frozen_minilm_tensors():
+    """Issue 16 (memory): the MiniLM tensors no adapter changed (embeddings, LayerNorms, ...) are one storage
+    shared by every embedded task model, not a copy each."""
+    from models import fill_mask, qa, tagging
+
+    mlm, reader, ner = fill_mask.load("embedded-movies"), qa.load("embedded-squad"), tagging.load("embedded-ner")
+    ptr = {m.model.bert.embeddings.word_embeddings.weight.data_ptr() for m in (mlm, reader, ner)}
+    assert len(ptr) == 1
+    # what the adapters trained stays each model's own
+    assert (reader.model.bert.encoder.layer[5].output.dense.weight.data_ptr()
+            != ner.model.bert.encoder.layer[5].output.dense.weight.data_ptr())

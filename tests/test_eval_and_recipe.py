@@ -167,3 +167,22 @@ def test_bbc_topic_set_is_read_from_the_wheel_and_matches_the_topic_preset(tmp_p
     bad.write_text("words\tclass\nhello\t1\n", encoding="utf-8")
     with pytest.raises(InputError, match="header needs a label column"):
         readers.read_labelled_tsv(bad)
+
+
+def test_chinese_task_eval_clis(tmp_path):
+    """Issue 14: `models.eval weibo` (entity F1 through the tagging pipeline) and `models.eval cmrc`
+    (character-level EM/F1 as the official CMRC script) on tiny hand-written files."""
+    weibo = tmp_path / "weibo.dev"
+    weibo.write_text("".join(f"{c}{i}\t{t}\n" for i, (c, t) in enumerate(zip(
+        "我在北京读书，老师是张伟。", ["O", "O", "B-GPE.NAM", "I-GPE.NAM", "O", "O", "O", "B-PER.NOM", "I-PER.NOM",
+                             "O", "B-PER.NAM", "I-PER.NAM", "O"]))) + "\n", encoding="utf-8")
+    res = _last_json(run("-m", "models.eval", "weibo", str(weibo), "--model", "zh-weibo"))
+    assert res["task"] == "weibo" and res["n"] == 1 and res["f1"] >= 0.5, res
+    cmrc = tmp_path / "cmrc.json"
+    ctx = "苏轼是北宋著名的文学家与政治家，眉州眉山人。"
+    cmrc.write_text(json.dumps({"version": "v1.0", "data": [{"title": "苏轼", "paragraphs": [{"context": ctx, "qas": [
+        {"id": "q1", "question": "苏轼是哪里人？", "answers": [{"text": "眉州眉山人", "answer_start": 16}]}]}]}]},
+        ensure_ascii=False), encoding="utf-8")
+    models = [m for m in ("zh-cmrc", "embedded-squad") if (ROOT / "weights" / ("zh/cmrc-fused.safetensors" if m == "zh-cmrc" else "qa-squad.safetensors")).exists()]
+    res = _last_json(run("-m", "models.eval", "cmrc", str(cmrc), "--model", models[0]))
+    assert set(res) >= {"exact_match", "f1"} and res["n"] == 1 and 0 <= res["exact_match"] <= res["f1"] <= 100
