@@ -191,6 +191,13 @@ class _Cache:
     def is_loaded(self, key: Any) -> bool:
         return key in self._items
 
+    def forget(self, key: Any) -> None:
+        """Drop one model (the next request builds it again)."""
+        with self._guard:
+            self._items.pop(key, None)
+            self.load_seconds.pop(key, None)
+            self._evictable.pop(key, None)
+
     def clear(self) -> None:
         with self._guard:
             self._items.clear()

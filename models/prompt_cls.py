@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import random
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -216,17 +218,59 @@ def smollm2_path(name: str = CAUSAL_LM) -> tuple[str, str]:
     return folder, registry.get("causal-lm", name).location.partition(":")[2]
 
 
+def converted_cache(gguf: str) -> Path:
+    """Where the GGUF model, once converted (dequantised weights as safetensors, tokenizer.json), is kept:
+    converting takes ~20 s a time (issue 16), reading the converted copy ~1 s. BERT_DEMO_CACHE moves it."""
+    base = Path(os.environ.get("BERT_DEMO_CACHE") or Path.home() / ".cache" / "bert-demo")
+    return base / Path(gguf).stem
+
+
+def _keep_converted(model, tok, cache: Path) -> None:
+    """Write the converted model (transformers will not save_pretrained a GGUF-loaded one, so the weights go
+    through safetensors directly) into a temporary folder renamed into place: a reader never sees half a copy.
+    Best effort: a read-only home only costs the conversion next time."""
+    import shutil
+    import tempfile
+
+    from safetensors.torch import save_model
+
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=cache.name + "."))
+        config = copy.deepcopy(model.config)
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        config.save_pretrained(tmp)
+        save_model(model, str(tmp / "model.safetensors"))
+        tok.save_pretrained(tmp)
+        if cache.exists():
+            shutil.rmtree(tmp)  # another process was first
+        else:
+            tmp.rename(cache)
+    except OSError:
+        pass
+
+
 def load_causal_lm(name: str = CAUSAL_LM) -> CausalLM:
     def build():
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         folder, gguf = smollm2_path(name)
+        cache = converted_cache(gguf)
+        if (cache / "model.safetensors").is_file() and (cache / "tokenizer.json").is_file():
+            try:
+                tok = AutoTokenizer.from_pretrained(cache)
+                model = AutoModelForCausalLM.from_pretrained(cache, use_safetensors=True)
+                return CausalLM(f"{name} (GGUF)", model.eval(), tok)
+            except (OSError, ValueError):
+                pass  # a damaged copy: convert again below
         try:
             tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
             model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf)
         except ImportError as exc:
             raise ModelUnavailable(f"The causal-LM backend needs the `gguf` package ({exc}).") from exc
         model.eval()
+        _keep_converted(model, tok, cache)
         return CausalLM(f"{name} (GGUF)", model, tok)
 
     return cached_load(("causal-lm", name), build, evictable=True)

@@ -183,3 +183,24 @@ def test_embedding_backend_zero_shot_and_setfit_leave_the_shared_encoder_alone()
     topic = prompt_cls.make_spec(*prompt_cls.PRESETS["Topic (World / Sports / Business / Tech)"])
     with pytest.raises(InputError, match="trained on labels"):
         prompt_cls.predict("shares fell", topic, backend="embedding", tuned=tuned)
+
+
+def test_causal_lm_conversion_is_kept_and_reused(tmp_path, monkeypatch):
+    """Issue 16: converting SmolLM2's GGUF takes ~20 s; the converted copy is written once and read back
+    (same weights, same scores) by the next load."""
+    import torch
+
+    from models import loading
+
+    monkeypatch.setenv("BERT_DEMO_CACHE", str(tmp_path))
+    loading.MODEL_CACHE.forget(("causal-lm", prompt_cls.CAUSAL_LM))
+    first = prompt_cls.load_causal_lm()
+    cache = prompt_cls.converted_cache(prompt_cls.smollm2_path()[1])
+    assert (cache / "model.safetensors").is_file() and (cache / "tokenizer.json").is_file()
+    loading.MODEL_CACHE.forget(("causal-lm", prompt_cls.CAUSAL_LM))
+    second = prompt_cls.load_causal_lm()
+    ids = first.tokenizer("a gorgeous, witty movie", return_tensors="pt")["input_ids"]
+    assert second.tokenizer("a gorgeous, witty movie", return_tensors="pt")["input_ids"].tolist() == ids.tolist()
+    with torch.no_grad():
+        assert torch.equal(first.model(ids).logits, second.model(ids).logits)
+    loading.MODEL_CACHE.forget(("causal-lm", prompt_cls.CAUSAL_LM))
