@@ -11,6 +11,7 @@ import io
 import logging
 import os
 import sys
+import threading
 
 import gradio as gr
 
@@ -28,6 +29,7 @@ See what BERT-style models do inside: every tab runs a real model, offline by de
 CSS = (".textfield { word-break: normal !important; overflow-wrap: anywhere; display: block !important; }"
        " .textfield > * { display: inline !important; }")
 
+WARM_UP_AFTER_S = 20  # after the first requests of a fresh start, not competing with them
 MAX_UPLOAD = common.MAX_UPLOAD  # uploads (labelled sets, projector tables) are read as data, never run or trusted as paths
 QUEUE_SIZE = 64  # beyond this a request is refused at once ("queue full") rather than waiting for minutes
 
@@ -89,6 +91,12 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per HTTP request buried the real ones
     args = parse_args(argv)
+    # compile UMAP's numba code in the background once the app is serving (the first UMAP request paid ~14 s)
+    from models.inside import projector
+
+    warm = threading.Timer(WARM_UP_AFTER_S, projector.warm_up_umap)
+    warm.daemon = True  # never keeps the process alive
+    warm.start()
     launch(build_app(), args)
 
 
