@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models import readers, registry, tagging
+from models import precision, readers, registry, tagging
 from models.errors import InputError
 from models.inside import encoder_layers
 from models.loading import cached_load
@@ -109,8 +109,14 @@ def encode_labelled(tg: tagging.Tagger, sents) -> dict[str, torch.Tensor]:
 
 
 def _batches(batch: dict, size: int = 32):
-    for i in range(0, batch["input_ids"].shape[0], size):
-        yield {k: v[i:i + size] for k, v in batch.items()}
+    """Sentences of similar length together, each batch cut to its longest: sums over the set do not depend
+    on the order, and padding was most of the work (100 sentences padded to the longest of all)."""
+    lengths = batch["attention_mask"].sum(1)
+    order = torch.argsort(lengths)
+    for i in range(0, len(order), size):
+        rows = order[i:i + size]
+        width = int(lengths[rows].max())
+        yield {k: v[rows, :width] for k, v in batch.items()}
 
 
 def head_importance(tg: tagging.Tagger, batch: dict) -> np.ndarray:
@@ -135,7 +141,8 @@ def accuracy(tg: tagging.Tagger, batch: dict, gates: torch.Tensor | None = None)
     right = total = 0
     with head_gates(tg.model, gates):
         for b in _batches(batch):
-            pred = tg.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits.argmax(-1)
+            with precision.autocast():  # bf16 where the CPU has it; the importance gradients stay fp32
+                pred = tg.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits.argmax(-1)
             keep = b["labels"] != -100
             right += (pred[keep] == b["labels"][keep]).sum().item()
             total += keep.sum().item()
