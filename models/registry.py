@@ -61,7 +61,8 @@ CHECKPOINTS: list[Checkpoint] = [
     Checkpoint("qa", "embedded-squad", E, "qa-squad.safetensors",
                "MiniLM-L6 + QA adapter trained on SQuAD v1.1 dev half A, with no-answer examples (offline)"),
     Checkpoint("qa", "zh-cmrc", E, "zh/cmrc-fused.safetensors",
-               "mini ChineseBERT (glyph + pinyin) + span head trained on the CMRC 2018 trial set (offline)", ("zh",)),
+               "mini ChineseBERT (glyph + pinyin) + span head trained on 800 CMRC 2018 trial questions: weak, "
+               "F1 22 on held-out articles (offline)", ("zh",)),
     Checkpoint("qa", "distilbert-base-cased-distilled-squad", H, "distilbert-base-cased-distilled-squad",
                "DistilBERT fine-tuned on SQuAD v1.1 (Hub)"),
     Checkpoint("qa", "deepset/roberta-base-squad2", H, "deepset/roberta-base-squad2",

@@ -58,6 +58,8 @@ EXAMPLES = [
     ["Where did the first telephone exchange open?", TELEPHONE, "embedded-squad"],
     ["Who won the football World Cup in 2030?", AMAZON, "embedded-squad"],
     ["苏轼是哪里人?", "苏轼是北宋著名的文学家与政治家,眉州眉山人。", "uer/roberta-base-chinese-extractive-qa"],
+    ["苏轼是哪里人？", "苏轼（1037年1月8日－1101年8月24日），字子瞻，号东坡居士，眉州眉山人，北宋著名文学家、书法家、画家。",
+     "zh-cmrc"],
 ]
 
 

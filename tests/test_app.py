@@ -188,5 +188,6 @@ def test_hub_only_choices_are_marked_offline(monkeypatch):
     radios = [c["props"] for c in config["components"] if c["props"].get("label") == "Backend"]
     assert ["nli (needs the Hub: unreachable here)", "nli"] in [list(ch) for ch in radios[0]["choices"]]
     texts = json.dumps(config["components"], ensure_ascii=False, default=str)
-    assert "苏轼是哪里人" not in texts  # the Hub example is not among the offered examples
+    assert "文学家与政治家" not in texts  # the Hub model's 苏轼 example is not among the offered examples
+    assert "号东坡居士" in texts  # the embedded zh-cmrc one is
     assert "use Hub models; the Hub cannot be reached" in texts
