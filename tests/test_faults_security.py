@@ -69,7 +69,7 @@ def test_a_model_failing_mid_request_is_reported_and_the_app_goes_on(monkeypatch
     def explode(*args, **kwargs):
         raise RuntimeError("simulated failure inside the forward pass")
 
-    monkeypatch.setattr(lm.model, "forward", explode)
+    monkeypatch.setattr(lm.model.base_model, "forward", explode)  # the encoder, which every path runs
     with pytest.raises(gr.Error, match="The model failed on this input .*simulated failure"):
         tab.predict("Paris is the [MASK] of France.", "embedded-general", 5)
     monkeypatch.undo()

@@ -41,9 +41,9 @@ def test_scores_are_the_mlm_probabilities_at_the_mask():
         assert r.scores[label] == pytest.approx(p[label] / total, abs=1e-3)
     assert sum(r.scores.values()) == pytest.approx(1.0, abs=1e-5)
     listed = {c.token: c.score for c in fm.predictions[0].candidates}
-    for w in ("great", "terrible"):
+    for w in ("great", "terrible"):  # the fill-mask tab runs bf16 where the CPU has it, the cloze scores fp32
         if w in listed:
-            assert listed[w] == pytest.approx(math.exp(logp[w]), rel=1e-2)
+            assert listed[w] == pytest.approx(math.exp(logp[w]), rel=3e-2)
     assert lm.tokenizer.mask_token in r.prompt
 
 
