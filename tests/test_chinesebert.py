@@ -369,3 +369,23 @@ def test_packed_corpus_and_glyph_table_file(tmp_path, monkeypatch):
     assert np.array_equal(stored, rendered)
     with pytest.raises(Exception, match="another vocabulary"):
         glyphs.glyph_table(vocab[:-1])
+
+
+def test_whole_word_masking_masks_whole_chinese_words_only(tiny_zh):
+    """--wwm: every masked position belongs to a fully chosen all-Chinese jieba word; punctuation and
+    specials are never predicted."""
+    pytest.importorskip("jieba")
+    from models import chinese_mlm
+    from recipes.train_chinesebert import WholeWordMasker
+
+    tok = chinese_mlm.make_tokenizer(tiny_zh / "vocab.txt")
+    vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
+    ids = [tok.cls_token_id] + tok("我喜欢猫，也喜欢狗。他的书很好看，我们都喜欢。", add_special_tokens=False)["input_ids"] \
+        + [tok.sep_token_id]
+    masker = WholeWordMasker(tok, vocab, 0.3, seed=0)
+    words = masker.words(ids)
+    out = masker([ids] * 8)
+    for row in range(8):
+        chosen = set((out["labels"][row] != -100).nonzero().flatten().tolist())
+        assert chosen and all(ci.is_cjk(vocab[ids[p]]) for p in chosen)
+        assert all(set(w) <= chosen or not set(w) & chosen for w in words)  # whole words or nothing
