@@ -33,11 +33,16 @@ def make_tokenizer(vocab_file: str | Path):
                              model_max_length=512)
 
 
+def vocab_list(tokenizer) -> list[str]:
+    """Every vocabulary entry in id order (the mini vocabulary: one character per entry)."""
+    return tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+
+
 def fill_glyph_table(model, tokenizer) -> dict[str, list[str]]:
     """Render every vocabulary character into the (frozen) glyph embedding; returns font gaps."""
     if not getattr(model.config, "fusion", True):
         return {}
-    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    vocab = vocab_list(tokenizer)
     table, missing = glyphs.glyph_table(vocab)
     emb = model.bert.embeddings.glyph_embeddings.embedding
     with torch.no_grad():
@@ -150,6 +155,33 @@ def read_lm(path: Path, name: str | None = None) -> ChineseLM:
     return ChineseLM(name or Path(path).stem, model, tok, meta, gaps)
 
 
+def save_mini(model, path: str | Path, meta: dict) -> None:
+    """A mini model file (pre-trained or fine-tuned): fp16, without the glyph table (rendered at load)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(chinesebert.shipped_state(model), str(path), metadata={k: json.dumps(v) for k, v in meta.items()})
+
+
+def read_head(path: str | Path, make_head, attn_implementation: str | None = None):
+    """(head, tokenizer, meta) of a fine-tuned file with vocab.txt beside it: the whole encoder and its head,
+    built from the file's own metadata (sizes, fusion) by `make_head(lm, tokenizer, meta)`; eval mode."""
+    state, meta = embedded.read_adapter(Path(path))
+    tok = make_tokenizer(Path(path).parent / "vocab.txt")
+    lm = chinesebert.ChineseBertForMaskedLM(chinesebert.mini_config(len(tok), meta["fusion"], **meta["size"]))
+    if attn_implementation:
+        lm.set_attn_implementation(attn_implementation)
+    head = make_head(lm, tok, meta)
+    missing, unexpected = head.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    if unexpected or [k for k in missing if "glyph_embeddings" not in k and "position_ids" not in k]:
+        raise WeightsError(f"{Path(path).name} does not fit: missing={missing[:3]} unexpected={unexpected[:3]}")
+    fill_glyph_table(lm, tok)
+    head.eval()
+    return head, tok, meta
+
+
 def weight_file(ck: registry.Checkpoint) -> Path:
     return ZH_DIR / Path(ck.location).relative_to("zh")
 
@@ -258,7 +290,7 @@ def _space(model: str, kind: str) -> np.ndarray:
     the character's own reading), 'fused' (map_fc of all three, the character alone)."""
     lm = load(model)
     emb = lm.model.bert.embeddings
-    vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(lm.tokenizer))))
+    vocab = vocab_list(lm.tokenizer)
     ids = torch.arange(len(vocab))[None]
     pins = torch.tensor([[chinese_inputs.pinyin_to_ids(chinese_inputs.sentence_pinyin(t)[0])
                           if len(t) == 1 and chinese_inputs.is_cjk(t) else [0] * 8 for t in vocab]])
@@ -278,7 +310,7 @@ def neighbours(char: str, model: str = "zh-fused", k: int = 8) -> dict[str, list
         raise InputError(f"'{shown}' {what}: give one Chinese character, e.g. 猫.")
     if not getattr(lm.model.config, "fusion", True):
         raise InputError("The char-only model has no glyph or pinyin embeddings; pick zh-fused.")
-    vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(lm.tokenizer))))
+    vocab = vocab_list(lm.tokenizer)
     q = lm.tokenizer.vocab[char]
     return {kind: cosine_neighbours(_space(model, kind), vocab, q, k) for kind in ("glyph", "pinyin", "fused")}
 
@@ -334,16 +366,8 @@ def load_classifier(name: str = "zh-fused") -> tuple[chinesebert.SentimentHead, 
     """The ChnSentiCorp classifier: its file holds the whole fine-tuned encoder, so it is built from its own
     metadata (sizes, fusion) and never depends on the current pre-trained file of the same name."""
     def build():
-        ck = registry.get("chinese-sentiment", name)
-        state, meta = embedded.read_adapter(weight_file(ck))
-        tok = make_tokenizer(ZH_DIR / "vocab.txt")
-        lm = chinesebert.ChineseBertForMaskedLM(chinesebert.mini_config(len(tok), meta["fusion"], **meta["size"]))
-        fill_glyph_table(lm, tok)
-        head = chinesebert.SentimentHead(lm)
-        missing, unexpected = head.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
-        if unexpected or [k for k in missing if "glyph_embeddings" not in k and "position_ids" not in k]:
-            raise WeightsError(f"{ck.location} does not fit: missing={missing[:3]} unexpected={unexpected[:3]}")
-        head.eval()
+        head, tok, _ = read_head(weight_file(registry.get("chinese-sentiment", name)),
+                                 lambda lm, tok, meta: chinesebert.SentimentHead(lm))
         return head, tok
 
     return cached_load(("chinese-sentiment", name), build)

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
-from safetensors.torch import save_file
 from transformers import DataCollatorForLanguageModeling
 
 from models import chinese_inputs, chinese_mlm, chinesebert, readers, scoring
@@ -133,11 +132,6 @@ class WholeWordMasker:
         return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
 
 
-def save(model, path: str, meta: dict) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file(chinesebert.shipped_state(model), path, metadata={k: json.dumps(v) for k, v in meta.items()})
-
-
 def pretrain(args) -> None:
     acc = Accelerator()
     torch.manual_seed(args.seed)
@@ -151,20 +145,23 @@ def pretrain(args) -> None:
         c = monpa_init.CONFIG
         size.update(hidden=c["hidden"], heads=c["heads"], intermediate=c["intermediate"], act=c["act"],
                     layers=c["layers"])
-    model = chinesebert.ChineseBertForMaskedLM(chinesebert.mini_config(len(tok), args.fusion, **size))
-    if args.init_monpa:
-        init_note = monpa_init.init_from_monpa(model, tok, *monpa_init.read_monpa(args.init_monpa))
-        acc.print(f"initialised from monpa: {init_note}")
-    if args.resume_from and Path(args.resume_from).is_file():  # continue from committed weights
-        lm = chinese_mlm.read_lm(Path(args.resume_from))
-        model.load_state_dict(lm.model.state_dict())
-        acc.print(f"continuing from {args.resume_from} (step {lm.meta.get('steps_done', 0)})")
     if args.init_lm:  # a trained model, continued on a fresh schedule (e.g. a short run with other masking)
         lm = chinese_mlm.read_lm(Path(args.init_lm))
         if lm.meta["fusion"] != args.fusion:
             raise SystemExit(f"{args.init_lm} has fusion={lm.meta['fusion']}; pass the same --fusion/--no-fusion")
         model, size = lm.model, lm.meta["size"]
         init_note = f"{Path(args.init_lm).name} (step {lm.meta.get('steps_done')})"
+    else:
+        model = chinesebert.ChineseBertForMaskedLM(chinesebert.mini_config(len(tok), args.fusion, **size))
+        if args.init_monpa:
+            init_note = monpa_init.init_from_monpa(model, tok, *monpa_init.read_monpa(args.init_monpa))
+            acc.print(f"initialised from monpa: {init_note}")
+    start = 0
+    if args.resume_from and Path(args.resume_from).is_file():  # continue from committed weights
+        lm = chinese_mlm.read_lm(Path(args.resume_from))
+        model.load_state_dict(lm.model.state_dict())
+        start = int(lm.meta.get("steps_done", 0))
+        acc.print(f"continuing from {args.resume_from} (step {start})")
     gaps = chinese_mlm.fill_glyph_table(model, tok)
     examples = packed_corpus(tok, zh, args.seq_len, args.max_lines)
     acc.print(f"{len(examples):,} windows of {args.seq_len}; "
@@ -173,7 +170,7 @@ def pretrain(args) -> None:
 
     # --mask-chars-only: only Chinese characters are ever predicted (punctuation and [UNK] stay visible), as the
     # fill-mask tab and the held-out scorer use the model; otherwise any token can be masked
-    vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
+    vocab = chinese_mlm.vocab_list(tok)
     keep = np.array([not (len(t) == 1 and chinese_inputs.is_cjk(t)) for t in vocab], dtype=np.int64)
 
     wwm = WholeWordMasker(tok, vocab, args.mask_rate, args.seed) if args.wwm else None
@@ -193,11 +190,8 @@ def pretrain(args) -> None:
                                          generator=torch.Generator().manual_seed(args.seed), num_workers=args.workers)
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = common.optimizer_and_schedule(params, args.lr, args.steps)
-    start = 0
-    if args.resume_from and Path(args.resume_from).is_file():
-        start = int(chinese_mlm.read_lm(Path(args.resume_from)).meta.get("steps_done", 0))
-        for _ in range(start):
-            sched.step()
+    for _ in range(start):  # the schedule continues where the committed weights stopped
+        sched.step()
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
     run_dir = common.run_dir_for(args.out, args.run_dir)
     seconds, step = common.train(acc, model, loader, opt, sched, args.steps, lambda b: model(**b).loss,
@@ -216,9 +210,24 @@ def pretrain(args) -> None:
             "init_coverage": init_note, "train_windows": len(examples),
             "train_seconds_this_run": round(seconds), "bf16": args.bf16, "heldout": scores,
             "command": common.command_line("train_chinesebert")}
-    save(acc.unwrap_model(model), args.out, meta)
+    chinese_mlm.save_mini(acc.unwrap_model(model), args.out, meta)
     shutil.copy(zh / "vocab.txt", Path(args.out).parent / "vocab.txt")
     acc.print(json.dumps({"out": args.out, **meta}))
+
+
+def fine_tune(acc, model, rows, collate, loss_fn, args):
+    """The fine-tuning loop the ChnSentiCorp, CMRC and Weibo recipes share: `args.epochs` over `rows`,
+    time-boxed and resumable (recipes/common.train). Returns (prepared model, seconds, last step, planned steps)."""
+    loader = torch.utils.data.DataLoader(rows, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
+                                         generator=torch.Generator().manual_seed(args.seed), num_workers=args.workers)
+    steps = math.ceil(args.epochs * len(loader))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
+    model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
+    seconds, step = common.train(acc, model, loader, opt, sched, steps, lambda b: loss_fn(model, b),
+                                 common.run_dir_for(args.out, args.run_dir), log_every=50, minutes=args.minutes,
+                                 bf16=args.bf16)
+    return model, seconds, step, steps
 
 
 def classify(args) -> None:
@@ -235,21 +244,13 @@ def classify(args) -> None:
         return {**chinese_mlm.batch_encode(tok, [t for t, _ in batch], args.seq_len),
                 "labels": torch.tensor([l for _, l in batch])}
 
-    loader = torch.utils.data.DataLoader(rows, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
-                                         generator=torch.Generator().manual_seed(args.seed), num_workers=args.workers)
-    steps = math.ceil(args.epochs * len(loader))
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
-    model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-    seconds, step = common.train(acc, model, loader, opt, sched, steps, lambda b: model(**b)[0],
-                                 common.run_dir_for(args.out, args.run_dir), log_every=50, minutes=args.minutes,
-                                 bf16=args.bf16)
+    model, seconds, step, steps = fine_tune(acc, model, rows, collate, lambda m, b: m(**b)[0], args)
     dev = None
     if (Path(args.data) / "chnsenticorp/dev.tsv").is_file():  # scored here too, for the ablation's seeds
         dev = dev_accuracy(acc.unwrap_model(model), tok, readers.read_chnsenticorp(Path(args.data) / "chnsenticorp/dev.tsv"),
                            args.seq_len, acc.device)
         acc.print(f"ChnSentiCorp dev accuracy: {dev}")
-    save(acc.unwrap_model(model), args.out, {"task": "chnsenticorp", "init": Path(args.init).name, "dev_accuracy": dev,
+    chinese_mlm.save_mini(acc.unwrap_model(model), args.out, {"task": "chnsenticorp", "init": Path(args.init).name, "dev_accuracy": dev,
                                              "lr": args.lr, "batch_size": args.batch_size, "seq_len": args.seq_len,
                                              "fusion": meta["fusion"], "size": meta["size"], "epochs": args.epochs,
                                              "steps": steps, "steps_done": step, "seed": args.seed,
@@ -269,7 +270,7 @@ def finetune_task(args) -> None:
     if not args.init:
         raise SystemExit(f"{args.mode} needs --init (a pre-trained model file)")
     lm = chinese_mlm.read_lm(Path(args.init))
-    tok, vocab = lm.tokenizer, chinese_tasks.vocab_of(lm.tokenizer)
+    tok, vocab = lm.tokenizer, chinese_mlm.vocab_list(lm.tokenizer)
     data = Path(args.data)
     if args.mode == "qa":
         train_rows, val_rows = readers.split_by_article(readers.read_squad(data / "cmrc2018/cmrc2018_trial.json"))
@@ -290,22 +291,14 @@ def finetune_task(args) -> None:
         out["pinyin_ids"] = chinesebert.pinyin_from_ids(out["input_ids"], vocab)  # in the loader's workers
         return out
 
-    loader = torch.utils.data.DataLoader(feats, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
-                                         generator=torch.Generator().manual_seed(args.seed), num_workers=args.workers)
-    steps = math.ceil(args.epochs * len(loader))
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt, sched = common.optimizer_and_schedule(params, args.lr, steps)
-    model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
-    seconds, step = common.train(acc, model, loader, opt, sched, steps, lambda b: model(**b).loss,
-                                 common.run_dir_for(args.out, args.run_dir), log_every=50, minutes=args.minutes,
-                                 bf16=args.bf16)
+    model, seconds, step, steps = fine_tune(acc, model, feats, collate, lambda m, b: m(**b).loss, args)
     trained = acc.unwrap_model(model).float().cpu().eval()  # scored on the CPU, as the app runs it
     meta = {"task": "zh-qa" if args.mode == "qa" else "zh-ner", "init": Path(args.init).name, "fusion": lm.meta["fusion"],
             "size": lm.meta["size"], "max_len": args.seq_len, "labels": labels, "epochs": args.epochs, "lr": args.lr,
             "batch_size": args.batch_size, "seed": args.seed, "steps": steps, "steps_done": step,
             "train_features": len(feats), "train_seconds_last_run": round(seconds)}
     meta["command"] = common.command_line("train_chinesebert")
-    chinese_tasks.save(trained, args.out, meta)  # saved before scoring: a scoring failure loses no training
+    chinese_mlm.save_mini(trained, args.out, meta)  # saved before scoring: a scoring failure loses no training
     shutil.copy(Path(args.init).parent / "vocab.txt", Path(args.out).parent / "vocab.txt")
     ck = registry.Checkpoint(qa.TASK if args.mode == "qa" else tagging.TASK, "trained", registry.Source.EMBEDDED, "",
                              "", ("zh",))
@@ -315,7 +308,7 @@ def finetune_task(args) -> None:
     else:
         meta["validation"] = scoring.score_conll(tagging.Tagger("trained", trained, tok, ck, {}), val_rows)
     acc.print(f"validation: {meta['validation']}")
-    chinese_tasks.save(trained, args.out, meta)
+    chinese_mlm.save_mini(trained, args.out, meta)
     acc.print(json.dumps({"out": args.out, **meta}))
 
 

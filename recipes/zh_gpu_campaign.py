@@ -43,7 +43,7 @@ def build_bundle(bundle: Path) -> None:
     train_chinesebert.packed_corpus(tok, zh, 128, None)
     for name in ("vocab.txt", "zh-heldout.txt", "packed-128-all.npz"):
         shutil.copy(zh / name, bundle / "zh" / name)
-    glyphs.save_glyph_table(tok.convert_ids_to_tokens(list(range(len(tok)))), str(bundle / "glyphs.npz"))
+    glyphs.save_glyph_table(chinese_mlm.vocab_list(tok), str(bundle / "glyphs.npz"))
     pkg = next(Path(p) / "pypinyin" for p in site.getsitepackages() if (Path(p) / "pypinyin").is_dir())
     shutil.copytree(pkg, bundle / "site" / "pypinyin", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(Path(common.DATA_DIR) / "chnsenticorp", bundle / "data" / "chnsenticorp", dirs_exist_ok=True,

@@ -302,7 +302,7 @@ def test_chinese_task_heads_run_through_the_app_pipelines(tiny_zh, tmp_path, mon
     for kind, labels in (("zh-qa", None), ("zh-ner", ["O", "B-PER.NAM", "I-PER.NAM"])):
         model = chinese_tasks.build(kind, chinese_mlm.read_lm(tiny_zh / "chinesebert-mini-fused.safetensors").model,
                                     lm.tokenizer, labels)
-        chinese_tasks.save(model, tiny_zh / f"{kind}.safetensors",
+        chinese_mlm.save_mini(model, tiny_zh / f"{kind}.safetensors",
                            {"task": kind, "fusion": True, "size": size, "labels": labels, "max_len": 32})
     m, tok, meta = chinese_tasks.load_file(tiny_zh / "zh-qa.safetensors")
     ck = registry.Checkpoint("qa", "tiny-zh", registry.Source.EMBEDDED, "", "", ("zh",))
