@@ -54,6 +54,31 @@ def pack(tokenizer, texts: list[str], seq_len: int) -> list[dict]:
     return out
 
 
+class TokenWindows(torch.utils.data.Dataset):
+    """seq_len windows ([CLS] ... [SEP]) cut from a `.ids.xz` token file (recipes/prepare_token_corpus.py)."""
+
+    def __init__(self, ids, cls_id: int, sep_id: int, seq_len: int):
+        inner = seq_len - 2
+        self.rows = ids[:len(ids) // inner * inner].reshape(-1, inner)
+        self.cls_id, self.sep_id = cls_id, sep_id
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_ids": [self.cls_id, *self.rows[i].tolist(), self.sep_id]}
+
+
+def training_windows(path: str, tokenizer, seq_len: int, max_texts: int | None):
+    """Windows from a text corpus (packed here) or from a pre-tokenised `.ids.xz` file."""
+    if path.endswith(".ids.xz"):
+        from recipes.prepare_token_corpus import read_token_ids
+
+        return TokenWindows(read_token_ids(path), tokenizer.cls_token_id, tokenizer.sep_token_id, seq_len)
+    texts = read_texts(path)
+    return pack(tokenizer, texts[:max_texts] if max_texts else texts, seq_len)
+
+
 def evaluate(model, tokenizer, files: list[str], limit_tokens: int) -> dict:
     scores = {}
     for f in files:
@@ -64,7 +89,7 @@ def evaluate(model, tokenizer, files: list[str], limit_tokens: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", required=True, help="text corpus (.txt/.jsonl/.jsonl.gz)")
+    ap.add_argument("--train", required=True, help="text corpus (.txt/.jsonl/.jsonl.gz) or token file (.ids.xz)")
     ap.add_argument("--eval", nargs="*", default=[], help="held-out corpora scored before and after")
     ap.add_argument("--init", help="adapter to continue from (domain adaptation)")
     ap.add_argument("--out", required=True)
@@ -77,6 +102,9 @@ def main() -> None:
     ap.add_argument("--head-only", action="store_true", help="baseline: train the head, no LoRA")
     ap.add_argument("--train-top", type=int, default=0, help="also train the top N encoder layers in full")
     ap.add_argument("--wwm", action="store_true", help="whole-word masking instead of token masking")
+    ap.add_argument("--mask-rate", type=float, default=0.15, help="share of tokens masked (Wettig et al. 2023: up to 0.4)")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (CPU AMX / GPU); master weights stay fp32")
+    ap.add_argument("--workers", type=int, default=0, help="data-loader processes (masking runs there)")
     ap.add_argument("--max-texts", type=int, help="subsample the training corpus")
     ap.add_argument("--eval-tokens", type=int, default=6000, help="masked tokens scored per eval file")
     ap.add_argument("--save-every", type=int, default=200)
@@ -104,24 +132,25 @@ def main() -> None:
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     acc.print(f"trainable parameters: {n_train:,}")
 
-    texts = read_texts(args.train)
-    if args.max_texts:
-        texts = texts[:args.max_texts]
     t0 = time.time()
-    examples = pack(tokenizer, texts, args.seq_len)
-    acc.print(f"{len(texts):,} texts -> {len(examples):,} windows of {args.seq_len} tokens "
-              f"({len(examples) * args.seq_len:,} tokens) in {time.time() - t0:.0f}s")
+    examples = training_windows(args.train, tokenizer, args.seq_len, args.max_texts)
+    acc.print(f"{len(examples):,} windows of {args.seq_len} tokens ({len(examples) * args.seq_len:,} tokens) "
+              f"in {time.time() - t0:.0f}s")
+    if args.wwm and isinstance(examples, TokenWindows):
+        raise SystemExit("--wwm needs a text corpus (word offsets); a token file has none")
 
-    collate = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, whole_word_mask=args.wwm,
-                                              seed=args.seed)
+    wwm = {"whole_word_mask": True} if args.wwm else {}  # (a keyword older transformers 5 releases lack)
+    collate = DataCollatorForLanguageModeling(tokenizer, mlm_probability=args.mask_rate, seed=args.seed, **wwm)
     loader = torch.utils.data.DataLoader(examples, batch_size=args.batch_size, shuffle=True, collate_fn=collate,
-                                         generator=torch.Generator().manual_seed(args.seed))
+                                         generator=torch.Generator().manual_seed(args.seed),
+                                         num_workers=args.workers, persistent_workers=args.workers > 0)
+    run_dir = common.run_dir_for(args.out, args.run_dir)
+    start = common.continue_from_committed(model, args.out, run_dir)  # a time-boxed run on a new machine
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = common.optimizer_and_schedule(params, args.lr, args.steps)
     model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
     inner = acc.unwrap_model(model).base_model.model  # BertForMaskedLM with LoRA layers injected
-    run_dir = common.run_dir_for(args.out, args.run_dir)
-    resuming = (run_dir / "state.pt").exists()
+    resuming = (run_dir / "state.pt").exists() or start
     before = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval and not resuming else None
     if before:
         acc.print("before:", json.dumps(before))
@@ -134,11 +163,11 @@ def main() -> None:
         return torch.nn.functional.cross_entropy(logits.float(), labels[sel])
 
     train_s, step = common.train(acc, model, loader, opt, sched, args.steps, loss_fn, run_dir, args.save_every,
-                                 minutes=args.minutes)
+                                 minutes=args.minutes, bf16=args.bf16, start_step=start)
     after = evaluate(inner, tokenizer, args.eval, args.eval_tokens) if args.eval else None
     meta = {"task": "fill-mask", "train": Path(args.train).name, "init": Path(args.init).name if args.init else None,
             "steps": args.steps, "steps_done": step, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
-            "wwm": args.wwm, "head_only": args.head_only, "train_top": args.train_top, "train_seconds": round(train_s),
+            "wwm": args.wwm, "mask_rate": args.mask_rate, "bf16": args.bf16, "head_only": args.head_only, "train_top": args.train_top, "train_seconds": round(train_s),
             "eval_before": before, "eval_after": after,
             "command": common.command_line("train_mlm")}
     embedded.save_adapter(acc.unwrap_model(model), args.out, meta)
