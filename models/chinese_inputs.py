@@ -7,7 +7,6 @@ multi-character tokens and masked positions get eight zeros.
 """
 from __future__ import annotations
 
-from pypinyin import Style, pinyin
 
 PINYIN_LEN = 8
 NOT_CHINESE = "not chinese"
@@ -36,6 +35,8 @@ def has_chinese(text: str) -> bool:
 
 def sentence_pinyin(text: str) -> list[str | None]:
     """One TONE3 reading per character of `text` (None where not Chinese)."""
+    from pypinyin import Style, pinyin  # here, not at import: English-only code (a GPU lease) never needs it
+
     readings = pinyin(text, style=Style.TONE3, heteronym=True, neutral_tone_with_five=True,
                       errors=lambda chars: [[NOT_CHINESE] for _ in chars])
     out = [r[0] if r and r[0] != NOT_CHINESE else None for r in readings]

@@ -11,8 +11,8 @@
     python -m models.eval weibo DATA [--model zh-weibo]                 (Weibo NER, entity-level F1)
     python -m models.eval heads [DATA.conllu|DATA.conll] [--model embedded-upos|embedded-ner] [--limit N]
 
-DATA is .txt (one text per line), .jsonl or .jsonl.gz (field `text`).
-Later tasks add sub-commands here (squad, conll, upos, sst2, ...).
+DATA is .txt (one text per line), .jsonl or .jsonl.gz (field `text`). Where the Hub is reachable, squad, conll and
+sst2 also read hub:squad, hub:conll2003, hub:sst2 or hub:imdb through `datasets` (models/hub_data.py).
 """
 from __future__ import annotations
 
@@ -38,10 +38,17 @@ def cmd_probes(args) -> dict:
     return {"task": "probes", "model": args.model, **scoring.score_probes(args.model, args.data)}
 
 
+def read(data: str, kind: str, local_reader, *extra):
+    """Rows from a local file, or from the Hub through `datasets` for `hub:NAME` (models/hub_data.py)."""
+    from models import hub_data
+
+    return hub_data.load(data, kind) if hub_data.is_hub(data) else local_reader(data, *extra)
+
+
 def cmd_squad(args) -> dict:
     from models import qa
 
-    rows = readers.read_squad(args.data)
+    rows = read(args.data, "squad", readers.read_squad)
     if args.limit:
         rows = rows[:args.limit]
     if not rows:
@@ -68,7 +75,7 @@ def cmd_tagging(args) -> dict:
 
     reader, scorer = {"conll": (readers.read_conll, scoring.score_conll), "upos": (readers.read_conllu, scoring.score_upos),
                       "weibo": (readers.read_weibo, scoring.score_conll)}[args.task]
-    sents = reader(args.data)[:args.limit]
+    sents = (read(args.data, "conll", reader) if args.task == "conll" else reader(args.data))[:args.limit]
     if not sents:
         raise InputError(f"no sentences in {args.data}")
     scores = scorer(tagging.load(args.model), sents, args.aggregation)
@@ -83,7 +90,7 @@ def cmd_sst2(args) -> dict:
 
     from models import prompt_cls, sentence_embedding
 
-    rows = readers.read_labelled_tsv(args.data, args.limit)
+    rows = read(args.data, "labelled", readers.read_labelled_tsv)[:args.limit]
     if not rows:
         raise InputError(f"no labelled rows in {args.data}")
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[args.preset])
@@ -169,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default=fill_mask.DEFAULT_MODEL, help=f"one of {registry.names(fill_mask.TASK)}")
     p.set_defaults(run=cmd_probes)
     p = sub.add_parser("squad", help="SQuAD v1.1 exact match / F1 (official normalisation, via torchmetrics)")
-    p.add_argument("data", help="SQuAD-format JSON")
+    p.add_argument("data", help="SQuAD-format JSON, or hub:squad (the Hub, through `datasets`)")
     p.add_argument("--limit", type=int, help="first N questions only")
     p.add_argument("--model", default=qa.DEFAULT_MODEL, help=f"one of {registry.names(qa.TASK)}")
     p.add_argument("--allow-no-answer", action="store_true",

@@ -15,18 +15,14 @@ log.txt, results.json and the weights as split tar parts (at most 16 MiB per ret
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
-import tarfile
-import time
 from pathlib import Path
 
 from recipes import common
+from recipes.gpu_lease import Lease, read_meta
 
 STEP_LINE = re.compile(r"step (\d+)/\d+ loss [\d.]+ \(([\d.]+)s/step\)")
 
@@ -52,49 +48,13 @@ def build_bundle(bundle: Path) -> None:
     print(f"bundle ready in {bundle}")
 
 
-class Campaign:
+class Campaign(Lease):
     def __init__(self, args):
-        self.args, self.t0 = args, time.time()
-        self.out = Path(os.environ.get("OUT", "artifacts/zh-gpu"))
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.work = Path(args.work)
-        self.work.mkdir(parents=True, exist_ok=True)
         b = Path(args.bundle).resolve()
-        self.env = {**os.environ, "PYTHONPATH": f"{b / 'site'}:{os.getcwd()}", "BERT_DEMO_GLYPH_TABLE": str(b / "glyphs.npz"),
-                    "BERT_DEMO_DATA": str(b / "data"), "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-        self.bundle = b
-        self.results: dict = {"args": vars(args)}
-
-    def left(self) -> float:
-        return self.args.budget - (time.time() - self.t0)
-
-    def log(self, msg: str) -> None:
-        line = f"[{time.time() - self.t0:6.0f}s] {msg}"
-        print(line, flush=True)
-        with open(self.out / "log.txt", "a") as f:
-            f.write(line + "\n")
-
-    def launch(self, name: str, argv: list[str], threads: int) -> tuple[str, subprocess.Popen, Path]:
-        logf = self.work / f"{name}.log"
-        env = {**self.env, "OMP_NUM_THREADS": str(threads)}
-        p = subprocess.Popen([sys.executable, "-m", "recipes.train_chinesebert", *argv], env=env,
-                             stdout=open(logf, "w"), stderr=subprocess.STDOUT)
-        self.log(f"started {name}: {' '.join(argv)}")
-        return name, p, logf
-
-    def wait(self, jobs, timeout: float) -> None:
-        end = time.time() + timeout
-        for name, p, logf in jobs:
-            try:
-                p.wait(timeout=max(1.0, end - time.time()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                self.log(f"{name}: killed at the time box")
-            tail = logf.read_text(errors="replace").splitlines()[-6:]
-            self.log(f"{name}: exit {p.returncode}\n    " + "\n    ".join(tail))
-            with open(self.out / "log.txt", "a") as f:  # every job's full log comes back in one file
-                f.write(f"===== {name} =====\n{logf.read_text(errors='replace')}\n")
+        super().__init__(args.budget, args.bundle, args.work, "artifacts/zh-gpu",
+                         {"BERT_DEMO_GLYPH_TABLE": str(b / "glyphs.npz"), "BERT_DEMO_DATA": str(b / "data")})
+        self.args = args
+        self.results["args"] = vars(args)
 
     def pretrain_argv(self, fusion: bool, steps: int, out: Path, run_dir: Path, minutes: float, eval_chars: int):
         a = self.args
@@ -107,7 +67,7 @@ class Campaign:
     def probe(self) -> float:
         """Seconds per step of the two runs side by side, from steps 50..75 (start-up excluded)."""
         n = self.args.probe_steps
-        jobs = [self.launch(f"probe-{k}", self.pretrain_argv(k == "fused", n, self.work / f"probe-{k}.safetensors",
+        jobs = [self.launch("train_chinesebert", f"probe-{k}", self.pretrain_argv(k == "fused", n, self.work / f"probe-{k}.safetensors",
                                                              self.work / f"probe-{k}", 2.0, 0), 4)
                 for k in ("fused", "char")]
         self.wait(jobs, 240)
@@ -128,7 +88,7 @@ class Campaign:
         self.results["pretrain_steps"] = steps
         self.log(f"pre-training {steps} steps (probe {per_step:.3f}s/step, {train_s:.0f}s for training)")
         outs = {k: self.work / "zh" / f"chinesebert-mini-{k}.safetensors" for k in ("fused", "char")}
-        jobs = [self.launch(f"pretrain-{k}", self.pretrain_argv(k == "fused", steps, outs[k], self.work / f"run-{k}",
+        jobs = [self.launch("train_chinesebert", f"pretrain-{k}", self.pretrain_argv(k == "fused", steps, outs[k], self.work / f"run-{k}",
                                                                 train_s / 60 + 0.5, self.args.eval_chars), 4)
                 for k in outs]
         self.wait(jobs, self.left() - 60)
@@ -146,7 +106,7 @@ class Campaign:
             for lr in a.cls_lrs:
                 for seed in range(a.seeds):
                     out = self.work / "cls" / f"chnsenticorp-{k}-lr{lr}-seed{seed}.safetensors"
-                    jobs.append(self.launch(out.stem, [
+                    jobs.append(self.launch("train_chinesebert", out.stem, [
                         "classify", "--init", str(lm), "--epochs", str(a.cls_epochs), "--batch-size", "32",
                         "--seq-len", "256", "--lr", str(lr), "--seed", str(seed), "--bf16", "--workers", "1",
                         "--minutes", f"{minutes:.2f}", "--run-dir", str(self.work / f"run-{out.stem}"), "--out", str(out)], 1))
@@ -178,7 +138,7 @@ class Campaign:
             for k, lm in lms.items():
                 for seed in range(a.seeds):
                     out = self.work / "tasks" / f"{'cmrc' if task == 'qa' else 'weibo-ner'}-{k}-seed{seed}.safetensors"
-                    jobs.append(self.launch(out.stem, [task, "--init", str(lm), *extra, "--seq-len", "256", "--seed",
+                    jobs.append(self.launch("train_chinesebert", out.stem, [task, "--init", str(lm), *extra, "--seq-len", "256", "--seed",
                                                        str(seed), "--bf16", "--workers", "1", "--minutes",
                                                        f"{minutes:.2f}", "--run-dir", str(self.work / f"run-{out.stem}"),
                                                        "--out", str(out)], 1))
@@ -192,29 +152,6 @@ class Campaign:
         self.results["tasks"] = table
         self.pack("tasks", [p for p in (self.work / "tasks" / "cmrc-fused-seed0.safetensors",
                                         self.work / "tasks" / "weibo-ner-fused-seed0.safetensors") if p.exists()])
-
-    def pack(self, name: str, files: list[Path]) -> None:
-        tar = self.work / f"{name}.tar"
-        with tarfile.open(tar, "w") as t:
-            for f in files:
-                t.add(f, arcname=f.name)
-        data, i = tar.read_bytes(), 0
-        for i, start in enumerate(range(0, len(data), 15 * 2**20)):
-            (self.out / f"{name}.tar.part{i}").write_bytes(data[start:start + 15 * 2**20])
-        self.log(f"packed {[f.name for f in files]} into {i + 1} part(s)")
-        self.save_results()
-
-    def save_results(self) -> None:
-        (self.out / "results.json").write_text(json.dumps(self.results, indent=1, default=str))
-
-
-def read_meta(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as f:
-        return {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
 
 
 def main() -> None:

@@ -81,6 +81,69 @@ def test_recipe_trains_and_writes_a_loadable_adapter(tmp_path):
 
 
 
+def test_token_corpus_drops_paragraphs_that_overlap_held_out_text_and_trains(tmp_path):
+    """Issue 13 (GPU campaign): a pre-tokenised corpus keeps no paragraph sharing an 8-word run with the
+    held-out files, and train_mlm trains from it (masking rate and bf16 recorded)."""
+    from recipes.prepare_token_corpus import read_token_ids
+
+    held = tmp_path / "held.txt"
+    held.write_text(TEXTS[0] + "\n")
+    src = tmp_path / "src.txt"
+    leaked = "Some words first. " + TEXTS[0][:60]  # 8+ words of the held-out text inside another paragraph
+    src.write_text("\n".join([leaked] + TEXTS[1:4] * 20) + "\n")
+    ids_file = tmp_path / "c.ids.xz"
+    out = run("-m", "recipes.prepare_token_corpus", "--source", str(src), "--exclude", str(held), "--out", str(ids_file))
+    manifest = _last_json(out)
+    assert manifest["paragraphs_dropped_overlap"] == 1 and manifest["paragraphs_kept"] == 60
+    ids = read_token_ids(ids_file)
+    assert len(ids) == manifest["tokens"] > 500 and ids.dtype.name == "uint16"
+    tok = fill_mask.load("embedded-general").tokenizer
+    assert "museum" not in tok.decode(ids.tolist())  # the leaked paragraph is gone, the others are there
+    assert "bakery" in tok.decode(ids.tolist())
+    out_file = tmp_path / "m.safetensors"
+    res = _last_json(run("-m", "recipes.train_mlm", "--train", str(ids_file), "--out", str(out_file), "--steps", "2",
+                         "--batch-size", "4", "--seq-len", "32", "--mask-rate", "0.3", "--bf16", "--train-top", "1",
+                         "--run-dir", str(tmp_path / "run")))
+    _, _, meta = embedded.load_embedded(out_file)
+    assert res["steps"] == 2 and meta["mask_rate"] == 0.3 and meta["bf16"] is True and meta["train_top"] == 1
+
+
+def test_hub_evaluation_sets_become_the_local_readers_rows(tmp_path):
+    """Issue 16: `hub:NAME` data go through `datasets` and come out exactly as the local readers' rows."""
+    datasets = pytest.importorskip("datasets")
+    from models import hub_data, readers
+
+    ctx = "Hamlet is a tragedy written by William Shakespeare around 1600."
+    local = tmp_path / "s.json"
+    local.write_text(json.dumps({"version": "1.1", "data": [{"title": "Hamlet", "paragraphs": [{"context": ctx, "qas": [
+        {"id": "q1", "question": "Who wrote Hamlet?", "answers": [{"text": "William Shakespeare", "answer_start": 31}]}]}]}]}))
+    hub = datasets.Dataset.from_dict({"id": ["q1"], "title": ["Hamlet"], "context": [ctx], "question": ["Who wrote Hamlet?"],
+                                      "answers": [{"text": ["William Shakespeare"], "answer_start": [31]}]})
+    assert hub_data.squad_rows(hub) == readers.read_squad(local)
+
+    conll = tmp_path / "x.conll"  # IOB1, as the shared files; the Hub's copy is IOB2 class ids
+    conll.write_text("Angela NNP I-NP I-PER\nMerkel NNP I-NP I-PER\nvisited VBD I-VP O\nParis NNP I-NP I-LOC\n\n")
+    names = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))})
+    hub = datasets.Dataset.from_dict({"tokens": [["Angela", "Merkel", "visited", "Paris"]], "ner_tags": [[1, 2, 0, 5]]},
+                                     features=features)
+    assert hub_data.conll_rows(hub) == readers.read_conll(conll)
+
+    hub = datasets.Dataset.from_dict({"sentence": ["a gorgeous film ", "dull"], "label": [1, 0]})
+    assert hub_data.labelled_rows(hub) == [("a gorgeous film", "positive"), ("dull", "negative")]
+
+
+def test_hub_evaluation_set_offline_or_unknown_is_one_clear_line(tmp_path):
+    import os
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    for data, msg in (("hub:squad", "Could not load rajpurkar/squad"), ("hub:nope", "Unknown Hub set 'nope'"),
+                      ("hub:sst2", "is a labelled set")):
+        out = subprocess.run([sys.executable, "-m", "models.eval", "squad", data], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300, env=env)
+        assert out.returncode == 2 and msg in out.stderr and "Traceback" not in out.stderr, out.stderr[-1500:]
+
 
 def _last_json(out: subprocess.CompletedProcess) -> dict:
     assert out.returncode == 0, out.stderr[-2000:]
