@@ -6,7 +6,7 @@ and embedded-ner), as a fixed plan of ordinary recipe commands (the README quote
 2. two general masked LMs side by side from the MiniLM encoder on 16 M tokens of Wikipedia, 15 % vs 30 %
    masking, 2,630 steps x 256 windows of 128 tokens (30 % won: Wikipedia held-out perplexity 44.4 vs 45.8);
 3. the 30 % run continued for 1,800 steps at a lower learning rate (embedded-general);
-4. the movie-review model: the 30 % run continued on 4 M IMDB tokens (embedded-movies).
+4. the movie-review model: that model continued on 4 M IMDB tokens (embedded-movies).
 
 Each stage packs its files into $OUT as soon as it ends, so a later failure loses nothing. The data travel as
 carried paths (data/en-tokens/*.ids.xz from recipes/prepare_token_corpus.py, data/corpora/*-heldout.*); the
@@ -63,20 +63,24 @@ def unpack_bundle(bundle: Path) -> None:
             xz.with_suffix("").write_bytes(f.read())
 
 
-MLM = ["--eval", *EVAL, "--eval-tokens", "20000", "--batch-size", "256", "--train-top", "5", "--bf16",
-       "--save-every", "100000"]
-NER = {"ner-top4-4ep": ["--epochs", "4", "--train-top", "4", "--lr", "5e-4"],
-       "ner-top5-4ep": ["--epochs", "4", "--train-top", "5", "--lr", "4e-4"],
-       "ner-top4-6ep": ["--epochs", "6", "--train-top", "4", "--lr", "5e-4"]}
-GENERAL = {f"mlm-general-mask{m}": ["--train", WIKI, *MLM[:4], "--steps", "2630", *MLM[4:], "--lr", "0.0004",
-                                    "--mask-rate", str(m), "--workers", "5", "--minutes", "4.91",
-                                    "--out", f"runs/gpu/mlm-general-mask{m}.safetensors"] for m in (0.15, 0.3)}
-CONTINUED = ["--train", WIKI, "--init", "runs/gpu/mlm-general-mask0.3.safetensors", *MLM[:4], "--steps", "1800", *MLM[4:],
-             "--lr", "0.0002", "--mask-rate", "0.3", "--workers", "6", "--minutes", "2.3",
-             "--out", "runs/gpu/mlm-general-v4.safetensors"]
-MOVIES = ["--train", IMDB, "--init", "runs/gpu/mlm-general-mask0.3.safetensors", *MLM[:4], "--steps", "1500", *MLM[4:],
-          "--lr", "0.0003", "--mask-rate", "0.3", "--workers", "3", "--minutes", "2.5",
-          "--out", "runs/gpu/mlm-imdb-v2.safetensors"]
+NER = {name: ["ner", *extra, "--bf16", "--minutes", "3", "--out", f"runs/gpu/{name}.safetensors"] for name, extra in {
+    "ner-top4-4ep": ["--epochs", "4", "--train-top", "4", "--lr", "5e-4"],
+    "ner-top5-4ep": ["--epochs", "4", "--train-top", "5", "--lr", "4e-4"],
+    "ner-top4-6ep": ["--epochs", "6", "--train-top", "4", "--lr", "5e-4"]}.items()}
+
+
+def mlm(train: str, init: str | None, steps: int, lr: str, mask: float, workers: int, minutes: str, out: str) -> list[str]:
+    """One train_mlm command of the plan (argument order as it ran, so the files' recorded commands match)."""
+    return ["--train", train, *(["--init", init] if init else []), "--eval", *EVAL, "--eval-tokens", "20000",
+            "--steps", str(steps), "--batch-size", "256", "--lr", lr, "--train-top", "5", "--mask-rate", str(mask),
+            "--bf16", "--workers", str(workers), "--save-every", "100000", "--minutes", minutes, "--out", out]
+
+
+GENERAL = {f"mlm-general-mask{m}": mlm(WIKI, None, 2630, "0.0004", m, 5, "4.91", f"runs/gpu/mlm-general-mask{m}.safetensors")
+           for m in (0.15, 0.3)}
+CONTINUED = mlm(WIKI, "runs/gpu/mlm-general-mask0.3.safetensors", 1800, "0.0002", 0.3, 6, "2.3",
+                "runs/gpu/mlm-general-v4.safetensors")
+MOVIES = mlm(IMDB, "runs/gpu/mlm-general-v4.safetensors", 900, "0.0003", 0.3, 6, "1.0", "runs/gpu/mlm-imdb-v4.safetensors")
 
 
 class Campaign(Lease):
@@ -117,11 +121,10 @@ def main() -> None:
     c = Campaign(args)
     c.log(f"python {sys.version.split()[0]}; budget {args.budget}s")
     unpack_bundle(c.bundle)
-    ner_jobs = [c.launch("train_tagger", name, ["ner", *extra, "--bf16", "--minutes", "4",
-                                                "--out", f"runs/gpu/{name}.safetensors"], 2) for name, extra in NER.items()]
+    ner_jobs = [c.launch("train_tagger", name, argv, 2) for name, argv in NER.items()]
     c.stage("general", GENERAL, 300)
     c.stage("continued", {"mlm-general-v4": CONTINUED}, 150)
-    c.stage("movies", {"mlm-imdb-v2": MOVIES}, max(30.0, c.left() - 25))
+    c.stage("movies", {"mlm-imdb-v4": MOVIES}, max(30.0, c.left() - 25))
     c.wait(ner_jobs, max(5.0, c.left() - 15))
     best = c.best_ner(ner_jobs)
     if best:

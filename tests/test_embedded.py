@@ -69,3 +69,21 @@ def test_embedded_models_hold_one_copy_of_the_frozen_minilm_tensors():
     # what the adapters trained stays each model's own
     assert (reader.model.bert.encoder.layer[5].output.dense.weight.data_ptr()
             != ner.model.bert.encoder.layer[5].output.dense.weight.data_ptr())
+
+
+def test_the_gpu_campaign_plan_is_what_made_the_shipped_english_files():
+    """Issue 13: the lease campaign (recipes/en_gpu_campaign.py) must run exactly the commands that the shipped
+    embedded-general, embedded-movies and embedded-ner files record, so one lease reproduces them."""
+    import shlex
+    from pathlib import Path
+
+    from recipes import en_gpu_campaign as plan
+
+    root = Path(__file__).resolve().parent.parent
+    planned = {"mlm-general": ("train_mlm", plan.CONTINUED), "mlm-imdb": ("train_mlm", plan.MOVIES),
+               "ner-conll2003": ("train_tagger", plan.NER["ner-top4-6ep"])}
+    for name, (recipe, argv) in planned.items():
+        _, meta = embedded.read_adapter(root / "weights" / f"{name}.safetensors")
+        assert meta["command"] == f"python -m recipes.{recipe} " + shlex.join(argv), name
+    # and the continued general model starts from the 30 % masking run of the same plan
+    assert plan.CONTINUED[plan.CONTINUED.index("--init") + 1] == plan.GENERAL["mlm-general-mask0.3"][-1]
