@@ -4,7 +4,8 @@
 
 Prints one JSON object: p50/p95 ms per view: attention (model call + the HTML page), logit lens,
 head importance + 10-point pruning curve (UPOS tagger, 100 built-in sentences), projector (PCA of
-the 300-row SST-2 sample, and placing one edited point), occlusion and gradient x input.
+the 300-row SST-2 sample, and placing one edited point), occlusion and gradient x input, and comparing
+two masked LMs (CKA of every layer pair + the prediction diff + the plot).
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def main() -> None:
         "projector_place_edited_point": lambda: proj.place(texts[0] + " not"),
         "occlusion_classification": lambda: attribution.classification_occlusion(plain[:400], spec),
         "gradient_x_input_qa": lambda: attribution.qa_gradient_x_input(question, plain),
+        "compare_models_cka_and_diff": lambda: inside.show_comparison(TEXT, "fill-mask: embedded-general",
+                                                                      "fill-mask: embedded-movies"),
     }
     out = {"input_tokens": n_tokens, "runs": args.runs}
     for name, fn in views.items():

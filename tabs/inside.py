@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 
 from models import fill_mask, prompt_cls, qa, registry  # noqa: E402
 from models.errors import InputError  # noqa: E402
-from models.inside import attention, attribution, heads, logit_lens, model_choices, projector  # noqa: E402
+from models.inside import attention, attribution, compare, heads, logit_lens, model_choices, projector  # noqa: E402
 from tabs import plots  # noqa: E402
 from tabs.common import clear_on_failure, export_file, notices_markdown, run_model, ui_error  # noqa: E402
 
@@ -30,7 +30,8 @@ INTRO = """
 once, click one to enlarge). **Layer-wise predictions**: the masked LM's head read off every layer.
 **Heads**: which heads matter for tagging (Michel et al., 2019) and what pruning them costs.
 **Projector**: a data set embedded and drawn in 2-D; edit a point and see it move. **Attribution**:
-which words a prediction rests on. Everything runs here, offline.
+which words a prediction rests on. **Compare models**: how alike two models' layers are (linear CKA) and
+where their predictions differ. Everything runs here, offline.
 """
 
 
@@ -178,6 +179,42 @@ def explain_qa(question: str, context: str, model: str):
     return f"Answer **{att.target}** (start + end logit {att.target_score:.2f}); method: {att.method}.", att.spans
 
 
+# ---------- compare two models ----------
+
+def _cka_plot(res: compare.Comparison):
+    na, nb = res.cka.shape
+    fig, ax = plt.subplots(figsize=(1.6 + 0.6 * nb, 1.2 + 0.55 * na))
+    im = ax.imshow(res.cka, cmap="viridis", vmin=0, vmax=1, origin="lower")
+    for i in range(na):
+        for j in range(nb):
+            ax.text(j, i, f"{res.cka[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="black" if res.cka[i, j] > 0.6 else "white")
+    ax.set_xticks(range(nb), ["emb"] + [str(j) for j in range(1, nb)])
+    ax.set_yticks(range(na), ["emb"] + [str(i) for i in range(1, na)])
+    ax.set_xlabel(f"B: {res.model_b} (layer)")
+    ax.set_ylabel(f"A: {res.model_a} (layer)")
+    ax.set_title(f"Linear CKA over {res.n_words} words")
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def show_comparison(text: str, model_a: str, model_b: str):
+    res = run_model(compare.compare, text, model_a, model_b)
+    labels_a = ["embeddings"] + [f"A layer {i}" for i in range(1, res.cka.shape[0])]
+    labels_b = ["embeddings"] + [f"B layer {j}" for j in range(1, res.cka.shape[1])]
+    csv = export_file("cka.csv", pd.DataFrame(res.cka.round(4), index=labels_a, columns=labels_b).to_csv())
+    same = [f"{res.cka[i, i]:.2f}" for i in range(min(res.cka.shape))]
+    info = (f"A = `{res.model_a}`, B = `{res.model_b}`, {res.n_words} words. CKA of the same layer, embeddings up: "
+            f"{' · '.join(same)} (1 = the same representation up to rotation and scale).")
+    if res.diff_kind:
+        changed = sum(not r["same"] for r in res.diff)
+        info += f" Predictions ({res.diff_kind}): {changed} of {len(res.diff)} rows differ."
+    diff = pd.DataFrame(res.diff) if res.diff else pd.DataFrame(columns=["A", "B", "same"])
+    return notices_markdown(res.notices, info), _cka_plot(res), diff, csv
+
+
 def build() -> None:
     gr.Markdown(INTRO)
     models = model_choices()
@@ -277,3 +314,23 @@ def build() -> None:
                                      api_name="inside_explain_classification"), [c_out], c_notes)
         clear_on_failure(q_btn.click(explain_qa, [q_q, q_c, q_model], [q_notes, q_out],
                                      api_name="inside_explain_qa"), [q_out], q_notes)
+    with gr.Tab("Compare models"):
+        gr.Markdown("Two models on the same sentences (one per line): how alike their layers are, by linear CKA "
+                    "(Kornblith et al., 2019) over each word's first sub-token, and where their predictions differ "
+                    "(fill-mask: the first line's [MASK]; tagging: every word). Try the general vs the movie-review "
+                    "masked LM, or the NER vs the POS tagger (same encoder, fine-tuned apart).")
+        with gr.Row():
+            m_text = gr.Textbox(label="Sentences (one per line)", lines=6, value=compare.DEFAULT_SENTENCES, scale=3)
+            with gr.Column(scale=1):
+                m_a = gr.Dropdown(models, value=registry.choice(fill_mask.TASK, "embedded-general"), label="Model A")
+                m_b = gr.Dropdown(models, value=registry.choice(fill_mask.TASK, "embedded-movies"), label="Model B")
+                m_btn = gr.Button("Compare", variant="primary")
+        m_notes = gr.Markdown(label="Notes")
+        with gr.Row():
+            m_plot = gr.Plot(label="Layer-by-layer similarity (linear CKA)")
+            m_diff = gr.Dataframe(label="Prediction diff", interactive=False, max_height=420)
+        m_csv = gr.File(label="CKA matrix (CSV)")
+        clear_on_failure(m_btn.click(show_comparison, [m_text, m_a, m_b], [m_notes, m_plot, m_diff, m_csv],
+                                     api_name="inside_compare", api_description="Linear CKA between every layer of "
+                                     "two models on the same sentences, and a diff of their predictions."),
+                         [m_plot, m_diff, m_csv], m_notes)

@@ -101,6 +101,18 @@ def test_projector_point_can_be_selected_edited_and_rerun(page):
     page.screenshot(path=SHOTS / "look-inside-projector.png", full_page=True)
 
 
+def test_compare_models_draws_cka_and_the_prediction_diff(page):
+    """Issue 17: the Compare models view runs on its defaults and shows the CKA plot and the diff table."""
+    page.get_by_role("tab", name="Look inside", exact=True).click()
+    page.get_by_role("tab", name="Compare models", exact=True).click()
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.get_by_text(re.compile(r"CKA of the same layer, embeddings up: 1\.00")).wait_for()
+    page.get_by_text(re.compile(r"Predictions \(fill-mask\): \d+ of 5 rows differ")).wait_for()
+    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "look-inside-compare.png", full_page=True)
+
+
 # tab title -> its run button
 EXAMPLE_TABS = {"Fill-mask": "Predict", "Question answering": "Answer", "Tagging (NER / POS)": "Tag",
                 "Prompt classification": "Classify", "ChineseBERT (glyph + pinyin)": "Inspect"}

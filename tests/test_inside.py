@@ -7,7 +7,7 @@ import torch
 
 from models import fill_mask, tagging
 from models.errors import InputError
-from models.inside import attention, attribution, heads, logit_lens, projector
+from models.inside import attention, attribution, compare, heads, logit_lens, projector
 
 MLM = "fill-mask: embedded-general"
 
@@ -197,3 +197,37 @@ def test_attention_exports_are_bounded(tmp_path, monkeypatch):
     left = sorted(p.name for p in tmp_path.iterdir())
     assert len(left) <= 3 and not stale.exists()
     assert os.path.basename(paths[-1]) in left and os.path.basename(paths[0]) not in left
+
+
+def test_linear_cka_is_one_for_the_same_representation_up_to_rotation_and_scale_and_low_for_noise():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 16))
+    q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    assert compare.linear_cka(x, x) == pytest.approx(1.0)
+    assert compare.linear_cka(x, 3.0 * x @ q + 5.0) == pytest.approx(1.0)  # rotation, scale, shift
+    assert compare.linear_cka(x, rng.normal(size=(200, 16))) < 0.2
+    assert compare.linear_cka(x, x[:, :4]) < compare.linear_cka(x, x[:, :12]) < 1.0  # keeps less, scores less
+
+
+def test_compare_two_models_layer_by_layer_and_their_predictions():
+    """Issue 17: a model against itself is CKA 1 on the diagonal with no prediction differing; the general and
+    the movie-review masked LMs share their lower layers (frozen or barely moved) more than their top layer."""
+    same = compare.compare(compare.DEFAULT_SENTENCES, MLM, MLM)
+    np.testing.assert_allclose(np.diag(same.cka), 1.0, atol=1e-4)
+    assert same.diff_kind == "fill-mask" and all(r["same"] for r in same.diff)
+    res = compare.compare(compare.DEFAULT_SENTENCES, MLM, "fill-mask: embedded-movies")
+    layers = fill_mask.load().model.config.num_hidden_layers
+    assert res.cka.shape == (layers + 1, layers + 1) and ((0 <= res.cka) & (res.cka <= 1 + 1e-6)).all()
+    assert res.cka[0, 0] == pytest.approx(1.0, abs=1e-4)  # the word embeddings are frozen and shared
+    assert res.cka[-1, -1] < res.cka[1, 1]
+    assert res.n_words == sum(len(compare.WORD.findall(line)) for line in compare.DEFAULT_SENTENCES.splitlines())
+    assert len(res.diff) == 5 and {r["rank"] for r in res.diff} == {1, 2, 3, 4, 5}
+    tags = compare.compare("Angela Merkel visited Paris.", "tagging: embedded-ner", "tagging: embedded-upos")
+    assert tags.diff_kind == "tagging" and [r["word"] for r in tags.diff] == ["Angela", "Merkel", "visited", "Paris", "."]
+    assert any("noisy" in n for n in tags.notices)
+    mixed = compare.compare("Angela Merkel visited Paris.", "qa: embedded-squad", MLM)
+    assert mixed.diff_kind == "" and any("No prediction diff" in n for n in mixed.notices)
+    with pytest.raises(InputError, match="at least one sentence"):
+        compare.compare("  \n ", MLM, MLM)
+    with pytest.raises(InputError, match="At most 64 sentences"):
+        compare.compare("a b c\n" * 65, MLM, MLM)

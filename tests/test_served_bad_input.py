@@ -48,6 +48,10 @@ MATRIX = [
     ("inside-prune-malformed", ("embedded-upos", None, "one-two"), "/inside_prune", r"not layer-head"),
     ("inside-explain-empty", ("", "embedded-general"), "/inside_explain_classification", r"empty"),
     ("inside-explain-qa-empty", ("", "", "embedded-squad"), "/inside_explain_qa", r"empty"),
+    ("inside-compare-empty", ("", "fill-mask: embedded-general", "fill-mask: embedded-movies"), "/inside_compare",
+     r"at least one sentence"),
+    ("inside-compare-too-many", ("a b c\n" * 65, "fill-mask: embedded-general", "tagging: embedded-ner"),
+     "/inside_compare", r"At most 64 sentences"),
 ]
 
 
