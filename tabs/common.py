@@ -92,17 +92,29 @@ EXPORT_MAX_FILES = 32  # the newest exports kept; older ones are deleted
 EXPORT_MAX_AGE_S = 30 * 60  # and none outlives half an hour
 
 
-def export_file(name: str, text: str) -> str:
-    """Write a download (e.g. the raw attention JSON) to one bounded folder and return its path.
+def export_file(name: str, text: str | bytes) -> str:
+    """Write a download (e.g. the raw attention JSON, a figure) to one bounded folder and return its path.
 
     Every click used to leave a temp dir behind (~9 MB at 128 tokens); now each call first deletes
     exports past the age limit or beyond the newest EXPORT_MAX_FILES."""
     EXPORT_DIR.mkdir(parents=True, exist_ok=True)
     prune_exports()
     fd, path = tempfile.mkstemp(prefix=Path(name).stem + "-", suffix=Path(name).suffix, dir=EXPORT_DIR)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    with os.fdopen(fd, "wb") as f:
+        f.write(text.encode("utf-8") if isinstance(text, str) else text)
     return path
+
+
+def figure_files(fig, stem: str) -> list[str]:
+    """A matplotlib figure as PNG and SVG downloads (one click each in a gr.File)."""
+    import io
+
+    paths = []
+    for fmt in ("png", "svg"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=150, bbox_inches="tight")
+        paths.append(export_file(f"{stem}.{fmt}", buf.getvalue()))
+    return paths
 
 
 def prune_exports() -> None:

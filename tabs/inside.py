@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -15,9 +16,10 @@ import pandas as pd  # noqa: E402
 
 from models import fill_mask, prompt_cls, qa, registry  # noqa: E402
 from models.errors import InputError  # noqa: E402
-from models.inside import attention, attribution, compare, heads, logit_lens, model_choices, projector  # noqa: E402
+from models.inside import (attention, attribution, captum_views, compare, heads, logit_lens, model_choices,  # noqa: E402
+                           neurons, projector)
 from tabs import plots  # noqa: E402
-from tabs.common import clear_on_failure, export_file, notices_markdown, run_model, ui_error  # noqa: E402
+from tabs.common import clear_on_failure, export_file, figure_files, notices_markdown, run_model, ui_error  # noqa: E402
 
 TITLE = "Look inside"
 VIEW_TEMPLATE = Path(__file__).resolve().parent / "assets" / "attention_view.html"
@@ -27,10 +29,11 @@ HEAD_TAGGERS = [c.name for c in registry.checkpoints("tagging") if c.sample]  # 
 INTRO = """
 ### Look inside the models of the other tabs
 **Attention**: every layer and head (head view: lines weighted by attention; model view: all heads at
-once, click one to enlarge). **Layer-wise predictions**: the masked LM's head read off every layer.
+once, click one to enlarge). **Neurons**: how one head's attention comes about (query, keys, their product). **Layer-wise predictions**: the masked LM's head read off every layer.
 **Heads**: which heads matter for tagging (Michel et al., 2019) and what pruning them costs.
 **Projector**: a data set embedded and drawn in 2-D; edit a point and see it move. **Attribution**:
-which words a prediction rests on. **Compare models**: how alike two models' layers are (linear CKA) and
+which words a prediction rests on; **Two methods** puts Captum's Integrated Gradients, LIME and occlusion side by
+side on one prediction (also "why X rather than Y" at a mask). **Compare models**: how alike two models' layers are (linear CKA) and
 where their predictions differ. Everything runs here, offline.
 """
 
@@ -58,6 +61,50 @@ def show_attention(text: str, model: str):
     shape = res.attentions.shape
     info = f"`{res.model}` · {shape[0]} layers × {shape[1]} heads · {len(res.tokens)} tokens"
     return notices_markdown(res.notices, info), attention_html(res), path
+
+
+# ---------- neuron view ----------
+
+def _neuron_plot(v: neurons.NeuronView):
+    n, d = v.k.shape
+    lim_k = float(np.abs(v.k).max()) or 1.0
+    lim_p = float(np.abs(v.product).max()) or 1.0
+    fig = plt.figure(figsize=(11, 1.6 + 0.28 * n))
+    grid = fig.add_gridspec(2, 3, height_ratios=[1, max(2, n)], width_ratios=[d, d, 8], hspace=0.08, wspace=0.08)
+    axq = fig.add_subplot(grid[0, 1])
+    axq.imshow(v.q[None, :], cmap="coolwarm", vmin=-lim_k, vmax=lim_k, aspect="auto")
+    axq.set_yticks([0], [f"q: {v.tokens[v.query]}"])
+    axq.set_xticks([])
+    axq.set_title(f"query '{v.tokens[v.query]}' (position {v.query}), layer {v.layer + 1}, head {v.head + 1}", fontsize=9)
+    axk = fig.add_subplot(grid[1, 0])
+    axk.imshow(v.k, cmap="coolwarm", vmin=-lim_k, vmax=lim_k, aspect="auto")
+    axk.set_yticks(range(n), v.tokens, fontsize=8)
+    axk.set_xlabel("key k (per dimension)")
+    axp = fig.add_subplot(grid[1, 1], sharey=axk)
+    axp.imshow(v.product, cmap="coolwarm", vmin=-lim_p, vmax=lim_p, aspect="auto")
+    axp.set_xlabel("q × k (element-wise; the sum is q·k)")
+    axp.tick_params(labelleft=False)
+    axw = fig.add_subplot(grid[1, 2], sharey=axk)
+    axw.barh(range(n), v.weights, color="#d9534f")
+    for i, (sc, w) in enumerate(zip(v.scores, v.weights)):
+        axw.text(min(w, 0.7) + 0.02, i, f"{sc:+.1f} → {w:.2f}", va="center", fontsize=7)
+    axw.set_xlim(0, 1.05)
+    axw.set_xlabel("score q·k/√d → softmax")
+    axw.tick_params(labelleft=False)
+    plt.close(fig)
+    return fig
+
+
+def show_neurons(text: str, model: str, layer: int, head: int, query: int):
+    v = run_model(neurons.neuron_view, text, model, int(layer) - 1, int(head) - 1, int(query))
+    top = int(v.weights.argmax())
+    info = (f"`{v.model}`: the token '{v.tokens[v.query]}' attends most to '{v.tokens[top]}' ({v.weights[top]:.2f}). "
+            f"Tokens by position: " + ", ".join(f"{i} {t}" for i, t in enumerate(v.tokens)))
+    table = pd.DataFrame({"position": range(len(v.tokens)), "key token": v.tokens,  # float64: no float32 noise shown
+                          "q·k": v.product.sum(-1).astype(float).round(3),
+                          "score q·k/√d": v.scores.astype(float).round(3), "attention": v.weights.astype(float).round(4)})
+    fig = _neuron_plot(v)
+    return notices_markdown(v.notices, info), fig, table, figure_files(fig, "neuron-view")
 
 
 # ---------- logit lens ----------
@@ -179,6 +226,49 @@ def explain_qa(question: str, context: str, model: str):
     return f"Answer **{att.target}** (start + end logit {att.target_score:.2f}); method: {att.method}.", att.spans
 
 
+# ---------- two attribution methods side by side (Captum) ----------
+
+def _agreement(a: attribution.Attribution, b: attribution.Attribution) -> str:
+    """How far two methods agree: the sign of each word, and the rank correlation of the scores."""
+    x = np.array([s for _, s in a.spans if s is not None])
+    y = np.array([s for _, s in b.spans if s is not None])
+    if len(x) != len(y) or len(x) < 2:
+        return ""
+    same_sign = int((np.sign(x) == np.sign(y)).sum())
+    rx, ry = x.argsort().argsort(), y.argsort().argsort()
+    rho = float(np.corrcoef(rx, ry)[0, 1]) if rx.std() and ry.std() else float("nan")
+    return f"They agree on the sign of {same_sign} of {len(x)} words; rank correlation {rho:+.2f}."
+
+
+def _pair(explain, method_a: str, method_b: str, *args):
+    results = [run_model(explain, *args, method=m) for m in (method_a, method_b)]
+    first = results[0]
+    lines = [f"Explained: {first.explained}; prediction **{first.attribution.target}** "
+             f"({first.attribution.target_score})."]
+    for r in results:
+        if r.delta is not None:
+            lines.append(f"{r.method}: convergence delta {r.delta:.4f} (near 0: the scores add up to the change "
+                         f"of the explained score from the [PAD] baseline).")
+    lines.append(_agreement(results[0].attribution, results[1].attribution))
+    return (" ".join(x for x in lines if x), results[0].attribution.spans, results[1].attribution.spans)
+
+
+def explain_two_classification(text: str, model: str, method_a: str, method_b: str):
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS[SENTIMENT])
+    return _pair(lambda t, s, m, method: captum_views.explain_classification(t, s, method, m),
+                 method_a, method_b, text, spec, model)
+
+
+def explain_two_contrast(text: str, word_x: str, word_y: str, model: str, method_a: str, method_b: str):
+    return _pair(lambda t, x, y, m, method: captum_views.explain_contrast(t, x, y, method, m),
+                 method_a, method_b, text, word_x, word_y, model)
+
+
+def explain_two_qa(question: str, context: str, side: str, model: str, method_a: str, method_b: str):
+    return _pair(lambda q, c, sd, m, method: captum_views.explain_qa(q, c, sd, method, m),
+                 method_a, method_b, question, context, side, model)
+
+
 # ---------- compare two models ----------
 
 def _cka_plot(res: compare.Comparison):
@@ -212,7 +302,8 @@ def show_comparison(text: str, model_a: str, model_b: str):
         changed = sum(not r["same"] for r in res.diff)
         info += f" Predictions ({res.diff_kind}): {changed} of {len(res.diff)} rows differ."
     diff = pd.DataFrame(res.diff) if res.diff else pd.DataFrame(columns=["A", "B", "same"])
-    return notices_markdown(res.notices, info), _cka_plot(res), diff, csv
+    fig = _cka_plot(res)
+    return notices_markdown(res.notices, info), fig, diff, [csv, *figure_files(fig, "cka")]
 
 
 def build() -> None:
@@ -230,6 +321,26 @@ def build() -> None:
         clear_on_failure(a_btn.click(show_attention, [a_text, a_model], [a_notes, a_view, a_json],
                                      api_name="inside_attention", api_description="Attention of every layer and head "
                                      "for `text`, as an HTML view and a JSON file."), [a_view, a_json], a_notes)
+    with gr.Tab("Neurons"):
+        gr.Markdown("BertViz's neuron view: pick a layer, a head and a query token; see its query vector q, every "
+                    "token's key vector k, their element-wise product (which sums to q·k) and the softmax of the "
+                    "scaled scores, which is that head's attention row.")
+        with gr.Row():
+            n_text = gr.Textbox(label="Text", lines=2, scale=3, value="The cat sat on the mat because it was tired.")
+            n_model = gr.Dropdown(models, value=models[0], label="Model", scale=1)
+        with gr.Row():
+            n_layer = gr.Slider(1, 24, value=3, step=1, label="Layer")
+            n_head = gr.Slider(1, 16, value=4, step=1, label="Head")
+            n_query = gr.Number(value=8, precision=0, label="Query token (position; 0 = [CLS])")
+            n_btn = gr.Button("Show neurons", variant="primary")
+        n_notes = gr.Markdown(label="Notes")
+        n_plot = gr.Plot(label="Query, keys, products and attention")
+        n_table = gr.Dataframe(label="Scores per key", interactive=False, max_height=300)
+        n_files = gr.File(label="Downloads: figure (PNG, SVG)", file_count="multiple")
+        clear_on_failure(n_btn.click(show_neurons, [n_text, n_model, n_layer, n_head, n_query],
+                                     [n_notes, n_plot, n_table, n_files], api_name="inside_neurons",
+                                     api_description="BertViz's neuron view for one layer, head and query token."),
+                         [n_plot, n_table, n_files], n_notes)
     with gr.Tab("Layer-wise predictions"):
         with gr.Row():
             l_text = gr.Textbox(label="Text with [MASK]", value="Paris is the [MASK] of France.", scale=3)
@@ -314,6 +425,61 @@ def build() -> None:
                                      api_name="inside_explain_classification"), [c_out], c_notes)
         clear_on_failure(q_btn.click(explain_qa, [q_q, q_c, q_model], [q_notes, q_out],
                                      api_name="inside_explain_qa"), [q_out], q_notes)
+    with gr.Tab("Two methods"):
+        gr.Markdown("The same prediction explained by two attribution methods of "
+                    "[Captum](https://captum.ai) (Integrated Gradients on the embedding layer, LIME, occlusion), side "
+                    "by side: they often disagree. Red supports the explained score, blue works against it (each "
+                    "method scaled to [-1, 1]). Every method replaces words with [PAD]; template words stay.")
+        methods = list(captum_views.METHODS)
+        with gr.Accordion("Sentiment (the prompt tab's cloze classifier)", open=True):
+            with gr.Row():
+                t_text = gr.Textbox(label="Review", lines=2, value="A gorgeous, witty film, though the ending drags.",
+                                    scale=3)
+                t_model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
+                t_a = gr.Dropdown(methods, value=methods[0], label="Method A")
+                t_b = gr.Dropdown(methods, value=methods[1], label="Method B")
+            t_btn = gr.Button("Explain with both", variant="primary")
+            t_notes = gr.Markdown(label="Notes")
+            with gr.Row():
+                t_out_a = gr.HighlightedText(label="Method A", show_legend=False)
+                t_out_b = gr.HighlightedText(label="Method B", show_legend=False)
+        with gr.Accordion("Fill-mask: why X rather than Y", open=True):
+            with gr.Row():
+                x_text = gr.Textbox(label="Text with [MASK]", value="The movie was [MASK], I loved every minute.",
+                                    scale=3)
+                x_x = gr.Textbox(label="X", value="great")
+                x_y = gr.Textbox(label="Y", value="terrible")
+                x_model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
+            with gr.Row():
+                x_a = gr.Dropdown(methods, value=methods[0], label="Method A")
+                x_b = gr.Dropdown(methods, value=methods[2], label="Method B")
+                x_btn = gr.Button("Why X rather than Y?", variant="primary")
+            x_notes = gr.Markdown(label="Notes")
+            with gr.Row():
+                x_out_a = gr.HighlightedText(label="Method A", show_legend=False)
+                x_out_b = gr.HighlightedText(label="Method B", show_legend=False)
+        with gr.Accordion("Question answering: the answer's start and end, separately", open=False):
+            with gr.Row():
+                s_q = gr.Textbox(label="Question", value="Where did the cat sleep?")
+                s_c = gr.Textbox(label="Context", lines=2, scale=2,
+                                 value="The cat was tired after the long day, so it slept on the warm mat by the door.")
+            with gr.Row():
+                s_side = gr.Radio(["start", "end"], value="start", label="Explain the answer's")
+                s_model = gr.Dropdown(registry.names(qa.TASK), value=qa.DEFAULT_MODEL, label="QA model")
+                s_a = gr.Dropdown(methods, value=methods[0], label="Method A")
+                s_b = gr.Dropdown(methods, value=methods[2], label="Method B")
+                s_btn = gr.Button("Explain the answer", variant="primary")
+            s_notes = gr.Markdown(label="Notes")
+            with gr.Row():
+                s_out_a = gr.HighlightedText(label="Method A", show_legend=False)
+                s_out_b = gr.HighlightedText(label="Method B", show_legend=False)
+        clear_on_failure(t_btn.click(explain_two_classification, [t_text, t_model, t_a, t_b], [t_notes, t_out_a, t_out_b],
+                                     api_name="inside_two_methods_classification"), [t_out_a, t_out_b], t_notes)
+        clear_on_failure(x_btn.click(explain_two_contrast, [x_text, x_x, x_y, x_model, x_a, x_b],
+                                     [x_notes, x_out_a, x_out_b], api_name="inside_two_methods_contrast"),
+                         [x_out_a, x_out_b], x_notes)
+        clear_on_failure(s_btn.click(explain_two_qa, [s_q, s_c, s_side, s_model, s_a, s_b], [s_notes, s_out_a, s_out_b],
+                                     api_name="inside_two_methods_qa"), [s_out_a, s_out_b], s_notes)
     with gr.Tab("Compare models"):
         gr.Markdown("Two models on the same sentences (one per line): how alike their layers are, by linear CKA "
                     "(Kornblith et al., 2019) over each word's first sub-token, and where their predictions differ "
@@ -329,7 +495,7 @@ def build() -> None:
         with gr.Row():
             m_plot = gr.Plot(label="Layer-by-layer similarity (linear CKA)")
             m_diff = gr.Dataframe(label="Prediction diff", interactive=False, max_height=420)
-        m_csv = gr.File(label="CKA matrix (CSV)")
+        m_csv = gr.File(label="Downloads: CKA matrix (CSV), plot (PNG, SVG)", file_count="multiple")
         clear_on_failure(m_btn.click(show_comparison, [m_text, m_a, m_b], [m_notes, m_plot, m_diff, m_csv],
                                      api_name="inside_compare", api_description="Linear CKA between every layer of "
                                      "two models on the same sentences, and a diff of their predictions."),

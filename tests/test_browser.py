@@ -101,6 +101,32 @@ def test_projector_point_can_be_selected_edited_and_rerun(page):
     page.screenshot(path=SHOTS / "look-inside-projector.png", full_page=True)
 
 
+def test_neuron_view_draws_query_keys_and_attention(page):
+    """Issue 17: the neuron view runs on its defaults and offers its figure as PNG and SVG."""
+    page.get_by_role("tab", name="Look inside", exact=True).click()
+    page.get_by_role("tab", name="Neurons", exact=True).click()
+    page.get_by_role("button", name="Show neurons", exact=True).click()
+    page.get_by_text(re.compile(r"the token 'it' attends most to")).wait_for()
+    page.get_by_text(re.compile(r"neuron-view-.*\.svg")).first.wait_for()
+    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "look-inside-neurons.png", full_page=True)
+
+
+def test_two_attribution_methods_side_by_side(page):
+    """Issue 17: Captum's IG and LIME on the prompt tab's prediction, with the IG delta and their agreement."""
+    page.get_by_role("tab", name="Look inside", exact=True).click()
+    page.get_by_role("tab", name="Two methods", exact=True).click()
+    page.get_by_role("button", name="Explain with both", exact=True).click()
+    page.get_by_text(re.compile(r"They agree on the sign of \d+ of 8 words")).wait_for()
+    page.get_by_text(re.compile(r"Integrated Gradients: convergence delta")).first.wait_for()
+    page.get_by_role("button", name="Why X rather than Y?", exact=True).click()
+    page.get_by_text(re.compile(r"logit\('great'\) - logit\('terrible'\)")).wait_for()
+    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "look-inside-two-methods.png", full_page=True)
+
+
 def test_compare_models_draws_cka_and_the_prediction_diff(page):
     """Issue 17: the Compare models view runs on its defaults and shows the CKA plot and the diff table."""
     page.get_by_role("tab", name="Look inside", exact=True).click()

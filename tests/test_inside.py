@@ -123,8 +123,12 @@ def test_projection_is_deterministic_and_places_a_known_text_on_its_point():
     a = projector.project(texts, labels, MLM, "PCA", seed=0)
     b = projector.project(texts, labels, MLM, "PCA", seed=0)
     np.testing.assert_array_equal(a.points, b.points)
-    np.testing.assert_allclose(a.place(texts[3]), a.points[3], atol=1e-4)
-    assert not np.allclose(a.place(texts[3] + " terrible awful boring"), a.points[3], atol=1e-3)
+    # the batch is padded, the placed text is not: under bf16 that moves a point by a hair, never to another point
+    spread = float(a.points.std())
+    placed = a.place(texts[3])
+    assert np.linalg.norm(placed - a.points[3]) < 0.01 * spread
+    assert int(np.linalg.norm(a.points - placed, axis=1).argmin()) == 3
+    assert np.linalg.norm(a.place(texts[3] + " terrible awful boring") - a.points[3]) > 0.05 * spread
 
 
 def test_projector_file_guards(tmp_path, monkeypatch):
@@ -231,3 +235,85 @@ def test_compare_two_models_layer_by_layer_and_their_predictions():
         compare.compare("  \n ", MLM, MLM)
     with pytest.raises(InputError, match="At most 64 sentences"):
         compare.compare("a b c\n" * 65, MLM, MLM)
+
+
+def test_captum_methods_explain_the_tabs_own_prediction_and_add_up():
+    """Issue 17, items 1 and 6: Integrated Gradients, LIME and occlusion explain the label the prompt tab
+    predicts; IG's scores add up (small convergence delta); "X rather than Y" is antisymmetric in X and Y."""
+    from models import prompt_cls
+    from models.inside import captum_views
+
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])
+    text = "A gorgeous, witty film, though the ending drags."
+    shown = prompt_cls.predict(text, spec, backend="cloze", model="embedded-general", calibrate=True)
+    results = {m: captum_views.explain_classification(text, spec, m, "embedded-general") for m in captum_views.METHODS}
+    for m, r in results.items():
+        assert r.attribution.target == shown.label, m
+        words = [t for t, s in r.attribution.spans if s is not None]
+        assert words == text.split() and max(abs(s) for _, s in r.attribution.spans if s is not None) == 1.0
+    assert results["Integrated Gradients"].delta < 0.05 and results["LIME"].delta is None
+    assert dict(results["Occlusion"].attribution.top(1))  # one word carries most
+    xy = captum_views.explain_contrast("The movie was [MASK], I loved every minute.", "great", "terrible",
+                                       "Integrated Gradients")
+    yx = captum_views.explain_contrast("The movie was [MASK], I loved every minute.", "terrible", "great",
+                                       "Integrated Gradients")
+    assert xy.attribution.target_score == pytest.approx(-yx.attribution.target_score, abs=1e-3)
+    for (w1, s1), (w2, s2) in zip(xy.attribution.spans, yx.attribution.spans):
+        assert w1 == w2 and (s1 is None) == (s2 is None) and (s1 is None or s1 == pytest.approx(-s2, abs=0.02))
+    with pytest.raises(InputError, match="one word-piece"):
+        captum_views.explain_contrast("The movie was [MASK].", "great", "unbelievablyxyz", "Occlusion")
+    with pytest.raises(InputError, match="Put a"):
+        captum_views.explain_contrast("No blank here.", "great", "bad", "Occlusion")
+    with pytest.raises(InputError, match="Unknown method"):
+        captum_views.explain_contrast("It was [MASK].", "great", "bad", "SHAP")
+
+
+def test_captum_explains_the_qa_answers_start_and_end_separately():
+    from models import qa
+    from models.inside import captum_views
+
+    question, context = "Who wrote Hamlet?", "Hamlet is a tragedy written by William Shakespeare around 1600."
+    shown = qa.predict(question, context)
+    start = captum_views.explain_qa(question, context, "start", "Integrated Gradients")
+    end = captum_views.explain_qa(question, context, "end", "Occlusion")
+    assert start.attribution.target == end.attribution.target == shown.nbest[0].text
+    assert "start logit" in start.explained and "end logit" in end.explained
+    assert start.delta is not None and end.delta is None
+    assert {w for w, _ in start.attribution.top(3)} & {"William", "Shakespeare", "by", "written"}
+
+
+def test_neuron_view_recomputes_the_heads_attention_from_its_query_and_key_vectors():
+    """Issue 17, item 2: q, k, q*k and the softmax of the scaled scores reproduce the attention row the model
+    itself returns, for a single text and for a QA sentence pair."""
+    from models.inside import neurons
+
+    for text, choice, layer, head, query in (("The cat sat on the mat because it was tired.", MLM, 2, 3, 8),
+                                             ("Who wrote it? [SEP] Shakespeare wrote it.", "qa: embedded-squad", 5, 0, 2)):
+        v = neurons.neuron_view(text, choice, layer, head, query)
+        att = attention.attention(text, choice).attentions[layer, head, query]
+        np.testing.assert_allclose(v.weights, att, atol=1e-5)
+        d = v.q.shape[0]
+        np.testing.assert_allclose(v.product.sum(-1) / np.sqrt(d), v.scores, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(v.product, v.q[None] * v.k, rtol=1e-6)
+        assert v.k.shape == (len(v.tokens), d) and v.weights.sum() == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(InputError, match="Layer 99 does not exist"):
+        neurons.neuron_view("The cat.", MLM, 98, 0, 1)
+    with pytest.raises(InputError, match="Head 13 does not exist"):
+        neurons.neuron_view("The cat.", MLM, 0, 12, 1)
+    with pytest.raises(InputError, match="Query token 40 does not exist"):
+        neurons.neuron_view("The cat.", MLM, 0, 0, 40)
+
+
+def test_figures_export_as_png_and_svg():
+    """Issue 17, item 5: the neuron view's and the CKA plot's figures download as PNG and SVG."""
+    from tabs import inside
+
+    notes, fig, table, files = inside.show_neurons("The cat sat on the mat.", MLM, 1, 1, 2)
+    assert [f.rsplit(".", 1)[1] for f in files] == ["png", "svg"]
+    assert open(files[0], "rb").read(8) == b"\x89PNG\r\n\x1a\n" and "<svg" in open(files[1], encoding="utf-8").read()
+    assert list(table.columns) == ["position", "key token", "q·k", "score q·k/√d", "attention"]
+    notes, fig, diff, files = inside.show_comparison("Paris is the [MASK] of France.\nThe cat sat on the mat.", MLM,
+                                                     "fill-mask: embedded-movies")
+    assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "png", "svg"]
+    rows = open(files[0], encoding="utf-8").read().splitlines()
+    assert rows[0].startswith(",embeddings,B layer 1,") and rows[-1].startswith("A layer 6,") and len(rows) == 8

@@ -1,0 +1,183 @@
+"""Attribution through Captum: Integrated Gradients on the embedding layer, LIME and occlusion (feature
+ablation), on the very input the tab runs (the prompt tab's cloze prompt, the fill-mask tab's text, the QA
+tab's answer window), so two methods can be compared on one prediction.
+
+Every method scores the same "features": the words of the user's text (whitespace words; sub-tokens of a word
+move together). Their baseline is the [PAD] token; template words, special tokens and the mask keep their ids,
+so no method perturbs them. Integrated Gradients reports its convergence delta (sum of the attributions minus
+the difference of the explained score between input and baseline: near 0 = the attributions add up).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from models import fill_mask, prompt_cls, qa
+from models.errors import InputError
+from models.inside.attribution import Attribution, _spans
+from models.text_checks import clean_text
+
+METHODS = ("Integrated Gradients", "LIME", "Occlusion")
+MAX_WORDS = 120
+IG_STEPS = 32
+LIME_SAMPLES = 200
+
+
+@dataclass
+class CaptumResult:
+    method: str
+    attribution: Attribution
+    delta: float | None  # Integrated Gradients' convergence delta, else None
+    explained: str  # what the scores explain, in words
+
+
+def _word_features(offsets: list[tuple[int, int]], text_start: int, text: str) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Words of `text` (placed at text_start in the encoded string) and each token's word number (0 = not a word of
+    the text: template, special tokens, mask)."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    if not words:
+        raise InputError("The text is empty.")
+    if len(words) > MAX_WORDS:
+        raise InputError(f"The text has {len(words)} words; these methods explain at most {MAX_WORDS}. Shorten it.")
+    feature = np.zeros(len(offsets), dtype=np.int64)
+    for i, (a, b) in enumerate(offsets):
+        if b <= a:
+            continue
+        a, b = a - text_start, b - text_start
+        for w, (wa, wb) in enumerate(words, 1):
+            if a < wb and b > wa:
+                feature[i] = w
+                break
+    return words, feature
+
+
+def _run(method: str, forward, ids: torch.Tensor, feature: np.ndarray, pad_id: int, embeddings) -> tuple[np.ndarray, float | None]:
+    """Per-word scores [n_words] of `forward` (ids [b, L] -> score [b]) by one Captum method."""
+    from captum.attr import FeatureAblation, LayerIntegratedGradients, Lime
+    from captum._utils.models.linear_model import SkLearnLinearRegression
+
+    fmask = torch.from_numpy(feature)[None]
+    baseline = torch.where(fmask > 0, torch.full_like(ids, pad_id), ids)
+    n_words = int(feature.max())
+    if method == "Integrated Gradients":
+        lig = LayerIntegratedGradients(forward, embeddings)
+        with torch.enable_grad():
+            attr, delta = lig.attribute(ids, baselines=baseline, n_steps=IG_STEPS, internal_batch_size=IG_STEPS,
+                                        return_convergence_delta=True)
+        per_token = attr.sum(-1)[0].detach().float().numpy()
+        scores = np.array([per_token[feature == w].sum() for w in range(1, n_words + 1)])
+        return scores, float(delta.abs().max())
+    if method == "LIME":
+        lime = Lime(forward, interpretable_model=SkLearnLinearRegression())
+        attr = lime.attribute(ids, baselines=baseline, feature_mask=fmask, n_samples=LIME_SAMPLES,
+                              perturbations_per_eval=50)
+    elif method == "Occlusion":
+        attr = FeatureAblation(forward).attribute(ids, baselines=baseline, feature_mask=fmask, perturbations_per_eval=32)
+    else:
+        raise InputError(f"Unknown method '{method}'; choose one of {', '.join(METHODS)}.")
+    per_token = attr[0].detach().float().numpy()
+    return np.array([per_token[feature == w][0] for w in range(1, n_words + 1)]), None
+
+
+def explain_classification(text: str, spec: prompt_cls.PromptSpec, method: str, model: str = fill_mask.DEFAULT_MODEL,
+                           calibrate: bool = True) -> CaptumResult:
+    """Explain the cloze classifier's label (as the prompt tab predicts it): the log-odds of that label against
+    the others at the mask, from the same prompt the tab builds."""
+    text, _ = clean_text(text)
+    lm = fill_mask.load(model)
+    tok = lm.tokenizer
+    pieces = {l: [prompt_cls.word_pieces(tok, w) for w in ws] for l, ws in spec.verbalizer.items()}
+    if any(len(p) != 1 for ps in pieces.values() for p in ps):
+        raise InputError("These methods need label words of one word-piece each (e.g. great / terrible).")
+    probs, _, _ = prompt_cls.label_probabilities(spec, [text], "cloze", model, calibrate=calibrate)
+    label = int(probs[0].argmax())
+    prompt = prompt_cls.build_cloze_prompt(lm, spec, text, 1)
+    start = len(spec.template.split("{text}")[0].replace("{mask}", tok.mask_token))
+    enc = tok(prompt, return_offsets_mapping=True, truncation=True, max_length=lm.max_tokens)
+    ids = torch.tensor([enc["input_ids"]])
+    if tok.mask_token_id not in enc["input_ids"]:
+        raise InputError("The text is too long for the prompt: the mask was cut off.")
+    at = enc["input_ids"].index(tok.mask_token_id)
+    words, feature = _word_features(enc["offset_mapping"], start, text)
+    word_ids = [torch.tensor([p[0] for p in ps]) for ps in pieces.values()]
+
+    def forward(x):
+        logp = lm.model(input_ids=x, attention_mask=torch.ones_like(x)).logits[:, at].float().log_softmax(-1)
+        per_label = torch.stack([logp[:, w].exp().mean(-1).log() for w in word_ids], -1)  # log mean word prob
+        others = torch.cat([per_label[:, :label], per_label[:, label + 1:]], -1)
+        return per_label[:, label] - torch.logsumexp(others, -1)
+
+    scores, delta = _run(method, forward, ids, feature, tok.pad_token_id, lm.model.get_input_embeddings())
+    name = spec.labels[label]
+    return CaptumResult(method, Attribution(method, name, round(float(probs[0, label]), 4), _spans(text, words, scores)),
+                        delta, f"log-odds of '{name}' against the other labels at the mask")
+
+
+def explain_contrast(text: str, word_x: str, word_y: str, method: str, model: str = fill_mask.DEFAULT_MODEL) -> CaptumResult:
+    """Why X rather than Y at the (first) mask: the attribution of logit(X) - logit(Y)."""
+    text, _ = clean_text(text)
+    lm = fill_mask.load(model)
+    tok = lm.tokenizer
+    if tok.mask_token not in text and "[MASK]" not in text:
+        raise InputError(f"Put a {tok.mask_token} where the two words compete.")
+    text = text.replace("[MASK]", tok.mask_token)
+    ids_xy = []
+    for w in (word_x, word_y):
+        p = prompt_cls.word_pieces(tok, (w or "").strip())
+        if len(p) != 1:
+            raise InputError(f"'{w}' must be one word-piece of {model}'s vocabulary (it is {len(p)}).")
+        ids_xy.append(p[0])
+    enc = tok(text, return_offsets_mapping=True, truncation=True, max_length=lm.max_tokens)
+    if tok.mask_token_id not in enc["input_ids"]:
+        raise InputError("The mask was cut off: the text is too long.")
+    at = enc["input_ids"].index(tok.mask_token_id)
+    words, feature = _word_features(enc["offset_mapping"], 0, text)
+    feature[at] = 0  # the mask itself stays
+
+    def forward(x):
+        logits = lm.model(input_ids=x, attention_mask=torch.ones_like(x)).logits[:, at].float()
+        return logits[:, ids_xy[0]] - logits[:, ids_xy[1]]
+
+    with torch.no_grad():
+        margin = float(forward(torch.tensor([enc["input_ids"]]))[0])
+    scores, delta = _run(method, forward, torch.tensor([enc["input_ids"]]), feature, tok.pad_token_id,
+                         lm.model.get_input_embeddings())
+    att = Attribution(method, f"{word_x} rather than {word_y}", round(margin, 3), _spans(text, words, scores))
+    return CaptumResult(method, att, delta, f"logit('{word_x}') - logit('{word_y}') at the mask = {margin:+.2f}")
+
+
+def explain_qa(question: str, context: str, side: str, method: str, model: str = qa.DEFAULT_MODEL,
+               max_answer_len: int = 30) -> CaptumResult:
+    """The QA tab's answer, its start logit or its end logit, over the context words of its window."""
+    m = qa.load(model)
+    inputs = qa.preprocess(question, context, m, top_n=1, max_answer_len=max_answer_len)
+    shown = qa.answer(m, inputs, top_n=1, max_answer_len=max_answer_len)
+    if not shown.nbest:
+        raise InputError("The model found no answer span in the context to explain.")
+    ans = shown.nbest[0]
+    w = ans.window
+    offsets = [tuple(o) for o in inputs.enc["offset_mapping"][w]]
+    is_ctx = inputs.is_context(w)
+    s = next(i for i in range(len(offsets)) if is_ctx[i] and offsets[i][0] == ans.start)
+    e = next(i for i in range(len(offsets)) if is_ctx[i] and offsets[i][1] == ans.end and i >= s)
+    batch = inputs.batch(m, [w])
+    ctx_offsets = [o if is_ctx[i] else (0, 0) for i, o in enumerate(offsets)]
+    words, feature = _word_features(ctx_offsets, 0, inputs.context)
+    used = sorted(set(feature[feature > 0]))
+    remap = {old: new for new, old in enumerate(used, 1)}  # words of this window only
+    feature = np.array([remap.get(f, 0) for f in feature])
+    words = [words[old - 1] for old in used]
+    index, which = (s, 0) if side == "start" else (e, 1)
+    extra = {k: v for k, v in batch.items() if k != "input_ids"}
+
+    def forward(x):
+        out = qa.forward(m, {**{k: v.expand(x.shape[0], -1) for k, v in extra.items()}, "input_ids": x})
+        return out[which][:, index].float()
+
+    scores, delta = _run(method, forward, batch["input_ids"], feature, m.tokenizer.pad_token_id,
+                         m.model.get_input_embeddings())
+    att = Attribution(method, ans.text, round(float(ans.score), 3), _spans(inputs.context[:words[-1][1]], words, scores))
+    return CaptumResult(method, att, delta, f"the {side} logit of '{ans.text}'")
