@@ -5,7 +5,8 @@
 Prints one JSON object: p50/p95 ms per view: attention (model call + the HTML page), logit lens,
 head importance + 10-point pruning curve (UPOS tagger, 100 built-in sentences), projector (PCA of
 the 300-row SST-2 sample, and placing one edited point), occlusion and gradient x input, and comparing
-two masked LMs (CKA of every layer pair + the prediction diff + the plot).
+two masked LMs (CKA of every layer pair + the prediction diff + the plot), the neuron view, corpus search
+(its index build, once per model, and a query), and Captum's methods.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import json
 
 from benchmarks.bench_fill_mask import TEXT, timed
 from models import prompt_cls
-from models.inside import attention, attribution, heads, logit_lens, projector
+from models.inside import attention, attribution, captum_views, corpus_search, heads, logit_lens, projector
 from tabs import inside
 
 
@@ -38,10 +39,19 @@ def main() -> None:
         "gradient_x_input_qa": lambda: attribution.qa_gradient_x_input(question, plain),
         "compare_models_cka_and_diff": lambda: inside.show_comparison(TEXT, "fill-mask: embedded-general",
                                                                       "fill-mask: embedded-movies"),
+        "neuron_view_with_figure": lambda: inside.show_neurons(plain, "fill-mask: embedded-general", 3, 4, 8),
+        "corpus_search_index_build_once": lambda: corpus_search.build_index("fill-mask: embedded-general"),
+        "corpus_search_query": lambda: corpus_search.search(plain, "fill-mask: embedded-general", 8, 3, 10),
+        **{f"captum_{m.lower().replace(' ', '_')}_sentiment": (lambda m=m: captum_views.explain_classification(
+            plain[:400], spec, m)) for m in captum_views.METHODS},
+        "captum_integrated_gradients_contrast": lambda: captum_views.explain_contrast(TEXT, "capital", "city",
+                                                                                      "Integrated Gradients"),
+        "captum_integrated_gradients_qa_start": lambda: captum_views.explain_qa(question, plain, "start",
+                                                                                "Integrated Gradients"),
     }
     out = {"input_tokens": n_tokens, "runs": args.runs}
     for name, fn in views.items():
-        slow = "pruning" in name
+        slow = "pruning" in name or "index_build" in name
         out[name] = timed(fn, 1 if slow else args.runs, warmup=0 if slow else 1)
     print(json.dumps(out))
 

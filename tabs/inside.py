@@ -16,8 +16,8 @@ import pandas as pd  # noqa: E402
 
 from models import fill_mask, prompt_cls, qa, registry  # noqa: E402
 from models.errors import InputError  # noqa: E402
-from models.inside import (attention, attribution, captum_views, compare, heads, logit_lens, model_choices,  # noqa: E402
-                           neurons, projector)
+from models.inside import (attention, attribution, captum_views, compare, corpus_search, heads, logit_lens,  # noqa: E402
+                           model_choices, neurons, projector)
 from tabs import plots  # noqa: E402
 from tabs.common import clear_on_failure, export_file, figure_files, notices_markdown, run_model, ui_error  # noqa: E402
 
@@ -33,7 +33,8 @@ once, click one to enlarge). **Neurons**: how one head's attention comes about (
 **Heads**: which heads matter for tagging (Michel et al., 2019) and what pruning them costs.
 **Projector**: a data set embedded and drawn in 2-D; edit a point and see it move. **Attribution**:
 which words a prediction rests on; **Two methods** puts Captum's Integrated Gradients, LIME and occlusion side by
-side on one prediction (also "why X rather than Y" at a mask). **Compare models**: how alike two models' layers are (linear CKA) and
+side on one prediction (also "why X rather than Y" at a mask). **Corpus search**: the corpus tokens whose hidden states are nearest to one of yours (exBERT).
+**Compare models**: how alike two models' layers are (linear CKA) and
 where their predictions differ. Everything runs here, offline.
 """
 
@@ -269,6 +270,20 @@ def explain_two_qa(question: str, context: str, side: str, model: str, method_a:
                  method_a, method_b, question, context, side, model)
 
 
+# ---------- corpus search ----------
+
+def show_corpus_search(text: str, model: str, query: int, layer: int, k: int):
+    res = run_model(corpus_search.search, text, model, int(query), int(layer), int(k))
+    table = pd.DataFrame([{"similarity": n.similarity, "token": n.token, "context": n.context,
+                           "model predicts there": n.predicted if n.predicted is not None else "",
+                           "source": n.source} for n in res.neighbours])
+    info = (f"`{res.model}`, layer {res.layer} ({'embeddings' if res.layer == 0 else 'block ' + str(res.layer)}): "
+            f"nearest of {res.corpus_tokens:,} corpus tokens to '{res.tokens[res.query]}' (cosine; the index of "
+            f"this model took {res.index_seconds:.1f} s to build, once). Tokens by position: "
+            + ", ".join(f"{i} {t}" for i, t in enumerate(res.tokens)))
+    return info, table, export_file("corpus-search.csv", table.to_csv(index=False))
+
+
 # ---------- compare two models ----------
 
 def _cka_plot(res: compare.Comparison):
@@ -480,6 +495,27 @@ def build() -> None:
                          [x_out_a, x_out_b], x_notes)
         clear_on_failure(s_btn.click(explain_two_qa, [s_q, s_c, s_side, s_model, s_a, s_b], [s_notes, s_out_a, s_out_b],
                                      api_name="inside_two_methods_qa"), [s_out_a, s_out_b], s_notes)
+    with gr.Tab("Corpus search"):
+        gr.Markdown("Pick a token of your sentence and a layer: the corpus token contexts whose hidden states are "
+                    "nearest (cosine), with their neighbouring words and what the model predicts there (masked "
+                    "LMs). Corpus: the built-in samples (movie snippets, news, web text; about 10k tokens). Low "
+                    "layers match the same word; higher layers match the same role (a river *bank* finds *river*, "
+                    "*street*, *area*).")
+        with gr.Row():
+            c_text2 = gr.Textbox(label="Sentence", value="We sat on the river bank.", scale=3)
+            c_model2 = gr.Dropdown(models, value=models[0], label="Model", scale=1)
+        with gr.Row():
+            c_query = gr.Number(value=6, precision=0, label="Token (position; 0 = [CLS])")
+            c_layer = gr.Slider(0, 24, value=3, step=1, label="Layer (0 = embeddings)")
+            c_k = gr.Slider(1, corpus_search.MAX_K, value=10, step=1, label="Neighbours")
+            c_btn2 = gr.Button("Search the corpus", variant="primary")
+        c_notes2 = gr.Markdown(label="Notes")
+        c_table = gr.Dataframe(label="Nearest token contexts", interactive=False, max_height=420)
+        c_csv = gr.File(label="Download (CSV)")
+        clear_on_failure(c_btn2.click(show_corpus_search, [c_text2, c_model2, c_query, c_layer, c_k],
+                                      [c_notes2, c_table, c_csv], api_name="inside_corpus_search",
+                                      api_description="Nearest corpus token contexts to one token of `text`."),
+                         [c_table, c_csv], c_notes2)
     with gr.Tab("Compare models"):
         gr.Markdown("Two models on the same sentences (one per line): how alike their layers are, by linear CKA "
                     "(Kornblith et al., 2019) over each word's first sub-token, and where their predictions differ "

@@ -113,6 +113,18 @@ def test_neuron_view_draws_query_keys_and_attention(page):
     page.screenshot(path=SHOTS / "look-inside-neurons.png", full_page=True)
 
 
+def test_corpus_search_lists_nearest_contexts(page):
+    """Issue 17: exBERT-style corpus search on its defaults (river 'bank' at layer 3)."""
+    page.get_by_role("tab", name="Look inside", exact=True).click()
+    page.get_by_role("tab", name="Corpus search", exact=True).click()
+    page.get_by_role("button", name="Search the corpus", exact=True).click()
+    page.get_by_text(re.compile(r"nearest of [\d,]+ corpus tokens to 'bank'")).wait_for()
+    page.get_by_text("[[river]]", exact=False).first.wait_for()
+    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "look-inside-corpus-search.png", full_page=True)
+
+
 def test_two_attribution_methods_side_by_side(page):
     """Issue 17: Captum's IG and LIME on the prompt tab's prediction, with the IG delta and their agreement."""
     page.get_by_role("tab", name="Look inside", exact=True).click()

@@ -317,3 +317,28 @@ def test_figures_export_as_png_and_svg():
     assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "png", "svg"]
     rows = open(files[0], encoding="utf-8").read().splitlines()
     assert rows[0].startswith(",embeddings,B layer 1,") and rows[-1].startswith("A layer 6,") and len(rows) == 8
+
+
+def test_corpus_search_finds_a_corpus_sentences_own_token_first_and_guards_its_inputs():
+    """Issue 17, item 4: searching with a sentence of the corpus itself finds that very token first (cosine 1)
+    at every layer; a river 'bank' at a middle layer finds places, and a masked LM says what it predicts there."""
+    from models.inside import corpus_search
+
+    source, sentence = corpus_search.corpus_sentences()[5]
+    for layer in (0, 3, 6):
+        res = corpus_search.search(sentence, MLM, 2, layer, 3)
+        first = res.neighbours[0]
+        assert first.similarity == pytest.approx(1.0, abs=2e-3) and first.source == source
+        assert first.token == res.tokens[2] and f"[[{first.token}]]" in first.context
+    res = corpus_search.search("We sat on the river bank.", MLM, 6, 3, 10)
+    assert res.tokens[6] == "bank" and res.corpus_tokens > 5000
+    assert [n.similarity for n in res.neighbours] == sorted((n.similarity for n in res.neighbours), reverse=True)
+    assert all(n.predicted for n in res.neighbours)  # a masked LM: its prediction at each match
+    tagger = corpus_search.search("Angela Merkel visited Paris.", "tagging: embedded-ner", 1, 4, 5)
+    assert all(n.predicted is None for n in tagger.neighbours)
+    with pytest.raises(InputError, match="Layer 9 does not exist"):
+        corpus_search.search("A cat.", MLM, 1, 9, 5)
+    with pytest.raises(InputError, match="Token 30 does not exist"):
+        corpus_search.search("A cat.", MLM, 30, 1, 5)
+    with pytest.raises(InputError, match="between 1 and 50"):
+        corpus_search.search("A cat.", MLM, 1, 1, 0)
