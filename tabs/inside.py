@@ -70,8 +70,10 @@ def _neuron_plot(v: neurons.NeuronView):
     n, d = v.k.shape
     lim_k = float(np.abs(v.k).max()) or 1.0
     lim_p = float(np.abs(v.product).max()) or 1.0
-    fig = plt.figure(figsize=(11, 1.6 + 0.28 * n))
-    grid = fig.add_gridspec(2, 3, height_ratios=[1, max(2, n)], width_ratios=[d, d, 8], hspace=0.08, wspace=0.08)
+    height = 1.6 + 0.28 * n
+    fig = plt.figure(figsize=(11, height))
+    grid = fig.add_gridspec(2, 3, height_ratios=[1, max(2, n)], width_ratios=[d, d, 14], hspace=0.08, wspace=0.08,
+                            left=0.12, right=0.98, top=1 - 0.45 / height, bottom=0.6 / height)
     axq = fig.add_subplot(grid[0, 1])
     axq.imshow(v.q[None, :], cmap="coolwarm", vmin=-lim_k, vmax=lim_k, aspect="auto")
     axq.set_yticks([0], [f"q: {v.tokens[v.query]}"])
@@ -88,9 +90,10 @@ def _neuron_plot(v: neurons.NeuronView):
     axw = fig.add_subplot(grid[1, 2], sharey=axk)
     axw.barh(range(n), v.weights, color="#d9534f")
     for i, (sc, w) in enumerate(zip(v.scores, v.weights)):
-        axw.text(min(w, 0.7) + 0.02, i, f"{sc:+.1f} → {w:.2f}", va="center", fontsize=7)
-    axw.set_xlim(0, 1.05)
-    axw.set_xlabel("score q·k/√d → softmax")
+        axw.text(w + 0.03, i, f"{sc:+.1f} → {w:.2f}", va="center", fontsize=7)
+    axw.set_xlim(0, 1.6)
+    axw.set_xticks([0, 0.5, 1])
+    axw.set_xlabel("score q·k/√d → attention")
     axw.tick_params(labelleft=False)
     plt.close(fig)
     return fig
