@@ -16,8 +16,8 @@ import pandas as pd  # noqa: E402
 
 from models import fill_mask, prompt_cls, qa, registry  # noqa: E402
 from models.errors import InputError  # noqa: E402
-from models.inside import (attention, attribution, captum_views, compare, corpus_search, heads, logit_lens,  # noqa: E402
-                           model_choices, neurons, projector)
+from models.inside import (attention, attribution, captum_views, compare, corpus_search, factors, heads,  # noqa: E402
+                           logit_lens, model_choices, neurons, projector)
 from tabs import plots  # noqa: E402
 from tabs.common import clear_on_failure, export_file, figure_files, notices_markdown, run_model, ui_error  # noqa: E402
 
@@ -33,7 +33,8 @@ once, click one to enlarge). **Neurons**: how one head's attention comes about (
 **Heads**: which heads matter for tagging (Michel et al., 2019) and what pruning them costs.
 **Projector**: a data set embedded and drawn in 2-D; edit a point and see it move. **Attribution**:
 which words a prediction rests on; **Two methods** puts Captum's Integrated Gradients, LIME and occlusion side by
-side on one prediction (also "why X rather than Y" at a mask). **Corpus search**: the corpus tokens whose hidden states are nearest to one of yours (exBERT).
+side on one prediction (also "why X rather than Y" at a mask). **Transformer factors**: each token's embedding as a sparse sum of dictionary "factors" (Yun et al.,
+2021), and what each factor stands for. **Corpus search**: the corpus tokens whose hidden states are nearest to one of yours (exBERT).
 **Compare models**: how alike two models' layers are (linear CKA) and
 where their predictions differ. Everything runs here, offline.
 """
@@ -273,6 +274,30 @@ def explain_two_qa(question: str, context: str, side: str, model: str, method_a:
                  method_a, method_b, question, context, side, model)
 
 
+# ---------- transformer factors ----------
+
+def show_token_factors(text: str, layer: int):
+    res = run_model(factors.token_factors, text, int(layer))
+    table = pd.DataFrame([{"position": i, "token": t, **{f"factor {r + 1}": f"#{fi} ({a:.2f})" for r, (fi, a) in
+                                                          enumerate(top)}} for i, (t, top) in enumerate(zip(res.tokens, res.top))]).fillna("")
+    meta = factors.factors().meta
+    first = next((top[0][0] for t, top in zip(res.tokens, res.top) if top and t not in ("[CLS]", "[SEP]")), 0)
+    info = (f"`{res.model}`, layer {res.layer}: the strongest of {meta['factors']} factors per token (sparse codes; "
+            f"about {meta['active_per_token'][res.layer]:.0f} are active per token at this layer). Pick a factor "
+            f"number below to see what it stands for.")
+    return info, table, first
+
+
+def show_factor(factor: int):
+    d = run_model(factors.factor_detail, int(factor))
+    curve = pd.DataFrame({"layer": list(range(len(d.importance))), "importance": d.importance})
+    peak = int(np.argmax(d.importance))
+    contexts = pd.DataFrame(d.contexts)
+    info = (f"Factor #{d.factor}: most important at layer {peak} ({'embeddings' if peak == 0 else 'block ' + str(peak)}); "
+            f"its top-activating contexts in the built-in corpus at each layer below (the token in [[ ]]).")
+    return info, curve, contexts
+
+
 # ---------- corpus search ----------
 
 def show_corpus_search(text: str, model: str, query: int, layer: int, k: int):
@@ -498,6 +523,31 @@ def build() -> None:
                          [x_out_a, x_out_b], x_notes)
         clear_on_failure(s_btn.click(explain_two_qa, [s_q, s_c, s_side, s_model, s_a, s_b], [s_notes, s_out_a, s_out_b],
                                      api_name="inside_two_methods_qa"), [s_out_a, s_out_b], s_notes)
+    with gr.Tab("Transformer factors"):
+        gr.Markdown("Yun et al. (2021): a contextual embedding is a sparse sum of *transformer factors*, learned by "
+                    "dictionary learning over the hidden states of every layer (one dictionary for all layers of "
+                    "`embedded-general`, built by `recipes/build_transformer_factors.py`). Low-layer factors tend to "
+                    "stand for words, higher ones for patterns and meanings; a factor's importance by layer shows "
+                    "where it lives.")
+        with gr.Row():
+            f_text = gr.Textbox(label="Sentence", value="The bank raised its interest rates after the river flooded.",
+                                scale=3)
+            f_layer = gr.Slider(0, 6, value=4, step=1, label="Layer (0 = embeddings)")
+            f_btn = gr.Button("Factors of each token", variant="primary")
+        f_notes = gr.Markdown(label="Notes")
+        f_table = gr.Dataframe(label="Strongest factors per token (factor number and activation)", interactive=False,
+                               max_height=320)
+        with gr.Row():
+            f_factor = gr.Number(value=0, precision=0, label="Factor number")
+            f_show = gr.Button("Show factor")
+        f_info = gr.Markdown(label="Factor")
+        with gr.Row():
+            f_curve = gr.LinePlot(x="layer", y="importance", label="Importance by layer (mean activation)")
+            f_ctx = gr.Dataframe(label="Top-activating contexts per layer", interactive=False, max_height=360)
+        clear_on_failure(f_btn.click(show_token_factors, [f_text, f_layer], [f_notes, f_table, f_factor],
+                                     api_name="inside_factors"), [f_table], f_notes)
+        clear_on_failure(f_show.click(show_factor, [f_factor], [f_info, f_curve, f_ctx], api_name="inside_factor"),
+                         [f_curve, f_ctx], f_info)
     with gr.Tab("Corpus search"):
         gr.Markdown("Pick a token of your sentence and a layer: the corpus token contexts whose hidden states are "
                     "nearest (cosine), with their neighbouring words and what the model predicts there (masked "

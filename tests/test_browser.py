@@ -125,6 +125,20 @@ def test_corpus_search_lists_nearest_contexts(page):
     page.screenshot(path=SHOTS / "look-inside-corpus-search.png", full_page=True)
 
 
+def test_transformer_factors_per_token_and_per_factor(page):
+    """Issue 17: a sentence's strongest factors per token, then one factor's importance by layer and contexts."""
+    page.get_by_role("tab", name="Look inside", exact=True).click()
+    page.get_by_role("tab", name="Transformer factors", exact=True).click()
+    page.get_by_role("button", name="Factors of each token", exact=True).click()
+    page.get_by_text(re.compile(r"the strongest of \d+ factors per token")).wait_for()
+    _settle(page)
+    page.get_by_role("button", name="Show factor", exact=True).click()
+    page.get_by_text(re.compile(r"Factor #\d+: most important at layer \d")).wait_for()
+    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "look-inside-factors.png", full_page=True)
+
+
 def test_two_attribution_methods_side_by_side(page):
     """Issue 17: Captum's IG and LIME on the prompt tab's prediction, with the IG delta and their agreement."""
     page.get_by_role("tab", name="Look inside", exact=True).click()

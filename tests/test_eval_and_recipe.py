@@ -108,6 +108,18 @@ def test_token_corpus_drops_paragraphs_that_overlap_held_out_text_and_trains(tmp
     assert res["steps"] == 2 and meta["mask_rate"] == 0.3 and meta["bf16"] is True and meta["train_top"] == 1
 
 
+def test_transformer_factor_recipe_writes_a_dictionary_with_contexts(tmp_path):
+    """Issue 17: the factors recipe (small settings) writes the dictionary, importances and top contexts."""
+    from safetensors.numpy import load_file
+
+    out = tmp_path / "f.safetensors"
+    res = _last_json(run("-m", "recipes.build_transformer_factors", "--out", str(out), "--factors", "8",
+                         "--fit-samples", "2000", "--max-iter", "1", "--top", "2"))
+    t = load_file(str(out))
+    assert t["dictionary"].shape == (8, 384) and t["importance"].shape == (8, 7)
+    assert t["top_contexts"].shape == (8, 7, 2, 2) and res["factors"] == 8 and res["corpus_tokens"] > 5000
+
+
 def test_hub_evaluation_sets_become_the_local_readers_rows(tmp_path):
     """Issue 16: `hub:NAME` data go through `datasets` and come out exactly as the local readers' rows."""
     datasets = pytest.importorskip("datasets")

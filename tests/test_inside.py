@@ -342,3 +342,27 @@ def test_corpus_search_finds_a_corpus_sentences_own_token_first_and_guards_its_i
         corpus_search.search("A cat.", MLM, 30, 1, 5)
     with pytest.raises(InputError, match="between 1 and 50"):
         corpus_search.search("A cat.", MLM, 1, 1, 0)
+
+
+def test_transformer_factors_view_matches_what_the_recipe_stored():
+    """Issue 17, item 3: the shipped dictionary codes a corpus sentence at a layer as the recipe did: the top
+    context of a factor, recoded by the view, shows that factor with about the stored activation."""
+    from models.inside import corpus_search, factors
+
+    f = factors.factors()
+    n_factors, n_layers = f.importance.shape
+    assert f.dictionary.shape == (n_factors, 384) and n_layers == 7 and f.meta["model"] == MLM
+    layer = 4
+    factor = int(np.argmax(f.top_activations[:, layer, 0]))
+    s, p = (int(x) for x in f.top_contexts[factor, layer, 0])
+    sentence = corpus_search.corpus_sentences()[s][1]
+    res = factors.token_factors(sentence, layer, k=5)
+    got = dict(res.top[p])
+    assert factor in got and got[factor] == pytest.approx(float(f.top_activations[factor, layer, 0]), rel=0.1)
+    detail = factors.factor_detail(factor)
+    assert len(detail.importance) == n_layers and detail.contexts and all("[[" in c["context"] for c in detail.contexts)
+    assert detail.contexts[0]["activation"] > 0
+    with pytest.raises(InputError, match="Layer 9 does not exist"):
+        factors.token_factors("A cat.", 9)
+    with pytest.raises(InputError, match="Factor 9999 does not exist"):
+        factors.factor_detail(9999)

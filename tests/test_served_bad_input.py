@@ -56,6 +56,7 @@ MATRIX = [
      r"Layer 24 does not exist"),
     ("inside-corpus-search-bad-token", ("A cat.", "fill-mask: embedded-general", 30, 3, 5), "/inside_corpus_search",
      r"Token 30 does not exist"),
+    ("inside-factor-unknown", (9999,), "/inside_factor", r"Factor 9999 does not exist"),
     ("inside-compare-empty", ("", "fill-mask: embedded-general", "fill-mask: embedded-movies"), "/inside_compare",
      r"at least one sentence"),
     ("inside-compare-too-many", ("a b c\n" * 65, "fill-mask: embedded-general", "tagging: embedded-ner"),
