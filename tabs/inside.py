@@ -269,6 +269,11 @@ def explain_two_contrast(text: str, word_x: str, word_y: str, model: str, method
                  method_a, method_b, text, word_x, word_y, model)
 
 
+def explain_two_entity(text: str, entity: int, model: str, method_a: str, method_b: str):
+    return _pair(lambda t, e, m, method: captum_views.explain_entity(t, e, method, m),
+                 method_a, method_b, text, int(entity), model)
+
+
 def explain_two_qa(question: str, context: str, side: str, model: str, method_a: str, method_b: str):
     return _pair(lambda q, c, sd, m, method: captum_views.explain_qa(q, c, sd, method, m),
                  method_a, method_b, question, context, side, model)
@@ -516,6 +521,22 @@ def build() -> None:
             with gr.Row():
                 s_out_a = gr.HighlightedText(label="Method A", show_legend=False)
                 s_out_b = gr.HighlightedText(label="Method B", show_legend=False)
+        with gr.Accordion("Named entities (the tagging tab): one entity at a time", open=False):
+            with gr.Row():
+                e_text = gr.Textbox(label="Text", value="Angela Merkel met Emmanuel Macron in Berlin on Tuesday.", scale=3)
+                e_num = gr.Number(value=2, precision=0, label="Entity (1 = the first found)")
+                e_model = gr.Dropdown(["embedded-ner"] + [n for n in registry.names("tagging") if "ner" in n.lower()
+                                                          and n != "embedded-ner"], value="embedded-ner", label="Tagger")
+            with gr.Row():
+                e_a = gr.Dropdown(methods, value=methods[0], label="Method A")
+                e_b = gr.Dropdown(methods, value=methods[2], label="Method B")
+                e_btn = gr.Button("Explain the entity", variant="primary")
+            e_notes = gr.Markdown(label="Notes")
+            with gr.Row():
+                e_out_a = gr.HighlightedText(label="Method A", show_legend=False)
+                e_out_b = gr.HighlightedText(label="Method B", show_legend=False)
+        clear_on_failure(e_btn.click(explain_two_entity, [e_text, e_num, e_model, e_a, e_b], [e_notes, e_out_a, e_out_b],
+                                     api_name="inside_two_methods_entity"), [e_out_a, e_out_b], e_notes)
         clear_on_failure(t_btn.click(explain_two_classification, [t_text, t_model, t_a, t_b], [t_notes, t_out_a, t_out_b],
                                      api_name="inside_two_methods_classification"), [t_out_a, t_out_b], t_notes)
         clear_on_failure(x_btn.click(explain_two_contrast, [x_text, x_x, x_y, x_model, x_a, x_b],

@@ -148,6 +148,9 @@ def test_two_attribution_methods_side_by_side(page):
     page.get_by_text(re.compile(r"Integrated Gradients: convergence delta")).first.wait_for()
     page.get_by_role("button", name="Why X rather than Y?", exact=True).click()
     page.get_by_text(re.compile(r"logit\('great'\) - logit\('terrible'\)")).wait_for()
+    page.get_by_text("Named entities (the tagging tab): one entity at a time").click()
+    page.get_by_role("button", name="Explain the entity", exact=True).click()
+    page.get_by_text(re.compile(r"the PER logits of 'Emmanuel Macron'")).wait_for()
     assert page.locator(".toast-body.error").filter(visible=True).count() == 0
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / "look-inside-two-methods.png", full_page=True)

@@ -366,3 +366,20 @@ def test_transformer_factors_view_matches_what_the_recipe_stored():
         factors.token_factors("A cat.", 9)
     with pytest.raises(InputError, match="Factor 9999 does not exist"):
         factors.factor_detail(9999)
+
+
+def test_captum_explains_one_entity_of_the_tagging_tab():
+    """Issue 17, item 1 (NER per entity): the entity the tab finds, explained over every word of the text."""
+    from models.inside import captum_views
+
+    text = "Angela Merkel met Emmanuel Macron in Berlin on Tuesday."
+    shown = tagging.predict(text, "embedded-ner")
+    r = captum_views.explain_entity(text, 2, "Integrated Gradients")
+    ent = shown.entities[1]
+    assert r.attribution.target == f"{ent.text} ({ent.label})" and r.delta < 0.1
+    assert [w for w, s in r.attribution.spans if s is not None] == [w.word for w in shown.words]
+    assert r.attribution.top(1)[0][0] in ent.text.split()  # its own words carry it most
+    with pytest.raises(InputError, match="Entity 9 does not exist"):
+        captum_views.explain_entity(text, 9, "Occlusion")
+    with pytest.raises(InputError, match="finds no entity"):
+        captum_views.explain_entity("the cat sat on the mat.", 1, "Occlusion")

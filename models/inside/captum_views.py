@@ -181,3 +181,42 @@ def explain_qa(question: str, context: str, side: str, method: str, model: str =
                          m.model.get_input_embeddings())
     att = Attribution(method, ans.text, round(float(ans.score), 3), _spans(inputs.context[:words[-1][1]], words, scores))
     return CaptumResult(method, att, delta, f"the {side} logit of '{ans.text}'")
+
+
+def explain_entity(text: str, entity: int, method: str, model: str = "embedded-ner") -> CaptumResult:
+    """One entity the tagging tab finds (1 = the first): the sum of its words' label logits (first sub-token of
+    each word, the tab's default aggregation), over every word of the text."""
+    from models import tagging
+
+    shown = tagging.predict(text, model)
+    if not shown.entities:
+        raise InputError(f"{model} finds no entity in this text to explain.")
+    if not 1 <= int(entity) <= len(shown.entities):
+        raise InputError(f"Entity {int(entity)} does not exist: the tagger found {len(shown.entities)} "
+                         f"({', '.join(e.text for e in shown.entities)}).")
+    ent = shown.entities[int(entity) - 1]
+    tg = tagging.load(model)
+    tok = tg.tokenizer
+    pieces = [tok(w.word, add_special_tokens=False)["input_ids"] or [tok.unk_token_id] for w in shown.words]
+    if sum(map(len, pieces)) > tg.max_tokens - 2:
+        raise InputError(f"These methods explain texts of one {tg.max_tokens - 2}-token window; shorten the text.")
+    ids, feature, firsts = [tok.cls_token_id], [0], []
+    for w, p in enumerate(pieces, 1):
+        firsts.append(len(ids))
+        ids += p
+        feature += [w] * len(p)
+    ids.append(tok.sep_token_id)
+    feature.append(0)
+    label2id = {v: k for k, v in tg.id2label.items()}
+    targets = [(firsts[i], label2id[w.label]) for i, w in enumerate(shown.words) if w.start >= ent.start and w.end <= ent.end]
+    pos = torch.tensor([p for p, _ in targets])
+    lab = torch.tensor([lab for _, lab in targets])
+
+    def forward(x):
+        return tg.model(input_ids=x, attention_mask=torch.ones_like(x)).logits[:, pos, lab].float().sum(-1)
+
+    scores, delta = _run(method, forward, torch.tensor([ids]), np.array(feature), tok.pad_token_id,
+                         tg.model.get_input_embeddings())
+    spans = _spans(shown.text, [(w.start, w.end) for w in shown.words], scores)
+    return CaptumResult(method, Attribution(method, f"{ent.text} ({ent.label})", ent.score, spans), delta,
+                        f"the {ent.label} logits of '{ent.text}' (entity {int(entity)} of {len(shown.entities)})")
