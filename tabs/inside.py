@@ -16,8 +16,8 @@ import pandas as pd  # noqa: E402
 
 from models import fill_mask, prompt_cls, qa, registry  # noqa: E402
 from models.errors import InputError  # noqa: E402
-from models.inside import (attention, attribution, captum_views, compare, corpus_search, factors, heads,  # noqa: E402
-                           logit_lens, model_choices, neurons, projector)
+from models.inside import (attention, attribution, batch, captum_views, compare, corpus_search, factors,  # noqa: E402
+                           heads, logit_lens, model_choices, neurons, projector)
 from tabs import plots  # noqa: E402
 from tabs.common import clear_on_failure, export_file, figure_files, notices_markdown, run_model, ui_error  # noqa: E402
 
@@ -35,7 +35,8 @@ once, click one to enlarge). **Neurons**: how one head's attention comes about (
 which words a prediction rests on; **Two methods** puts Captum's Integrated Gradients, LIME and occlusion side by
 side on one prediction (also "why X rather than Y" at a mask). **Transformer factors**: each token's embedding as a sparse sum of dictionary "factors" (Yun et al.,
 2021), and what each factor stands for. **Corpus search**: the corpus tokens whose hidden states are nearest to one of yours (exBERT).
-**Compare models**: how alike two models' layers are (linear CKA) and
+**Batch**: a CSV/TSV of reviews classified and explained row by row, with accuracy and the most
+influential words. **Compare models**: how alike two models' layers are (linear CKA) and
 where their predictions differ. Everything runs here, offline.
 """
 
@@ -317,6 +318,20 @@ def show_corpus_search(text: str, model: str, query: int, layer: int, k: int):
     return info, table, export_file("corpus-search.csv", table.to_csv(index=False))
 
 
+# ---------- batch mode ----------
+
+def show_batch(upload, model: str, progress=gr.Progress()):
+    progress(0, desc="Classifying")
+    res = run_model(batch.run_batch, upload, model, progress=lambda f, d: progress(f, desc=d))
+    rows = pd.DataFrame(res.rows)
+    acc = next((r for r in res.per_label if r["label"] == "all"), None)
+    info = f"{len(res.rows)} rows classified by the cloze sentiment classifier on `{model}`, each explained by occlusion."
+    if acc:
+        info += f" Accuracy on the labelled rows: **{acc['accuracy']:.3f}** ({acc['rows']} rows)."
+    out = export_file("batch-results.csv", rows.to_csv(index=False))
+    return (notices_markdown(res.notices, info), rows, pd.DataFrame(res.per_label), pd.DataFrame(res.influential), out)
+
+
 # ---------- compare two models ----------
 
 def _cka_plot(res: compare.Comparison):
@@ -590,6 +605,31 @@ def build() -> None:
                                       [c_notes2, c_table, c_csv], api_name="inside_corpus_search",
                                       api_description="Nearest corpus token contexts to one token of `text`."),
                          [c_table, c_csv], c_notes2)
+    with gr.Tab("Batch"):
+        gr.Markdown(f"Upload a CSV/TSV of reviews (a `text` or `sentence` column, optional `label`: negative/positive "
+                    f"or 0/1; at most {batch.MAX_ROWS} rows run, 20 MB) or run the first {batch.SAMPLE_ROWS} rows of "
+                    f"the built-in SST-2 sample. Each row: the prompt tab's sentiment label, its confidence, the "
+                    f"words that carry it (occlusion); then accuracy per label and the words that moved "
+                    f"predictions most over the file. Cancel stops between rows.")
+        with gr.Row():
+            b_file = gr.File(label="CSV / TSV (optional)", file_types=[".csv", ".tsv"], type="filepath")
+            b_model = gr.Dropdown(registry.names(fill_mask.TASK), value="embedded-movies",
+                                  label="Masked LM (the movie-review one suits reviews)")
+            with gr.Column():
+                b_btn = gr.Button("Run batch", variant="primary")
+                b_cancel = gr.Button("Cancel")
+        b_notes = gr.Markdown(label="Notes")
+        b_rows = gr.Dataframe(label="Per row: prediction and the words that carry it", interactive=False,
+                              max_height=360)
+        with gr.Row():
+            b_acc = gr.Dataframe(label="Accuracy per label (labelled rows)", interactive=False)
+            b_words = gr.Dataframe(label="Most influential words over the file", interactive=False, max_height=360)
+        b_csv = gr.File(label="Download the results (CSV)")
+        b_event = b_btn.click(show_batch, [b_file, b_model], [b_notes, b_rows, b_acc, b_words, b_csv],
+                              api_name="inside_batch", api_description="Classify and explain every row of a CSV/TSV.")
+        clear_on_failure(b_event, [b_rows, b_acc, b_words, b_csv], b_notes)
+        b_cancel.click(lambda: "Cancelled: the rows run so far are not kept.", None, b_notes, cancels=[b_event],
+                       api_visibility="private")
     with gr.Tab("Compare models"):
         gr.Markdown("Two models on the same sentences (one per line): how alike their layers are, by linear CKA "
                     "(Kornblith et al., 2019) over each word's first sub-token, and where their predictions differ "

@@ -139,6 +139,18 @@ def test_transformer_factors_per_token_and_per_factor(page):
     page.screenshot(path=SHOTS / "look-inside-factors.png", full_page=True)
 
 
+def test_batch_mode_runs_the_built_in_sample(page):
+    """Issue 17: batch mode on the built-in sample shows the accuracy and offers the result file."""
+    page.get_by_role("tab", name="Look inside", exact=True).click()
+    page.get_by_role("tab", name="Batch", exact=True).click()
+    page.get_by_role("button", name="Run batch", exact=True).click()
+    page.get_by_text(re.compile(r"Accuracy on the labelled rows: \d\.\d{3} \(40 rows\)")).wait_for()
+    page.get_by_text(re.compile(r"batch-results-.*\.csv")).first.wait_for()
+    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "look-inside-batch.png", full_page=True)
+
+
 def test_two_attribution_methods_side_by_side(page):
     """Issue 17: Captum's IG and LIME on the prompt tab's prediction, with the IG delta and their agreement."""
     page.get_by_role("tab", name="Look inside", exact=True).click()

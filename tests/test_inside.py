@@ -383,3 +383,35 @@ def test_captum_explains_one_entity_of_the_tagging_tab():
         captum_views.explain_entity(text, 9, "Occlusion")
     with pytest.raises(InputError, match="finds no entity"):
         captum_views.explain_entity("the cat sat on the mat.", 1, "Occlusion")
+
+
+def test_batch_mode_classifies_explains_and_aggregates_a_labelled_file(tmp_path):
+    """Issue 17, item 7: every row gets the tab's label and its deciding words; accuracy per label counts only
+    labelled rows; 0/1 labels read as negative/positive; the most influential words are summed over the file."""
+    from models.inside import batch
+
+    f = tmp_path / "reviews.csv"
+    f.write_text("text,label\n\"A wonderful, moving film.\",1\nTerrible and boring.,0\n"
+                 "\"Great acting, great story.\",positive\nAn awful waste of time.,negative\nIt is a film.,\n")
+    res = batch.run_batch(str(f), "embedded-general")
+    assert [r["label"] for r in res.rows] == ["positive", "negative", "positive", "negative", ""]
+    assert res.rows[-1]["correct"] is None and all(r["predicted"] in ("negative", "positive") for r in res.rows)
+    for r in res.rows[:4]:  # the label the Attribution view explains for the same text
+        assert r["predicted"] == attribution.classification_occlusion(r["text"], prompt_cls_spec()).target
+    total = next(d for d in res.per_label if d["label"] == "all")
+    assert total["rows"] == 4 and total["accuracy"] == sum(bool(r["correct"]) for r in res.rows[:4]) / 4
+    assert {d["label"] for d in res.per_label} == {"negative", "positive", "all"}
+    assert res.influential and all(d["rows"] >= 1 for d in res.influential)
+    assert "great" in {d["word"] for d in res.influential}  # twice in one row: summed
+    sample = batch.run_batch(None, "embedded-general")
+    assert len(sample.rows) == batch.SAMPLE_ROWS and "built-in SST-2 sample" in sample.notices[0]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("text,label\n")
+    with pytest.raises(InputError):
+        batch.run_batch(str(empty), "embedded-general")
+
+
+def prompt_cls_spec():
+    from models import prompt_cls
+
+    return prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])

@@ -59,6 +59,7 @@ MATRIX = [
     ("inside-factor-unknown", (9999,), "/inside_factor", r"Factor 9999 does not exist"),
     ("inside-two-methods-entity-missing", ("Angela Merkel met Emmanuel Macron.", 9, "embedded-ner", "LIME", "Occlusion"),
      "/inside_two_methods_entity", r"Entity 9 does not exist"),
+    ("inside-batch-bad-model", (None, "nowhere"), "/inside_batch", r"nowhere"),
     ("inside-compare-empty", ("", "fill-mask: embedded-general", "fill-mask: embedded-movies"), "/inside_compare",
      r"at least one sentence"),
     ("inside-compare-too-many", ("a b c\n" * 65, "fill-mask: embedded-general", "tagging: embedded-ner"),

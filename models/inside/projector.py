@@ -45,9 +45,11 @@ def warm_up_umap() -> None:
     _warm.set()
 
 
-def read_table(path: str | Path, seed: int = 0) -> tuple[list[str], list[str] | None, list[str]]:
+def read_table(path: str | Path, seed: int = 0, max_rows: int = MAX_ROWS,
+               sample: bool = True) -> tuple[list[str], list[str] | None, list[str]]:
     """A CSV/TSV read as data -> (texts, labels or None, notices). The text column is 'text'/'sentence'/...
-    or the first column holding text; 'label' is used when present."""
+    or the first column holding text; 'label' is used when present. Beyond max_rows: a seeded random sample
+    (sample=True, the projector) or the first max_rows rows in order (batch mode)."""
     df = readers.read_upload_table(path)
     cols = {c.strip().lower(): c for c in df.columns}
     text_col = next((cols[c] for c in TEXT_COLUMNS if c in cols), None)
@@ -62,9 +64,12 @@ def read_table(path: str | Path, seed: int = 0) -> tuple[list[str], list[str] | 
                          f"columns: {', '.join(map(str, df.columns))}.")
     df = df[df[text_col].str.strip() != ""]
     notices = []
-    if len(df) > MAX_ROWS:
-        notices.append(f"The file has {len(df):,} rows; a random sample of {MAX_ROWS} (seed {seed}) is shown.")
-        df = df.sample(MAX_ROWS, random_state=seed)
+    if len(df) > max_rows and sample:
+        notices.append(f"The file has {len(df):,} rows; a random sample of {max_rows} (seed {seed}) is shown.")
+        df = df.sample(max_rows, random_state=seed)
+    elif len(df) > max_rows:
+        notices.append(f"The file has {len(df):,} rows; the first {max_rows} are run.")
+        df = df.head(max_rows)
     label_col = cols.get("label")
     labels = df[label_col].str.strip().tolist() if label_col else None
     if labels and path == SAMPLE:  # SST-2's 0/1 by name, as the "prediction" colouring names them
