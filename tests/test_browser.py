@@ -149,6 +149,11 @@ def test_batch_mode_runs_the_built_in_sample(page):
     assert page.locator(".toast-body.error").filter(visible=True).count() == 0
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / "look-inside-batch.png", full_page=True)
+    page.get_by_role("button", name="Run batch", exact=True).click()  # a second run, cancelled while it runs
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    page.get_by_text("Cancelled: the rows run so far are not kept.").wait_for()
+    _settle(page)
 
 
 def test_two_attribution_methods_side_by_side(page):
