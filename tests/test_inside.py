@@ -245,7 +245,7 @@ def test_captum_methods_explain_the_tabs_own_prediction_and_add_up():
 
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])
     text = "A gorgeous, witty film, though the ending drags."
-    shown = prompt_cls.predict(text, spec, backend="cloze", model="embedded-general", calibrate=True)
+    shown = prompt_cls.predict(text, spec, backend="cloze", model="embedded-general", calibrate=False)
     results = {m: captum_views.explain_classification(text, spec, m, "embedded-general") for m in captum_views.METHODS}
     for m, r in results.items():
         assert r.attribution.target == shown.label, m

@@ -1,6 +1,6 @@
 """Token attribution, shown per word as a signed score in [-1, 1] (positive = supports the prediction).
 
-Classification (the prompt tab's cloze classifier): occlusion. Each word is dropped in turn and the
+Classification (the prompt tab's cloze classifier, uncalibrated as the tab's default): occlusion. Each word is dropped in turn and the
 drop in the predicted label's probability is the word's score; all variants run as one batch.
 QA: gradient x input. The gradient of the answer's start + end logit with respect to the input
 embeddings, dotted with those embeddings, summed over a word's sub-tokens; computed on the window the
@@ -51,7 +51,7 @@ def _spans(text: str, words: list[tuple[int, int]], scores: np.ndarray) -> list[
 
 
 def classification_occlusion(text: str, spec: prompt_cls.PromptSpec, model: str = "embedded-general",
-                             calibrate: bool = True) -> Attribution:
+                             calibrate: bool = False) -> Attribution:
     text, _ = clean_text(text)
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
     if len(words) > MAX_OCCLUSION_WORDS:

@@ -83,7 +83,7 @@ def _run(method: str, forward, ids: torch.Tensor, feature: np.ndarray, pad_id: i
 
 
 def explain_classification(text: str, spec: prompt_cls.PromptSpec, method: str, model: str = fill_mask.DEFAULT_MODEL,
-                           calibrate: bool = True) -> CaptumResult:
+                           calibrate: bool = False) -> CaptumResult:
     """Explain the cloze classifier's label (as the prompt tab predicts it): the log-odds of that label against
     the others at the mask, from the same prompt the tab builds."""
     text, _ = clean_text(text)

@@ -45,7 +45,7 @@ def warm_up_umap() -> None:
     _warm.set()
 
 
-def read_table(path: str | Path, seed: int = 0, max_rows: int = MAX_ROWS,
+def read_table(path: str | Path, seed: int = 0, max_rows: int | None = None,
                sample: bool = True) -> tuple[list[str], list[str] | None, list[str]]:
     """A CSV/TSV read as data -> (texts, labels or None, notices). The text column is 'text'/'sentence'/...
     or the first column holding text; 'label' is used when present. Beyond max_rows: a seeded random sample
@@ -64,6 +64,7 @@ def read_table(path: str | Path, seed: int = 0, max_rows: int = MAX_ROWS,
                          f"columns: {', '.join(map(str, df.columns))}.")
     df = df[df[text_col].str.strip() != ""]
     notices = []
+    max_rows = MAX_ROWS if max_rows is None else max_rows
     if len(df) > max_rows and sample:
         notices.append(f"The file has {len(df):,} rows; a random sample of {max_rows} (seed {seed}) is shown.")
         df = df.sample(max_rows, random_state=seed)
