@@ -252,6 +252,8 @@ def test_captum_methods_explain_the_tabs_own_prediction_and_add_up():
         words = [t for t, s in r.attribution.spans if s is not None]
         assert words == text.split() and max(abs(s) for _, s in r.attribution.spans if s is not None) == 1.0
     assert results["Integrated Gradients"].delta < 0.05 and results["LIME"].delta is None
+    again = captum_views.explain_classification(text, spec, "LIME", "embedded-general")
+    assert again.attribution.spans == results["LIME"].attribution.spans  # seeded: the same on every click
     assert dict(results["Occlusion"].attribution.top(1))  # one word carries most
     xy = captum_views.explain_contrast("The movie was [MASK], I loved every minute.", "great", "terrible",
                                        "Integrated Gradients")
@@ -336,6 +338,8 @@ def test_corpus_search_finds_a_corpus_sentences_own_token_first_and_guards_its_i
     assert all(n.predicted for n in res.neighbours)  # a masked LM: its prediction at each match
     tagger = corpus_search.search("Angela Merkel visited Paris.", "tagging: embedded-ner", 1, 4, 5)
     assert all(n.predicted is None for n in tagger.neighbours)
+    corpus_search.search("Angela Merkel visited Paris.", "tagging: embedded-upos", 1, 4, 5)
+    assert len(corpus_search._INDEX) == corpus_search.MAX_INDEXES and MLM not in corpus_search._INDEX  # oldest dropped
     with pytest.raises(InputError, match="Layer 9 does not exist"):
         corpus_search.search("A cat.", MLM, 1, 9, 5)
     with pytest.raises(InputError, match="Token 30 does not exist"):

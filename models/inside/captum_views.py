@@ -72,8 +72,10 @@ def _run(method: str, forward, ids: torch.Tensor, feature: np.ndarray, pad_id: i
         return scores, float(delta.abs().max())
     if method == "LIME":
         lime = Lime(forward, interpretable_model=SkLearnLinearRegression())
-        attr = lime.attribute(ids, baselines=baseline, feature_mask=fmask, n_samples=LIME_SAMPLES,
-                              perturbations_per_eval=50)
+        with torch.random.fork_rng():  # the same input gives the same explanation, click after click
+            torch.manual_seed(0)
+            attr = lime.attribute(ids, baselines=baseline, feature_mask=fmask, n_samples=LIME_SAMPLES,
+                                  perturbations_per_eval=50)
     elif method == "Occlusion":
         attr = FeatureAblation(forward).attribute(ids, baselines=baseline, feature_mask=fmask, perturbations_per_eval=32)
     else:

@@ -25,6 +25,7 @@ from models.text_checks import clean_text
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 MAX_K = 50
+MAX_INDEXES = 2  # indexes kept in memory (oldest built dropped first)
 _INDEX: dict[str, "CorpusIndex"] = {}
 _LOCK = threading.Lock()
 
@@ -106,6 +107,8 @@ def predictions_at(choice: str, sentences: list[str], positions: list[int]) -> l
 def get_index(choice: str) -> CorpusIndex:
     with _LOCK:  # one build per model, even when two requests arrive together
         if choice not in _INDEX:
+            while len(_INDEX) >= MAX_INDEXES:  # ~54 MB each for MiniLM, ~200 MB for a base model: keep the newest
+                _INDEX.pop(next(iter(_INDEX)))
             _INDEX[choice] = build_index(choice)
         return _INDEX[choice]
 
