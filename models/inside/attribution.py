@@ -64,10 +64,22 @@ def classification_occlusion(text: str, spec: prompt_cls.PromptSpec, model: str 
     return Attribution("occlusion", spec.labels[label], round(float(probs[0, label]), 4), _spans(text, words, scores))
 
 
-def qa_gradient_x_input(question: str, context: str, model: str = qa.DEFAULT_MODEL,
-                        max_answer_len: int = 30) -> Attribution:
-    """Explain the answer the QA tab shows: the same preprocessing (window size, stride), the same
-    answer (the n-best's first span, even when the null answer wins), in the window it came from."""
+@dataclass
+class ShownAnswer:
+    """The answer the QA tab shows, in the window it came from: what every QA attribution explains."""
+    model: object  # the loaded QA model
+    inputs: object  # qa.preprocess's result
+    answer: object  # the n-best's first span
+    offsets: list[tuple[int, int]]  # of the window's tokens
+    is_context: list[bool]
+    start: int  # token index of the answer's first token in the window
+    end: int
+    batch: dict  # the window as model inputs
+
+
+def shown_answer(question: str, context: str, model: str, max_answer_len: int) -> ShownAnswer:
+    """The same preprocessing as the tab (window size, stride), the same answer (the n-best's first span, even
+    when the null answer wins), and the token positions of its start and end in its window."""
     m = qa.load(model)
     inputs = qa.preprocess(question, context, m, top_n=1, max_answer_len=max_answer_len)
     shown = qa.answer(m, inputs, top_n=1, max_answer_len=max_answer_len)  # what qa.predict returns
@@ -79,24 +91,30 @@ def qa_gradient_x_input(question: str, context: str, model: str = qa.DEFAULT_MOD
     is_ctx = inputs.is_context(w)
     s = next(i for i in range(len(offsets)) if is_ctx[i] and offsets[i][0] == ans.start)
     e = next(i for i in range(len(offsets)) if is_ctx[i] and offsets[i][1] == ans.end and i >= s)
-    batch = inputs.batch(m, [w])
-    emb = m.model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
+    return ShownAnswer(m, inputs, ans, offsets, is_ctx, s, e, inputs.batch(m, [w]))
+
+
+def qa_gradient_x_input(question: str, context: str, model: str = qa.DEFAULT_MODEL,
+                        max_answer_len: int = 30) -> Attribution:
+    """Explain the answer the QA tab shows (see shown_answer) by gradient x input."""
+    sa = shown_answer(question, context, model, max_answer_len)
+    emb = sa.model.model.get_input_embeddings()(sa.batch["input_ids"]).detach().requires_grad_(True)
     with torch.enable_grad():
-        start, end = (x[0] for x in qa.forward(m, batch, inputs_embeds=emb))
-        (start[s] + end[e]).backward()
+        start, end = (x[0] for x in qa.forward(sa.model, sa.batch, inputs_embeds=emb))
+        (start[sa.start] + end[sa.end]).backward()
     per_token = (emb.grad[0] * emb[0]).sum(-1).detach().float().numpy()
     # sum sub-tokens into words (word = maximal run of tokens with touching offsets or one whitespace word;
     # a Chinese character is a word of its own, as the tokenizer splits them)
     words, scores = [], []
-    text = inputs.context
-    for i in np.flatnonzero(is_ctx):
-        a, b = offsets[i]
+    text = sa.inputs.context
+    for i in np.flatnonzero(sa.is_context):
+        a, b = sa.offsets[i]
         if words and a == words[-1][1] and not (is_cjk(text[a]) or is_cjk(text[a - 1])):
             words[-1] = (words[-1][0], b)
             scores[-1] += per_token[i]
         else:
             words.append((a, b))
             scores.append(per_token[i])
-    target_score = float((start[s] + end[e]).detach())
-    return Attribution("gradient x input", ans.text, round(target_score, 3),
-                       _spans(inputs.context, words, np.array(scores)))
+    target_score = float((start[sa.start] + end[sa.end]).detach())
+    return Attribution("gradient x input", sa.answer.text, round(target_score, 3),
+                       _spans(text, words, np.array(scores)))

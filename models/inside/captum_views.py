@@ -17,7 +17,7 @@ import torch
 
 from models import fill_mask, prompt_cls, qa
 from models.errors import InputError
-from models.inside.attribution import Attribution, _spans
+from models.inside.attribution import Attribution, _spans, shown_answer
 from models.text_checks import clean_text
 
 METHODS = ("Integrated Gradients", "LIME", "Occlusion")
@@ -154,34 +154,25 @@ def explain_contrast(text: str, word_x: str, word_y: str, method: str, model: st
 def explain_qa(question: str, context: str, side: str, method: str, model: str = qa.DEFAULT_MODEL,
                max_answer_len: int = 30) -> CaptumResult:
     """The QA tab's answer, its start logit or its end logit, over the context words of its window."""
-    m = qa.load(model)
-    inputs = qa.preprocess(question, context, m, top_n=1, max_answer_len=max_answer_len)
-    shown = qa.answer(m, inputs, top_n=1, max_answer_len=max_answer_len)
-    if not shown.nbest:
-        raise InputError("The model found no answer span in the context to explain.")
-    ans = shown.nbest[0]
-    w = ans.window
-    offsets = [tuple(o) for o in inputs.enc["offset_mapping"][w]]
-    is_ctx = inputs.is_context(w)
-    s = next(i for i in range(len(offsets)) if is_ctx[i] and offsets[i][0] == ans.start)
-    e = next(i for i in range(len(offsets)) if is_ctx[i] and offsets[i][1] == ans.end and i >= s)
-    batch = inputs.batch(m, [w])
-    ctx_offsets = [o if is_ctx[i] else (0, 0) for i, o in enumerate(offsets)]
-    words, feature = _word_features(ctx_offsets, 0, inputs.context)
+    sa = shown_answer(question, context, model, max_answer_len)
+    m, context = sa.model, sa.inputs.context
+    ctx_offsets = [o if sa.is_context[i] else (0, 0) for i, o in enumerate(sa.offsets)]
+    words, feature = _word_features(ctx_offsets, 0, context)
     used = sorted(set(feature[feature > 0]))
     remap = {old: new for new, old in enumerate(used, 1)}  # words of this window only
     feature = np.array([remap.get(f, 0) for f in feature])
     words = [words[old - 1] for old in used]
-    index, which = (s, 0) if side == "start" else (e, 1)
-    extra = {k: v for k, v in batch.items() if k != "input_ids"}
+    index, which = (sa.start, 0) if side == "start" else (sa.end, 1)
+    extra = {k: v for k, v in sa.batch.items() if k != "input_ids"}
 
     def forward(x):
         out = qa.forward(m, {**{k: v.expand(x.shape[0], -1) for k, v in extra.items()}, "input_ids": x})
         return out[which][:, index].float()
 
-    scores, delta = _run(method, forward, batch["input_ids"], feature, m.tokenizer.pad_token_id,
+    scores, delta = _run(method, forward, sa.batch["input_ids"], feature, m.tokenizer.pad_token_id,
                          m.model.get_input_embeddings())
-    att = Attribution(method, ans.text, round(float(ans.score), 3), _spans(inputs.context[:words[-1][1]], words, scores))
+    ans = sa.answer
+    att = Attribution(method, ans.text, round(float(ans.score), 3), _spans(context[:words[-1][1]], words, scores))
     return CaptumResult(method, att, delta, f"the {side} logit of '{ans.text}'")
 
 
