@@ -246,8 +246,8 @@ def _agreement(a: attribution.Attribution, b: attribution.Attribution) -> str:
     return f"They agree on the sign of {same_sign} of {len(x)} words; rank correlation {rho:+.2f}."
 
 
-def _pair(explain, method_a: str, method_b: str, *args):
-    results = [run_model(explain, *args, method=m) for m in (method_a, method_b)]
+def _pair(explain, method_a: str, method_b: str, *args, **kwargs):
+    results = [run_model(explain, *args, method=m, **kwargs) for m in (method_a, method_b)]
     first = results[0]
     lines = [f"Explained: {first.explained}; prediction **{first.attribution.target}** "
              f"({first.attribution.target_score})."]
@@ -261,23 +261,38 @@ def _pair(explain, method_a: str, method_b: str, *args):
 
 def explain_two_classification(text: str, model: str, method_a: str, method_b: str):
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[SENTIMENT])
-    return _pair(lambda t, s, m, method: captum_views.explain_classification(t, s, method, m),
-                 method_a, method_b, text, spec, model)
+    return _pair(captum_views.explain_classification, method_a, method_b, text, spec, model=model)
 
 
 def explain_two_contrast(text: str, word_x: str, word_y: str, model: str, method_a: str, method_b: str):
-    return _pair(lambda t, x, y, m, method: captum_views.explain_contrast(t, x, y, method, m),
-                 method_a, method_b, text, word_x, word_y, model)
+    return _pair(captum_views.explain_contrast, method_a, method_b, text, word_x, word_y, model=model)
 
 
 def explain_two_entity(text: str, entity: int, model: str, method_a: str, method_b: str):
-    return _pair(lambda t, e, m, method: captum_views.explain_entity(t, e, method, m),
-                 method_a, method_b, text, int(entity), model)
+    return _pair(captum_views.explain_entity, method_a, method_b, text, int(entity), model=model)
 
 
 def explain_two_qa(question: str, context: str, side: str, model: str, method_a: str, method_b: str):
-    return _pair(lambda q, c, sd, m, method: captum_views.explain_qa(q, c, sd, method, m),
-                 method_a, method_b, question, context, side, model)
+    return _pair(captum_views.explain_qa, method_a, method_b, question, context, side, model=model)
+
+
+def _method_pickers(second: str):
+    methods = list(captum_views.METHODS)
+    return (gr.Dropdown(methods, value=methods[0], label="Method A"),
+            gr.Dropdown(methods, value=second, label="Method B"))
+
+
+def _two_method_outputs():
+    notes = gr.Markdown(label="Notes")
+    with gr.Row():
+        out_a = gr.HighlightedText(label="Method A", show_legend=False)
+        out_b = gr.HighlightedText(label="Method B", show_legend=False)
+    return notes, out_a, out_b
+
+
+def _wire_two_methods(button, fn, inputs: list, outputs: tuple, api_name: str) -> None:
+    notes, out_a, out_b = outputs
+    clear_on_failure(button.click(fn, inputs, [notes, out_a, out_b], api_name=api_name), [out_a, out_b], notes)
 
 
 # ---------- transformer factors ----------
@@ -493,19 +508,15 @@ def build() -> None:
                     "[Captum](https://captum.ai) (Integrated Gradients on the embedding layer, LIME, occlusion), side "
                     "by side: they often disagree. Red supports the explained score, blue works against it (each "
                     "method scaled to [-1, 1]). Every method replaces words with [PAD]; template words stay.")
-        methods = list(captum_views.METHODS)
+        lime, occlusion = captum_views.METHODS[1], captum_views.METHODS[2]
         with gr.Accordion("Sentiment (the prompt tab's cloze classifier)", open=True):
             with gr.Row():
                 t_text = gr.Textbox(label="Review", lines=2, value="A gorgeous, witty film, though the ending drags.",
                                     scale=3)
                 t_model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
-                t_a = gr.Dropdown(methods, value=methods[0], label="Method A")
-                t_b = gr.Dropdown(methods, value=methods[1], label="Method B")
+                t_a, t_b = _method_pickers(lime)
             t_btn = gr.Button("Explain with both", variant="primary")
-            t_notes = gr.Markdown(label="Notes")
-            with gr.Row():
-                t_out_a = gr.HighlightedText(label="Method A", show_legend=False)
-                t_out_b = gr.HighlightedText(label="Method B", show_legend=False)
+            t_outs = _two_method_outputs()
         with gr.Accordion("Fill-mask: why X rather than Y", open=True):
             with gr.Row():
                 x_text = gr.Textbox(label="Text with [MASK]", value="The movie was [MASK], I loved every minute.",
@@ -514,13 +525,9 @@ def build() -> None:
                 x_y = gr.Textbox(label="Y", value="terrible")
                 x_model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
             with gr.Row():
-                x_a = gr.Dropdown(methods, value=methods[0], label="Method A")
-                x_b = gr.Dropdown(methods, value=methods[2], label="Method B")
+                x_a, x_b = _method_pickers(occlusion)
                 x_btn = gr.Button("Why X rather than Y?", variant="primary")
-            x_notes = gr.Markdown(label="Notes")
-            with gr.Row():
-                x_out_a = gr.HighlightedText(label="Method A", show_legend=False)
-                x_out_b = gr.HighlightedText(label="Method B", show_legend=False)
+            x_outs = _two_method_outputs()
         with gr.Accordion("Question answering: the answer's start and end, separately", open=False):
             with gr.Row():
                 s_q = gr.Textbox(label="Question", value="Where did the cat sleep?")
@@ -529,13 +536,9 @@ def build() -> None:
             with gr.Row():
                 s_side = gr.Radio(["start", "end"], value="start", label="Explain the answer's")
                 s_model = gr.Dropdown(registry.names(qa.TASK), value=qa.DEFAULT_MODEL, label="QA model")
-                s_a = gr.Dropdown(methods, value=methods[0], label="Method A")
-                s_b = gr.Dropdown(methods, value=methods[2], label="Method B")
+                s_a, s_b = _method_pickers(occlusion)
                 s_btn = gr.Button("Explain the answer", variant="primary")
-            s_notes = gr.Markdown(label="Notes")
-            with gr.Row():
-                s_out_a = gr.HighlightedText(label="Method A", show_legend=False)
-                s_out_b = gr.HighlightedText(label="Method B", show_legend=False)
+            s_outs = _two_method_outputs()
         with gr.Accordion("Named entities (the tagging tab): one entity at a time", open=False):
             with gr.Row():
                 e_text = gr.Textbox(label="Text", value="Angela Merkel met Emmanuel Macron in Berlin on Tuesday.", scale=3)
@@ -543,22 +546,15 @@ def build() -> None:
                 e_model = gr.Dropdown(["embedded-ner"] + [n for n in registry.names("tagging") if "ner" in n.lower()
                                                           and n != "embedded-ner"], value="embedded-ner", label="Tagger")
             with gr.Row():
-                e_a = gr.Dropdown(methods, value=methods[0], label="Method A")
-                e_b = gr.Dropdown(methods, value=methods[2], label="Method B")
+                e_a, e_b = _method_pickers(occlusion)
                 e_btn = gr.Button("Explain the entity", variant="primary")
-            e_notes = gr.Markdown(label="Notes")
-            with gr.Row():
-                e_out_a = gr.HighlightedText(label="Method A", show_legend=False)
-                e_out_b = gr.HighlightedText(label="Method B", show_legend=False)
-        clear_on_failure(e_btn.click(explain_two_entity, [e_text, e_num, e_model, e_a, e_b], [e_notes, e_out_a, e_out_b],
-                                     api_name="inside_two_methods_entity"), [e_out_a, e_out_b], e_notes)
-        clear_on_failure(t_btn.click(explain_two_classification, [t_text, t_model, t_a, t_b], [t_notes, t_out_a, t_out_b],
-                                     api_name="inside_two_methods_classification"), [t_out_a, t_out_b], t_notes)
-        clear_on_failure(x_btn.click(explain_two_contrast, [x_text, x_x, x_y, x_model, x_a, x_b],
-                                     [x_notes, x_out_a, x_out_b], api_name="inside_two_methods_contrast"),
-                         [x_out_a, x_out_b], x_notes)
-        clear_on_failure(s_btn.click(explain_two_qa, [s_q, s_c, s_side, s_model, s_a, s_b], [s_notes, s_out_a, s_out_b],
-                                     api_name="inside_two_methods_qa"), [s_out_a, s_out_b], s_notes)
+            e_outs = _two_method_outputs()
+        _wire_two_methods(e_btn, explain_two_entity, [e_text, e_num, e_model, e_a, e_b], e_outs, "inside_two_methods_entity")
+        _wire_two_methods(t_btn, explain_two_classification, [t_text, t_model, t_a, t_b], t_outs,
+                          "inside_two_methods_classification")
+        _wire_two_methods(x_btn, explain_two_contrast, [x_text, x_x, x_y, x_model, x_a, x_b], x_outs,
+                          "inside_two_methods_contrast")
+        _wire_two_methods(s_btn, explain_two_qa, [s_q, s_c, s_side, s_model, s_a, s_b], s_outs, "inside_two_methods_qa")
     with gr.Tab("Transformer factors"):
         gr.Markdown("Yun et al. (2021): a contextual embedding is a sparse sum of *transformer factors*, learned by "
                     "dictionary learning over the hidden states of every layer (one dictionary for all layers of "
