@@ -84,9 +84,20 @@ def test_script_payloads_in_user_text_never_run(page):
     assert dialogs == []
 
 
-def test_projector_point_can_be_selected_edited_and_rerun(page):
+def _open_inside(page, view: str) -> None:
+    """Open a sub-tab of "Look inside"."""
     page.get_by_role("tab", name="Look inside", exact=True).click()
-    page.get_by_role("tab", name="Projector", exact=True).click()
+    page.get_by_role("tab", name=view, exact=True).click()
+
+
+def _no_error_then_screenshot(page, name: str) -> None:
+    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+
+def test_projector_point_can_be_selected_edited_and_rerun(page):
+    _open_inside(page, "Projector")
     page.get_by_role("button", name="Project", exact=True).click()
     page.get_by_text("luminous interviews").wait_for()
     page.get_by_text("luminous interviews").click()  # a row of the table
@@ -103,52 +114,40 @@ def test_projector_point_can_be_selected_edited_and_rerun(page):
 
 def test_neuron_view_draws_query_keys_and_attention(page):
     """Issue 17: the neuron view runs on its defaults and offers its figure as PNG and SVG."""
-    page.get_by_role("tab", name="Look inside", exact=True).click()
-    page.get_by_role("tab", name="Neurons", exact=True).click()
+    _open_inside(page, "Neurons")
     page.get_by_role("button", name="Show neurons", exact=True).click()
     page.get_by_text(re.compile(r"the token 'it' attends most to")).wait_for()
     page.get_by_text(re.compile(r"neuron-view-.*\.svg")).first.wait_for()
-    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / "look-inside-neurons.png", full_page=True)
+    _no_error_then_screenshot(page, "look-inside-neurons")
 
 
 def test_corpus_search_lists_nearest_contexts(page):
     """Issue 17: exBERT-style corpus search on its defaults (river 'bank' at layer 3)."""
-    page.get_by_role("tab", name="Look inside", exact=True).click()
-    page.get_by_role("tab", name="Corpus search", exact=True).click()
+    _open_inside(page, "Corpus search")
     page.get_by_role("button", name="Search the corpus", exact=True).click()
     page.get_by_text(re.compile(r"nearest of [\d,]+ corpus tokens to 'bank'")).wait_for()
     page.get_by_text("[[river]]", exact=False).first.wait_for()
-    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / "look-inside-corpus-search.png", full_page=True)
+    _no_error_then_screenshot(page, "look-inside-corpus-search")
 
 
 def test_transformer_factors_per_token_and_per_factor(page):
     """Issue 17: a sentence's strongest factors per token, then one factor's importance by layer and contexts."""
-    page.get_by_role("tab", name="Look inside", exact=True).click()
-    page.get_by_role("tab", name="Transformer factors", exact=True).click()
+    _open_inside(page, "Transformer factors")
     page.get_by_role("button", name="Factors of each token", exact=True).click()
     page.get_by_text(re.compile(r"the strongest of \d+ factors per token")).wait_for()
     _settle(page)
     page.get_by_role("button", name="Show factor", exact=True).click()
     page.get_by_text(re.compile(r"Factor #\d+: most important at layer \d")).wait_for()
-    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / "look-inside-factors.png", full_page=True)
+    _no_error_then_screenshot(page, "look-inside-factors")
 
 
 def test_batch_mode_runs_the_built_in_sample(page):
     """Issue 17: batch mode on the built-in sample shows the accuracy and offers the result file."""
-    page.get_by_role("tab", name="Look inside", exact=True).click()
-    page.get_by_role("tab", name="Batch", exact=True).click()
+    _open_inside(page, "Batch")
     page.get_by_role("button", name="Run batch", exact=True).click()
     page.get_by_text(re.compile(r"Accuracy on the labelled rows: \d\.\d{3} \(40 rows\)")).wait_for()
     page.get_by_text(re.compile(r"batch-results-.*\.csv")).first.wait_for()
-    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / "look-inside-batch.png", full_page=True)
+    _no_error_then_screenshot(page, "look-inside-batch")
     page.get_by_role("button", name="Run batch", exact=True).click()  # a second run, cancelled while it runs
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Cancel", exact=True).click()
@@ -158,8 +157,7 @@ def test_batch_mode_runs_the_built_in_sample(page):
 
 def test_two_attribution_methods_side_by_side(page):
     """Issue 17: Captum's IG and LIME on the prompt tab's prediction, with the IG delta and their agreement."""
-    page.get_by_role("tab", name="Look inside", exact=True).click()
-    page.get_by_role("tab", name="Two methods", exact=True).click()
+    _open_inside(page, "Two methods")
     page.get_by_role("button", name="Explain with both", exact=True).click()
     page.get_by_text(re.compile(r"They agree on the sign of \d+ of 8 words")).wait_for()
     page.get_by_text(re.compile(r"Integrated Gradients: convergence delta")).first.wait_for()
@@ -168,21 +166,16 @@ def test_two_attribution_methods_side_by_side(page):
     page.get_by_text("Named entities (the tagging tab): one entity at a time").click()
     page.get_by_role("button", name="Explain the entity", exact=True).click()
     page.get_by_text(re.compile(r"the PER logits of 'Emmanuel Macron'")).wait_for()
-    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / "look-inside-two-methods.png", full_page=True)
+    _no_error_then_screenshot(page, "look-inside-two-methods")
 
 
 def test_compare_models_draws_cka_and_the_prediction_diff(page):
     """Issue 17: the Compare models view runs on its defaults and shows the CKA plot and the diff table."""
-    page.get_by_role("tab", name="Look inside", exact=True).click()
-    page.get_by_role("tab", name="Compare models", exact=True).click()
+    _open_inside(page, "Compare models")
     page.get_by_role("button", name="Compare", exact=True).click()
     page.get_by_text(re.compile(r"CKA of the same layer, embeddings up: 1\.00")).wait_for()
     page.get_by_text(re.compile(r"Predictions \(fill-mask\): \d+ of 5 rows differ")).wait_for()
-    assert page.locator(".toast-body.error").filter(visible=True).count() == 0
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / "look-inside-compare.png", full_page=True)
+    _no_error_then_screenshot(page, "look-inside-compare")
 
 
 # tab title -> its run button
