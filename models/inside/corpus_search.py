@@ -10,6 +10,7 @@ index (FAISS) is needed at this size.
 """
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,8 @@ _INDEX: dict[str, "CorpusIndex"] = {}
 _LOCK = threading.Lock()
 
 
-def corpus_sentences() -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=1)  # read once: every search and factor lookup needs it
+def corpus_sentences() -> tuple[tuple[str, str], ...]:
     """(source, sentence) of the built-in samples."""
     from models.inside import projector
 
@@ -38,7 +40,7 @@ def corpus_sentences() -> list[tuple[str, str]]:
     out = [("SST-2", t) for t in texts]
     out += [("CoNLL-2003", " ".join(w)) for w, _ in readers.read_conll(SAMPLES / "conll2003-testa-100.txt")]
     out += [("UD EWT", " ".join(w)) for w, _ in readers.read_conllu(SAMPLES / "ud-ewt-dev-100.conllu")]
-    return out
+    return tuple(out)
 
 
 @dataclass
