@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from recipes import common
-from recipes.gpu_lease import Lease, read_meta
+from recipes.gpu_lease import Lease, add_lease_arguments, read_meta
 
 WIKI, IMDB = "data/en-tokens/enwiki-all.ids.xz", "data/en-tokens/imdb-4m.ids.xz"
 EVAL = ["data/corpora/wiki-heldout.txt", "data/corpora/imdb-heldout.jsonl"]
@@ -111,10 +111,7 @@ class Campaign(Lease):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build-bundle", help="build the bundle folder here and stop")
-    ap.add_argument("--bundle", default="gpu-en")
-    ap.add_argument("--work", default="/tmp/en-campaign")
-    ap.add_argument("--budget", type=float, default=560, help="seconds for the whole command")
+    add_lease_arguments(ap, "gpu-en", "/tmp/en-campaign", 560)
     args = ap.parse_args()
     if args.build_bundle:
         return build_bundle(Path(args.build_bundle))

@@ -17,6 +17,14 @@ import time
 from pathlib import Path
 
 
+def add_lease_arguments(ap, bundle: str, work: str, budget: float) -> None:
+    """The arguments every campaign takes: build the bundle here, or run on the lease box from it."""
+    ap.add_argument("--build-bundle", help="build the bundle folder here and stop")
+    ap.add_argument("--bundle", default=bundle)
+    ap.add_argument("--work", default=work)
+    ap.add_argument("--budget", type=float, default=budget, help="seconds for the whole command")
+
+
 class Lease:
     def __init__(self, budget: float, bundle: str, work: str, out_default: str, env: dict | None = None):
         self.budget, self.t0 = budget, time.time()

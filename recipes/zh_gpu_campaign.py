@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from recipes import common
-from recipes.gpu_lease import Lease, read_meta
+from recipes.gpu_lease import Lease, add_lease_arguments, read_meta
 
 STEP_LINE = re.compile(r"step (\d+)/\d+ loss [\d.]+ \(([\d.]+)s/step\)")
 
@@ -156,10 +156,7 @@ class Campaign(Lease):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build-bundle", help="build the bundle folder here and stop")
-    ap.add_argument("--bundle", default="gpu")
-    ap.add_argument("--work", default="/tmp/zh-campaign")
-    ap.add_argument("--budget", type=float, default=540, help="seconds for the whole command")
+    add_lease_arguments(ap, "gpu", "/tmp/zh-campaign", 540)
     ap.add_argument("--reserve", type=float, default=170, help="seconds kept for evaluation, saving and the heads")
     ap.add_argument("--probe-steps", type=int, default=80)
     ap.add_argument("--batch-size", type=int, default=128)
