@@ -94,9 +94,9 @@ def cmd_sst2(args) -> dict:
     if not rows:
         raise InputError(f"no labelled rows in {args.data}")
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[args.preset])
-    if args.shots and args.mode == "finetune" and args.backend not in ("cloze", "embedding"):
-        raise InputError("fine-tuning needs --backend cloze (prompt fine-tuning) or embedding (SetFit); "
-                         "or use --mode demos")
+    if args.shots and args.mode == "finetune" and args.backend not in ("cloze", "embedding", "ensemble"):
+        raise InputError("fine-tuning needs --backend cloze (prompt fine-tuning), embedding (SetFit) or "
+                         "ensemble (both); or use --mode demos")
     if args.shots and not args.train:
         raise InputError("--shots needs --train TRAIN.tsv to draw the examples from")
     pool = readers.read_labelled_tsv(args.train) if args.shots else []
@@ -110,11 +110,11 @@ def cmd_sst2(args) -> dict:
                 if len(cands) < args.shots:
                     raise InputError(f"--shots {args.shots} but only {len(cands)} '{label}' rows in {args.train}")
                 shots += rng.sample(cands, args.shots)
-        tuned = None
-        if args.shots and args.backend == "embedding":  # demos: head on the frozen encoder; finetune: SetFit
-            tuned = sentence_embedding.setfit(shots, contrastive=args.mode == "finetune", seed=seed)
-        elif args.shots and args.mode == "finetune":
-            tuned = prompt_cls.prompt_finetune(spec, shots, args.model, epochs=args.epochs, seed=seed)
+        tuned = []  # the ensemble gets both of these
+        if args.shots and args.backend in ("embedding", "ensemble"):  # demos: head on the frozen encoder; finetune: SetFit
+            tuned.append(sentence_embedding.setfit(shots, contrastive=args.mode == "finetune", seed=seed))
+        if args.shots and args.mode == "finetune" and args.backend in ("cloze", "ensemble"):
+            tuned.append(prompt_cls.prompt_finetune(spec, shots, args.model, epochs=args.epochs, seed=seed))
         demos = prompt_cls.sample_demos(shots, spec, seed) if args.shots and args.mode == "demos" else []
         correct = 0
         for i in range(0, len(rows), 32):
@@ -123,7 +123,7 @@ def cmd_sst2(args) -> dict:
                                                          demos, args.calibrate, tuned)
             correct += sum(spec.labels[int(p.argmax())] == l for p, (_, l) in zip(probs, batch))
         accs.append(correct / len(rows))
-    out = {"task": args.task, "model": args.model if args.backend == "cloze" else args.backend,
+    out = {"task": args.task, "model": args.model if args.backend in ("cloze", "ensemble") else args.backend,
            "backend": args.backend, "shots": args.shots, "seed": args.seed[0] if len(args.seed) == 1 else args.seed,
            "n": len(rows), "accuracy": round(float(np.mean(accs)), 4)}
     if args.shots:

@@ -11,6 +11,8 @@ Backends:
   embedding  no prompt: the sentence encoder's cosine similarity to each label's description
              (zero-shot), or SetFit with few-shot examples (models/sentence_embedding.py).
   nli        an NLI model (Hub `facebook/bart-large-mnli`): entailment of the template's hypothesis.
+  ensemble   the mean of the embedding and cloze backends' probabilities (both offline and fast; they
+             err on different inputs, so together they beat either alone: RESULTS.md, issue 13).
 Contextual calibration (Zhao et al. 2021) divides by the label probabilities on a content-free
 input ("N/A"). Few-shot: LM-BFF demonstrations in the context, or prompt-based fine-tuning
 (BitFit: bias and LayerNorm terms only) of a private copy of the masked LM.
@@ -35,7 +37,8 @@ from models.errors import InputError, ModelUnavailable
 from models.loading import cached_load, from_hub
 from models.text_checks import clean_text, language_notice
 
-BACKENDS = ("cloze", "causal-lm", "embedding", "nli")
+BACKENDS = ("cloze", "causal-lm", "embedding", "nli", "ensemble")
+ENSEMBLE = ("embedding", "cloze")  # the members of the ensemble backend
 CONTENT_FREE = "N/A"
 MAX_LABELS = 20
 MAX_PIECES = 5  # a verbalizer word split into more word-pieces than this is refused
@@ -43,10 +46,14 @@ NLI_HUB_ID = registry.names("nli")[0]
 CAUSAL_LM = registry.names("causal-lm")[0]
 
 SST2_PRESET = "Movie sentiment (SST-2 style)"  # the preset the views and evaluations use
+# the template chosen on the SST-2 training pool for the cloze, embedding and ensemble backends (RESULTS.md,
+# issue 13); SmolLM2 (causal-lm) favours "great" after "All in all" and keeps the plain one
+SUMMARY_PRESET = "Movie sentiment, summary prompt"
 BBC_PRESET = "News topic (BBC)"
 PRESETS = {
     SST2_PRESET: ("{text} It was {mask}.",
                                       {"negative": ["terrible"], "positive": ["great"]}),
+    SUMMARY_PRESET: ("{text} All in all, it was {mask}.", {"negative": ["terrible"], "positive": ["great"]}),
     "Review sentiment": ("{text} All in all, it was {mask}.",
                          {"negative": ["bad", "awful"], "positive": ["good", "excellent"]}),
     "Topic (World / Sports / Business / Tech)": ("{mask} news: {text}",
@@ -59,6 +66,8 @@ PRESETS = {
                   "Politics": ["politics", "government"], "Sport": ["sport", "football"],
                   "Tech": ["technology", "computers"]}),
 }
+# the masked LM a preset is best read with (the movie-review MLM for reviews); the others use the default
+PRESET_MODELS = {SST2_PRESET: "embedded-movies", SUMMARY_PRESET: "embedded-movies", "Review sentiment": "embedded-movies"}
 
 
 @dataclass
@@ -387,10 +396,35 @@ def _probs(logp: torch.Tensor) -> np.ndarray:
     return logp.float().softmax(-1).detach().numpy()
 
 
+def member_tuned(backend: str, tuned):
+    """The fine-tuned model (or one of several) that belongs to `backend`: SetFit to embedding, a
+    prompt-tuned masked LM to cloze, nothing to the others."""
+    for t in tuned if isinstance(tuned, (list, tuple)) else [tuned]:
+        if t is not None and backend == ("embedding" if isinstance(t, sentence_embedding.SentenceEncoder) else "cloze"):
+            return t
+    return None
+
+
 def label_probabilities(spec: PromptSpec, texts: list[str], backend: str = "cloze",
                         model: str = fill_mask.DEFAULT_MODEL, demos=(), calibrate: bool = False,
-                        tuned=None, word_scores: list | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-    """(probabilities [n, labels], uncalibrated probabilities, the first prompt as shown)."""
+                        tuned=None, word_scores: list | None = None,
+                        members: dict | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """(probabilities [n, labels], uncalibrated probabilities, the first prompt as shown).
+    `tuned`: a fine-tuned model, or for the ensemble a list of them (each goes to its member);
+    `members`: filled with each ensemble member's probabilities of the first text."""
+    if backend == "ensemble":
+        outs = {}
+        for b in ENSEMBLE:
+            ws: list[dict] = []
+            outs[b] = label_probabilities(spec, texts, b, model, demos if b == "cloze" else (), calibrate,
+                                          member_tuned(b, tuned), ws if word_scores is not None else None)
+            if word_scores is not None:
+                word_scores += [{"backend": b, **w} for w in ws]
+            if members is not None:
+                members[b] = dict(zip(spec.labels, map(float, outs[b][0][0])))
+        probs, raw = (np.mean([o[i] for o in outs.values()], axis=0) for i in (0, 1))
+        return probs, raw, "\n\n".join(f"[{b}] {o[2]}" for b, o in outs.items())
+    tuned = member_tuned(backend, tuned)
     if backend == "cloze":
         lm = tuned or fill_mask.load(model)
         lp = cloze_label_logprobs(lm, spec, texts, demos, word_scores=word_scores)
@@ -456,20 +490,28 @@ def predict(text: str, spec: PromptSpec, backend: str = "cloze", model: str = fi
     if use_demos and not demos:
         notices.append("No few-shot examples given, so no demonstrations were added.")
     is_setfit = isinstance(tuned, sentence_embedding.SentenceEncoder)
-    if tuned is not None and (backend == "embedding") != is_setfit:
+    uses = {"ensemble": ENSEMBLE}.get(backend, (backend,))  # the backends that run
+    if tuned is not None and ("embedding" if is_setfit else "cloze") not in uses:
         notices.append("The fine-tuned model in this session belongs to the "
                        f"{'embedding' if is_setfit else 'cloze'} backend; {backend} runs without it.")
         tuned = None
-    if backend == "embedding" and tuned is None and len({l for _, l in pairs}) >= 2:
-        tuned = sentence_embedding.setfit(pairs, contrastive=False)  # a head on the frozen encoder: < 1 s
+    if "embedding" in uses and not is_setfit and len({l for _, l in pairs}) >= 2:
+        head = sentence_embedding.setfit(pairs, contrastive=False)  # a head on the frozen encoder: < 1 s
+        tuned = [tuned, head] if tuned is not None else head
         notices.append(f"Few-shot: a logistic-regression head fit on the {len(pairs)} examples' embeddings "
                        f"(SetFit without its contrastive step; use the fine-tune button for full SetFit).")
     word_scores: list[dict] = []
-    probs, raw, shown = label_probabilities(spec, [text], backend, model, demos, calibrate,
-                                            tuned if backend in ("cloze", "embedding") else None, word_scores)
-    name = {"cloze": (tuned.name + " (prompt-tuned)") if tuned is not None and backend == "cloze" else model,
-            "causal-lm": CAUSAL_LM, "nli": NLI_HUB_ID,
-            "embedding": tuned.name if tuned is not None and backend == "embedding" else "all-MiniLM-L6-v2"}[backend]
+    members: dict = {}
+    probs, raw, shown = label_probabilities(spec, [text], backend, model, demos, calibrate, tuned, word_scores,
+                                            members)
+    if members:
+        notices.append("Ensemble: the mean of " + " and ".join(
+            f"**{b}** ({', '.join(f'{l} {p:.2f}' for l, p in ps.items())})" for b, ps in members.items()) + ".")
+    cloze_lm, encoder = member_tuned("cloze", tuned), member_tuned("embedding", tuned)
+    names = {"cloze": (cloze_lm.name + " (prompt-tuned)") if cloze_lm is not None else model,
+             "causal-lm": CAUSAL_LM, "nli": NLI_HUB_ID,
+             "embedding": encoder.name if encoder is not None else "all-MiniLM-L6-v2"}
+    name = " + ".join(names[b] for b in uses)
     return PromptResult(backend, name, dict(zip(spec.labels, map(float, probs[0]))),
                         dict(zip(spec.labels, map(float, raw[0]))), calibrate, shown, word_scores, notices,
                         round(time.perf_counter() - t0, 3))

@@ -19,8 +19,9 @@ model's bias towards some words. With a few labelled **examples** you can add th
 *demonstrations* (LM-BFF) or *fine-tune* the model's bias and LayerNorm terms on them (a private copy,
 for your session only). Compare backends: **cloze** (masked LM), **causal-lm** (SmolLM2-135M, offline:
 probability of the whole prompt with each word in the blank), **embedding** (no prompt at all: the
-sentence encoder's similarity to each label's description, e.g. "It was great."; with examples, SetFit)
-and **nli** (bart-large-mnli, Hub only).
+sentence encoder's similarity to each label's description, e.g. "It was great."; with examples, SetFit),
+**nli** (bart-large-mnli, Hub only) and **ensemble** (the mean of embedding and cloze: the two err on
+different inputs, so together they do better than either; the notes show each one's vote).
 """
 
 DEFAULT_PRESET = prompt_cls.SST2_PRESET
@@ -45,8 +46,12 @@ def _verbalizer_table(preset: str) -> pd.DataFrame:
     return pd.DataFrame([{"label": l, "words": ", ".join(ws)} for l, ws in verb.items()])
 
 
+def preset_model(preset: str) -> str:
+    return prompt_cls.PRESET_MODELS.get(preset, fill_mask.DEFAULT_MODEL)
+
+
 def load_preset(preset: str):
-    return prompt_cls.PRESETS[preset][0], _verbalizer_table(preset)
+    return prompt_cls.PRESETS[preset][0], _verbalizer_table(preset), preset_model(preset)
 
 
 def _rows(df) -> list[list]:
@@ -119,10 +124,11 @@ def build() -> None:
                                       interactive=True, column_count=2)
         with gr.Column(scale=2):
             hub = hub_reachable()
-            backend = gr.Radio([(b if b != "nli" or hub else "nli (needs the Hub: unreachable here)", b)
-                                for b in prompt_cls.BACKENDS], value="cloze", label="Backend")
-            model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL,
-                                label="Masked LM (cloze backend)")
+            shown = {"nli": "nli" if hub else "nli (needs the Hub: unreachable here)",
+                     "ensemble": "ensemble (embedding + cloze)"}
+            backend = gr.Radio([(shown.get(b, b), b) for b in prompt_cls.BACKENDS], value="cloze", label="Backend")
+            model = gr.Dropdown(registry.names(fill_mask.TASK), value=preset_model(DEFAULT_PRESET),
+                                label="Masked LM (cloze and ensemble backends; a preset picks the one it suits)")
             calibrate = gr.Checkbox(label="Contextual calibration (divide by the scores of 'N/A')")
             use_demos = gr.Checkbox(label="Add few-shot examples as demonstrations (one per label)")
     run = gr.Button("Classify", variant="primary")
@@ -144,7 +150,7 @@ def build() -> None:
         raw = gr.JSON(label="Raw result")
     gr.Examples(EXAMPLES, inputs=[text, preset])
 
-    preset.change(load_preset, preset, [template, verbalizer], api_visibility="private")
+    preset.change(load_preset, preset, [template, verbalizer, model], api_visibility="private")
     upload.upload(read_csv, upload, few_shot, api_visibility="private")
     # preprocess=False: the tables arrive as {"headers", "data"} (or None from an API client) and are
     # checked by our own code, so a missing table is a clear message, not Gradio's generic error

@@ -41,8 +41,9 @@ def test_every_tab_example_runs(module):
         assert highlighted["entities"] and len(table) == len(raw["words"])
     elif module is prompt_cls:
         text, preset = module.EXAMPLES[0]
-        template, verb = prompt_cls.load_preset(preset)
-        notes, scores, prompt, words, raw = prompt_cls.classify(text, template, verb, "cloze", "embedded-general",
+        template, verb, model = prompt_cls.load_preset(preset)
+        assert model == "embedded-movies"  # the movie preset reads with the movie-review MLM
+        notes, scores, prompt, words, raw = prompt_cls.classify(text, template, verb, "cloze", model,
                                                                 False, prompt_cls.FEW_SHOT_DEFAULT, False, None)
         assert set(scores) == {"negative", "positive"} and "[MASK]" in prompt
     elif module is chinesebert:
@@ -65,7 +66,7 @@ def test_every_tab_example_runs(module):
 def test_prompt_tab_finetune_is_per_session_and_used_by_classify():
     from tabs import prompt_cls as tab
 
-    template, verb = tab.load_preset(tab.DEFAULT_PRESET)
+    template, verb, _ = tab.load_preset(tab.DEFAULT_PRESET)
     tuned, status = tab.finetune(template, verb, "cloze", "embedded-general", tab.FEW_SHOT_DEFAULT, 2)
     assert tuned is not None and "Tuned" in status
     _, _, _, _, raw = tab.classify("fun", template, verb, "cloze", "embedded-general", False,

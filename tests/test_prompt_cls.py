@@ -151,14 +151,19 @@ def test_nli_backend_offline_is_a_clear_error(monkeypatch):
 SENTIMENT_PROBES = readers.read_labelled_tsv(Path(__file__).parent / "data" / "sentiment_probes.tsv")
 
 
-@pytest.mark.parametrize("backend", ["embedding", "causal-lm"])
-def test_obvious_sentiment_probes_come_out_right(backend):
-    """Issue 13: "Terrible, boring, a waste of time." came out positive with every backend. The embedding
-    and causal-LM backends (uncalibrated) now get all 20 obvious probes right; the cloze backend on the
-    embedded masked LMs does not yet (17-18 of 20 calibrated, see RESULTS.md)."""
+@pytest.mark.parametrize("backend,preset", [("embedding", prompt_cls.SST2_PRESET), ("causal-lm", prompt_cls.SST2_PRESET),
+                                            ("ensemble", prompt_cls.SST2_PRESET), ("embedding", prompt_cls.SUMMARY_PRESET),
+                                            ("ensemble", prompt_cls.SUMMARY_PRESET)])
+def test_obvious_sentiment_probes_come_out_right(backend, preset):
+    """Issue 13: "Terrible, boring, a waste of time." came out positive with every backend. The embedding,
+    causal-LM and ensemble backends (uncalibrated; cloze and ensemble on the preset's movie-review MLM) get all
+    20 obvious probes right; the cloze backend alone does not yet (17-18 of 20, see RESULTS.md), nor the
+    causal-LM with the summary prompt (14: SmolLM2 favours "All in all, it was great")."""
     assert len(SENTIMENT_PROBES) == 20
-    probs, _, _ = prompt_cls.label_probabilities(SPEC, [t for t, _ in SENTIMENT_PROBES], backend)
-    wrong = [t for p, (t, l) in zip(probs, SENTIMENT_PROBES) if SPEC.labels[int(p.argmax())] != l]
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS[preset])
+    probs, _, _ = prompt_cls.label_probabilities(spec, [t for t, _ in SENTIMENT_PROBES], backend,
+                                                 prompt_cls.PRESET_MODELS[preset])
+    wrong = [t for p, (t, l) in zip(probs, SENTIMENT_PROBES) if spec.labels[int(p.argmax())] != l]
     assert wrong == []
 
 
@@ -204,3 +209,32 @@ def test_causal_lm_conversion_is_kept_and_reused(tmp_path, monkeypatch):
     with torch.no_grad():
         assert torch.equal(first.model(ids).logits, second.model(ids).logits)
     loading.MODEL_CACHE.forget(("causal-lm", prompt_cls.CAUSAL_LM))
+
+
+def test_ensemble_is_the_mean_of_its_members_and_says_so():
+    texts = ["a gorgeous, witty, seductive movie.", "a dull, lifeless mess."]
+    members = {}
+    probs, raw, shown = prompt_cls.label_probabilities(SPEC, texts, "ensemble", "embedded-movies", calibrate=True,
+                                                       members=members)
+    parts = [prompt_cls.label_probabilities(SPEC, texts, b, "embedded-movies", calibrate=True)
+             for b in prompt_cls.ENSEMBLE]
+    np.testing.assert_allclose(probs, np.mean([p[0] for p in parts], 0), atol=1e-6)
+    np.testing.assert_allclose(raw, np.mean([p[1] for p in parts], 0), atol=1e-6)
+    assert set(members) == set(prompt_cls.ENSEMBLE) and "[embedding]" in shown and "[cloze]" in shown
+    r = prompt_cls.predict(texts[0], SPEC, "ensemble", "embedded-movies")
+    assert r.model == "all-MiniLM-L6-v2 + embedded-movies"
+    assert any(n.startswith("Ensemble: the mean of **embedding**") for n in r.notices)
+    assert {w["backend"] for w in r.word_scores} == set(prompt_cls.ENSEMBLE)
+
+
+def test_ensemble_gives_each_fine_tuned_model_to_its_own_member():
+    """A prompt-tuned masked LM goes to the cloze member, a few-shot head to the embedding member."""
+    examples = [("zorbly wonderful", "positive"), ("zorbly lovely", "positive"),
+                ("zorbly dreadful", "negative"), ("zorbly awful", "negative")]
+    tuned = prompt_cls.prompt_finetune(SPEC, examples, "embedded-movies", epochs=1, seed=0)
+    r = prompt_cls.predict("zorbly", SPEC, "ensemble", "embedded-movies", examples=examples, use_demos=True,
+                           tuned=tuned)
+    assert r.model.endswith("(prompt-tuned)") and "SetFit" in r.model
+    assert any("logistic-regression head" in n for n in r.notices)
+    assert prompt_cls.member_tuned("cloze", [None, tuned]) is tuned
+    assert prompt_cls.member_tuned("embedding", tuned) is None and prompt_cls.member_tuned("nli", tuned) is None
