@@ -15,7 +15,7 @@ import json
 
 from benchmarks.bench_fill_mask import TEXT, timed
 from models import prompt_cls
-from models.inside import attention, attribution, captum_views, corpus_search, heads, logit_lens, projector
+from models.inside import attention, captum_views, corpus_search, heads, logit_lens, projector
 from tabs import inside
 
 
@@ -35,8 +35,6 @@ def main() -> None:
         "head_importance_and_pruning_curve": lambda: heads.pruning_curve("embedded-upos"),
         "projector_pca_300_rows": lambda: projector.project(texts, labels),
         "projector_place_edited_point": lambda: proj.place(texts[0] + " not"),
-        "occlusion_classification": lambda: attribution.classification_occlusion(plain[:400], spec),
-        "gradient_x_input_qa": lambda: attribution.qa_gradient_x_input(question, plain),
         "compare_models_cka_and_diff": lambda: inside.show_comparison(TEXT, "fill-mask: embedded-general",
                                                                       "fill-mask: embedded-movies"),
         "neuron_view_with_figure": lambda: inside.show_neurons(plain, "fill-mask: embedded-general", 3, 4, 8),

@@ -32,11 +32,11 @@ INTRO = """
 once, click one to enlarge). **Neurons**: how one head's attention comes about (query, keys, their product). **Layer-wise predictions**: the masked LM's head read off every layer.
 **Heads**: which heads matter for tagging (Michel et al., 2019) and what pruning them costs.
 **Projector**: a data set embedded and drawn in 2-D; edit a point and see it move. **Attribution**:
-which words a prediction rests on; **Two methods** puts Captum's Integrated Gradients, LIME and occlusion side by
-side on one prediction (also "why X rather than Y" at a mask). **Transformer factors**: each token's embedding as a sparse sum of dictionary "factors" (Yun et al.,
+which words a prediction rests on, by two of Captum's Integrated Gradients, LIME and occlusion side by side
+(sentiment, one entity, a QA answer's start or end, and "why X rather than Y" at a mask). **Transformer factors**: each token's embedding as a sparse sum of dictionary "factors" (Yun et al.,
 2021), and what each factor stands for. **Corpus search**: the corpus tokens whose hidden states are nearest to one of yours (exBERT).
-**Batch**: a CSV/TSV of reviews classified and explained row by row, with accuracy and the most
-influential words. **Compare models**: how alike two models' layers are (linear CKA) and
+**Batch**: a CSV/TSV of reviews, sentences or questions run and explained row by row, with scores
+per label and the most influential words. **Compare models**: how alike two models' layers are (linear CKA) and
 where their predictions differ. Everything runs here, offline.
 """
 
@@ -219,19 +219,6 @@ def rerun_point(proj, index, text: str, colour: str):
     return msg, df
 
 
-# ---------- attribution ----------
-
-def explain_classification(text: str, model: str):
-    spec = prompt_cls.make_spec(*prompt_cls.PRESETS[SENTIMENT])
-    att = run_model(attribution.classification_occlusion, text, spec, model)
-    return f"Predicted **{att.target}** (p = {att.target_score:.3f}); method: {att.method}.", att.spans
-
-
-def explain_qa(question: str, context: str, model: str):
-    att = run_model(attribution.qa_gradient_x_input, question, context, model)
-    return f"Answer **{att.target}** (start + end logit {att.target_score:.2f}); method: {att.method}.", att.spans
-
-
 # ---------- two attribution methods side by side (Captum) ----------
 
 def _agreement(a: attribution.Attribution, b: attribution.Attribution) -> str:
@@ -335,15 +322,36 @@ def show_corpus_search(text: str, model: str, query: int, layer: int, k: int):
 
 # ---------- batch mode ----------
 
-def show_batch(upload, model: str, progress=gr.Progress()):
-    progress(0, desc="Classifying")
-    res = run_model(batch.run_batch, upload, model, progress=lambda f, d: progress(f, desc=d))
+BATCH_TASKS = {"Sentiment (prompt tab's cloze classifier)": "sentiment", "Named entities (tagging tab)": "entities",
+               "Question answering (QA tab)": "qa"}
+BATCH_HELP = {
+    "sentiment": "a `text` or `sentence` column, optional `label` (negative/positive or 0/1)",
+    "entities": "a `text` column, optional `label` with the gold entities (`PER: John Smith; LOC: Paris`)",
+    "qa": "`question` and `context` columns, optional `answer` (several: `a | b`)",
+}
+
+
+def batch_task_changed(task: str):
+    names = batch.models_for(task)
+    return gr.update(choices=names, value=batch.DEFAULT_MODELS[task]), \
+        f"File for this task: {BATCH_HELP[task]}; at most {batch.MAX_ROWS[task]} rows run."
+
+
+def show_batch(upload, task: str, model: str, progress=gr.Progress()):
+    progress(0, desc="Running")
+    res = run_model(batch.run_batch, upload, model, task, progress=lambda f, d: progress(f, desc=d))
     rows = pd.DataFrame(res.rows)
-    acc = next((r for r in res.per_label if r["label"] == "all"), None)
-    info = f"{len(res.rows)} rows classified by the cloze sentiment classifier on `{model}`, each explained by occlusion."
-    if acc:
-        info += f" Accuracy on the labelled rows: **{acc['accuracy']:.3f}** ({acc['rows']} rows)."
-    out = export_file("batch-results.csv", rows.to_csv(index=False))
+    total = next((r for r in res.per_label if r["label"] == "all"), None)
+    what = {"sentiment": "classified by the cloze sentiment classifier", "entities": "tagged (named entities)",
+            "qa": "answered"}[task]
+    info = f"{len(res.rows)} rows {what} on `{model}`, each explained by Captum occlusion."
+    if total and task == "sentiment":
+        info += f" Accuracy on the labelled rows: **{total['accuracy']:.3f}** ({total['rows']} rows)."
+    elif total and task == "entities":
+        info += f" Entity F1 on the labelled rows: **{total['f1']:.3f}** ({total['gold']} gold entities)."
+    elif total:
+        info += f" On the rows with answers: exact match **{total['exact_match']:.1f}**, F1 **{total['f1']:.1f}**."
+    out = export_file(f"batch-{task}-results.csv", rows.to_csv(index=False))
     return (notices_markdown(res.notices, info), rows, pd.DataFrame(res.per_label), pd.DataFrame(res.influential), out)
 
 
@@ -481,30 +489,7 @@ def build() -> None:
         clear_on_failure(p_rerun.click(rerun_point, [p_state, p_index, p_edit, p_colour], [p_moved, p_plot],
                                        api_visibility="private"), [], p_moved)
     with gr.Tab("Attribution"):
-        gr.Markdown("Which words carry the prediction: red supports it, blue works against it (scores scaled to "
-                    "[-1, 1]).")
-        with gr.Row():
-            with gr.Column():
-                c_text = gr.Textbox(label="Review (prompt tab's sentiment classifier)", lines=2,
-                                    value="A gorgeous, witty film, though the ending drags.")
-                c_model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
-                c_btn = gr.Button("Explain classification", variant="primary")
-                c_notes = gr.Markdown(label="Notes")
-                c_out = gr.HighlightedText(label="Occlusion scores", show_legend=False)
-            with gr.Column():
-                q_q = gr.Textbox(label="Question", value="Where did the cat sleep?")
-                q_c = gr.Textbox(label="Context", lines=3,
-                                 value="The cat was tired after the long day, so it slept on the warm mat by the door.")
-                q_model = gr.Dropdown(registry.names(qa.TASK), value=qa.DEFAULT_MODEL, label="QA model")
-                q_btn = gr.Button("Explain answer", variant="primary")
-                q_notes = gr.Markdown(label="Notes")
-                q_out = gr.HighlightedText(label="Gradient x input scores", show_legend=False)
-        clear_on_failure(c_btn.click(explain_classification, [c_text, c_model], [c_notes, c_out],
-                                     api_name="inside_explain_classification"), [c_out], c_notes)
-        clear_on_failure(q_btn.click(explain_qa, [q_q, q_c, q_model], [q_notes, q_out],
-                                     api_name="inside_explain_qa"), [q_out], q_notes)
-    with gr.Tab("Two methods"):
-        gr.Markdown("The same prediction explained by two attribution methods of "
+        gr.Markdown("Which words a prediction rests on, explained by two attribution methods of "
                     "[Captum](https://captum.ai) (Integrated Gradients on the embedding layer, LIME, occlusion), side "
                     "by side: they often disagree. Red supports the explained score, blue works against it (each "
                     "method scaled to [-1, 1]). Every method replaces words with [PAD]; template words stay.")
@@ -602,27 +587,35 @@ def build() -> None:
                                       api_description="Nearest corpus token contexts to one token of `text`."),
                          [c_table, c_csv], c_notes2)
     with gr.Tab("Batch"):
-        gr.Markdown(f"Upload a CSV/TSV of reviews (a `text` or `sentence` column, optional `label`: negative/positive "
-                    f"or 0/1; at most {batch.MAX_ROWS} rows run, 20 MB) or run the first {batch.SAMPLE_ROWS} rows of "
-                    f"the built-in SST-2 sample. Each row: the prompt tab's sentiment label, its confidence, the "
-                    f"words that carry it (occlusion); then accuracy per label and the words that moved "
-                    f"predictions most over the file. Cancel stops between rows.")
+        gr.Markdown("Upload a CSV/TSV for one task (20 MB at most) or run its built-in sample (SST-2, CoNLL-2003 "
+                    "or SQuAD rows). Each row: what the task's tab predicts, and the words that carry it (Captum "
+                    "occlusion); then a score per label where the file gives gold labels, and the words that "
+                    "moved predictions most over the file. Cancel stops between rows.")
         with gr.Row():
+            b_task = gr.Radio(list(BATCH_TASKS.items()), value="sentiment", label="Task")
             b_file = gr.File(label="CSV / TSV (optional)", file_types=[".csv", ".tsv"], type="filepath")
-            b_model = gr.Dropdown(registry.names(fill_mask.TASK), value="embedded-movies",
-                                  label="Masked LM (the movie-review one suits reviews)")
+            # the list follows the task; any name is accepted here and checked by batch.run_batch, so API
+            # callers can name the models of every task (Gradio checks against the first list only)
+            b_model = gr.Dropdown(batch.models_for("sentiment"), value=batch.DEFAULT_MODELS["sentiment"],
+                                  allow_custom_value=True,
+                                  label="Model (for sentiment, the movie-review MLM suits reviews)")
             with gr.Column():
                 b_btn = gr.Button("Run batch", variant="primary")
                 b_cancel = gr.Button("Cancel")
+        b_help = gr.Markdown(f"File for this task: {BATCH_HELP['sentiment']}; at most {batch.MAX_ROWS['sentiment']} "
+                             f"rows run.")
         b_notes = gr.Markdown(label="Notes")
         b_rows = gr.Dataframe(label="Per row: prediction and the words that carry it", interactive=False,
                               max_height=360)
         with gr.Row():
-            b_acc = gr.Dataframe(label="Accuracy per label (labelled rows)", interactive=False)
+            b_acc = gr.Dataframe(label="Scores per label (labelled rows)", interactive=False)
             b_words = gr.Dataframe(label="Most influential words over the file", interactive=False, max_height=360)
         b_csv = gr.File(label="Download the results (CSV)")
-        b_event = b_btn.click(show_batch, [b_file, b_model], [b_notes, b_rows, b_acc, b_words, b_csv],
-                              api_name="inside_batch", api_description="Classify and explain every row of a CSV/TSV.")
+        b_task.change(batch_task_changed, b_task, [b_model, b_help], api_visibility="private")
+        b_event = b_btn.click(show_batch, [b_file, b_task, b_model], [b_notes, b_rows, b_acc, b_words, b_csv],
+                              api_name="inside_batch",
+                              api_description="Run and explain every row of a CSV/TSV for one task "
+                                              "(sentiment, entities, qa).")
         clear_on_failure(b_event, [b_rows, b_acc, b_words, b_csv], b_notes)
         b_cancel.click(lambda: "Cancelled: the rows run so far are not kept.", None, b_notes, cancels=[b_event],
                        api_visibility="private")

@@ -146,18 +146,25 @@ def test_batch_mode_runs_the_built_in_sample(page):
     _open_inside(page, "Batch")
     page.get_by_role("button", name="Run batch", exact=True).click()
     page.get_by_text(re.compile(r"Accuracy on the labelled rows: \d\.\d{3} \(40 rows\)")).wait_for()
-    page.get_by_text(re.compile(r"batch-results-.*\.csv")).first.wait_for()
+    page.get_by_text(re.compile(r"batch-sentiment-results-.*\.csv")).first.wait_for()
     _no_error_then_screenshot(page, "look-inside-batch")
     page.get_by_role("button", name="Run batch", exact=True).click()  # a second run, cancelled while it runs
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Cancel", exact=True).click()
     page.get_by_text("Cancelled: the rows run so far are not kept.").wait_for()
     _settle(page)
+    for task, done in [("Named entities (tagging tab)", r"Entity F1 on the labelled rows: \d\.\d{3} \(\d+ gold entities\)"),
+                       ("Question answering (QA tab)", r"On the rows with answers: exact match \d+\.\d, F1 \d+\.\d")]:
+        page.get_by_label(task).check()  # the model list follows the task
+        _settle(page)
+        page.get_by_role("button", name="Run batch", exact=True).click()
+        page.get_by_text(re.compile(done)).wait_for(timeout=240_000)
+        _no_error_then_screenshot(page, f"look-inside-batch-{task.split()[0].lower()}")
 
 
 def test_two_attribution_methods_side_by_side(page):
     """Issue 17: Captum's IG and LIME on the prompt tab's prediction, with the IG delta and their agreement."""
-    _open_inside(page, "Two methods")
+    _open_inside(page, "Attribution")
     page.get_by_role("button", name="Explain with both", exact=True).click()
     page.get_by_text(re.compile(r"They agree on the sign of \d+ of 8 words")).wait_for()
     page.get_by_text(re.compile(r"Integrated Gradients: convergence delta")).first.wait_for()

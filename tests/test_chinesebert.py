@@ -295,7 +295,7 @@ def test_chinese_task_heads_run_through_the_app_pipelines(tiny_zh, tmp_path, mon
     """CMRC and Weibo heads on the mini model: saved, rebuilt from their own metadata, and run by the QA and
     tagging modules unchanged (windows, spans, entity decoding), gradient x input included."""
     from models import chinese_mlm, chinese_tasks, qa, registry, tagging
-    from models.inside import attribution
+    from models.inside import captum_views
 
     lm = chinese_mlm.read_lm(tiny_zh / "chinesebert-mini-fused.safetensors")
     size = lm.meta["size"]
@@ -312,8 +312,9 @@ def test_chinese_task_heads_run_through_the_app_pipelines(tiny_zh, tmp_path, mon
     assert r.answer is not None and r.answer.text and r.answer.text in long_context
     assert any("overlapping windows" in n for n in r.notices)
     monkeypatch.setattr(qa, "load", lambda name: reader)
-    att = attribution.qa_gradient_x_input("他的书很好看？", "我喜欢猫，也喜欢狗。")
+    att = captum_views.explain_qa("他的书很好看？", "我喜欢猫，也喜欢狗。", "start", "Occlusion").attribution
     assert att.spans and any(s is not None and s != 0 for _, s in att.spans)
+    assert [t for t, s in att.spans if s is not None] == list("我喜欢猫，也喜欢狗。")  # one character, one word
     m, tok, meta = chinese_tasks.load_file(tiny_zh / "zh-ner.safetensors")
     tagger = tagging.Tagger("tiny-zh", m, tok, registry.Checkpoint("tagging", "tiny-zh", registry.Source.EMBEDDED, "",
                                                                   "", ("zh",)), meta)

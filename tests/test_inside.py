@@ -7,7 +7,7 @@ import torch
 
 from models import fill_mask, tagging
 from models.errors import InputError
-from models.inside import attention, attribution, compare, heads, logit_lens, projector
+from models.inside import attention, captum_views, compare, heads, logit_lens, projector
 
 MLM = "fill-mask: embedded-general"
 
@@ -151,15 +151,16 @@ def test_attributions_explain_what_the_tabs_predict_and_find_the_deciding_words(
 
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])
     text = "The acting was great."
-    att = attribution.classification_occlusion(text, spec)
+    att = captum_views.explain_classification(text, spec, "Occlusion").attribution
     assert att.target == prompt_cls.predict(text, spec).label  # the prediction the prompt tab shows
     scored = [(t, s) for t, s in att.spans if s is not None]
     assert max(scored, key=lambda x: x[1])[0] == "great."  # the word the sentiment rests on
     ctx = "Hamlet is a tragedy written by William Shakespeare around 1600."
-    att = attribution.qa_gradient_x_input("Who wrote Hamlet?", ctx)
+    att = captum_views.explain_qa("Who wrote Hamlet?", ctx, "start", "Integrated Gradients").attribution
     assert att.target == qa.predict("Who wrote Hamlet?", ctx).answer.text == "William Shakespeare"
     by_size = sorted(((abs(s), t) for t, s in att.spans if s is not None), reverse=True)
-    assert {t for _, t in by_size[:2]} == {"William", "Shakespeare"}  # the answer's own words weigh most
+    assert "William" in {t for _, t in by_size[:2]}  # the answer's first word weighs most for its start
+
 
 def test_qa_attribution_explains_the_answer_the_tab_shows_in_long_contexts():
     """The view reads with the QA tab's own windows (256 tokens, stride) through qa.preprocess/forward.
@@ -171,7 +172,7 @@ def test_qa_attribution_explains_the_answer_the_tab_shows_in_long_contexts():
     question = "Who wrote the tragedy Hamlet?"
     shown = qa.predict(question, ctx)
     assert len(shown.windows) > 2 and len(qa.load().tokenizer(ctx)["input_ids"]) > 512
-    att = attribution.qa_gradient_x_input(question, ctx)
+    att = captum_views.explain_qa(question, ctx, "end", "Occlusion").attribution
     assert att.target == shown.nbest[0].text
     win = shown.windows[shown.nbest[0].window]
     lo = min(a for (a, _), c in zip(win.offsets, win.is_context) if c)  # the answer's window starts here
@@ -400,19 +401,78 @@ def test_batch_mode_classifies_explains_and_aggregates_a_labelled_file(tmp_path)
     res = batch.run_batch(str(f), "embedded-general")
     assert [r["label"] for r in res.rows] == ["positive", "negative", "positive", "negative", ""]
     assert res.rows[-1]["correct"] is None and all(r["predicted"] in ("negative", "positive") for r in res.rows)
-    for r in res.rows[:4]:  # the label the Attribution view explains for the same text
-        assert r["predicted"] == attribution.classification_occlusion(r["text"], prompt_cls_spec()).target
+    for r in res.rows[:4]:  # the label the prompt tab predicts for the same text
+        assert r["predicted"] == prompt_cls_predict(r["text"])
     total = next(d for d in res.per_label if d["label"] == "all")
     assert total["rows"] == 4 and total["accuracy"] == sum(bool(r["correct"]) for r in res.rows[:4]) / 4
     assert {d["label"] for d in res.per_label} == {"negative", "positive", "all"}
     assert res.influential and all(d["rows"] >= 1 for d in res.influential)
-    assert "great" in {d["word"] for d in res.influential}  # twice in one row: summed
+    film = next(d for d in res.influential if d["word"] == "film")  # "film." and "film": one word, two rows
+    assert film["rows"] == 2 and film["mean"] == pytest.approx(film["total"] / 2, abs=1e-3)
     sample = batch.run_batch(None, "embedded-general")
     assert len(sample.rows) == batch.SAMPLE_ROWS and "built-in SST-2 sample" in sample.notices[0]
     empty = tmp_path / "empty.csv"
     empty.write_text("text,label\n")
     with pytest.raises(InputError):
         batch.run_batch(str(empty), "embedded-general")
+
+
+def test_batch_mode_tags_entities_and_scores_them_per_type(tmp_path):
+    """Entities: the tagging tab's entities per row, the most confident one explained, precision / recall / F1
+    per type against gold written as 'PER: John Smith; LOC: Paris'; the sample carries CoNLL's own gold."""
+    from models import tagging
+    from models.inside import batch
+
+    f = tmp_path / "ner.tsv"
+    f.write_text("text\tlabel\nAngela Merkel met Emmanuel Macron in Berlin.\tPER: Angela Merkel; PER: Emmanuel Macron; "
+                 "LOC: Berlin\nThe cat sat on the mat.\t\n")
+    res = batch.run_batch(str(f), task="entities")
+    first, second = res.rows
+    shown = tagging.predict(first["text"], "embedded-ner")
+    assert first["entities"] == "; ".join(f"{e.label}: {e.text}" for e in shown.entities)
+    assert first["explained"] and first["supports"] and second["correct"] is None and second["entities"] == ""
+    per = {d["label"]: d for d in res.per_label}
+    assert per["all"]["gold"] == 3 and per["PER"]["gold"] == 2 and per["LOC"]["gold"] == 1
+    tp = sum(e in {("PER", "Angela Merkel"), ("PER", "Emmanuel Macron"), ("LOC", "Berlin")}
+             for e in {(e.label, e.text) for e in shown.entities})
+    assert per["all"]["recall"] == round(tp / 3, 4)
+    assert batch.entities_of(["John", "Smith", "went", "to", "New", "York"],
+                             ["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC"]) == {("PER", "John Smith"), ("LOC", "New York")}
+    with pytest.raises(InputError, match="PER: John Smith"):
+        batch.parse_entities("Angela Merkel")
+    sample = batch.run_batch(None, task="entities")
+    assert len(sample.rows) == batch.SAMPLE_ROWS // 2 and per_type_f1(sample) > 0.5  # real gold, a real tagger
+
+
+def per_type_f1(res) -> float:
+    return next(d for d in res.per_label if d["label"] == "all")["f1"]
+
+
+def test_batch_mode_answers_questions_with_squad_scores(tmp_path):
+    from models import qa
+    from models.inside import batch
+
+    f = tmp_path / "qa.csv"
+    f.write_text("question,context,answer\nWho wrote Hamlet?,Hamlet is a tragedy written by William Shakespeare."
+                 ",William Shakespeare | Shakespeare\nWhat colour is the sky?,The sky is blue on clear days.,green\n")
+    res = batch.run_batch(str(f), task="qa")
+    assert res.rows[0]["answer"] == qa.predict("Who wrote Hamlet?", "Hamlet is a tragedy written by William "
+                                               "Shakespeare.").answer.text
+    assert res.rows[0]["exact_match"] == 100.0 and res.rows[1]["exact_match"] == 0.0
+    assert res.per_label == [{"label": "all", "rows": 2, "exact_match": 50.0,
+                              "f1": round((100.0 + res.rows[1]["f1"]) / 2, 2)}]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text\nno question here\n")
+    with pytest.raises(InputError, match="'question' and 'context'"):
+        batch.run_batch(str(bad), task="qa")
+    with pytest.raises(InputError, match="Unknown batch task"):
+        batch.run_batch(None, task="poetry")
+
+
+def prompt_cls_predict(text: str) -> str:
+    from models import prompt_cls
+
+    return prompt_cls.predict(text, prompt_cls_spec(), "cloze", "embedded-general").label
 
 
 def prompt_cls_spec():

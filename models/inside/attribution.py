@@ -1,27 +1,16 @@
-"""Token attribution, shown per word as a signed score in [-1, 1] (positive = supports the prediction).
-
-Classification (the prompt tab's cloze classifier, uncalibrated as the tab's default): occlusion. Each word is dropped in turn and the
-drop in the predicted label's probability is the word's score; all variants run as one batch.
-QA: gradient x input. The gradient of the answer's start + end logit with respect to the input
-embeddings, dotted with those embeddings, summed over a word's sub-tokens; computed on the window the
-QA tab's answer came from, through the QA module's own preprocess / forward steps. We chose these two
-hand-written methods over captum: each is a few lines on top of the tab's own model code, and
-captum adds a dependency for no gain here.
+"""What every attribution view shares: a per-word result shown as signed scores in [-1, 1] (positive = supports
+the prediction), and the answer the QA tab shows, located in its window, so that an explanation explains
+exactly that answer. The methods themselves are Captum's (models/inside/captum_views.py); the hand-written
+occlusion and gradient x input this module held before were retired in favour of them (issue 17).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from models import prompt_cls, qa
-from models.chinese_inputs import is_cjk
+from models import qa
 from models.errors import InputError
-from models.text_checks import clean_text
-
-MAX_OCCLUSION_WORDS = 200  # one forward pass per word
 
 
 @dataclass
@@ -48,20 +37,6 @@ def _spans(text: str, words: list[tuple[int, int]], scores: np.ndarray) -> list[
     if pos < len(text):
         out.append((text[pos:], None))
     return out
-
-
-def classification_occlusion(text: str, spec: prompt_cls.PromptSpec, model: str = "embedded-general",
-                             calibrate: bool = False) -> Attribution:
-    text, _ = clean_text(text)
-    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
-    if len(words) > MAX_OCCLUSION_WORDS:
-        raise InputError(f"The text has {len(words)} words; occlusion runs one pass per word, so at most "
-                         f"{MAX_OCCLUSION_WORDS} are explained. Shorten the text.")
-    variants = [text] + [(text[:a] + text[b:]).strip() or prompt_cls.CONTENT_FREE for a, b in words]
-    probs, _, _ = prompt_cls.label_probabilities(spec, variants, "cloze", model, calibrate=calibrate)
-    label = int(probs[0].argmax())
-    scores = probs[0, label] - probs[1:, label]
-    return Attribution("occlusion", spec.labels[label], round(float(probs[0, label]), 4), _spans(text, words, scores))
 
 
 @dataclass
@@ -92,29 +67,3 @@ def shown_answer(question: str, context: str, model: str, max_answer_len: int) -
     s = next(i for i in range(len(offsets)) if is_ctx[i] and offsets[i][0] == ans.start)
     e = next(i for i in range(len(offsets)) if is_ctx[i] and offsets[i][1] == ans.end and i >= s)
     return ShownAnswer(m, inputs, ans, offsets, is_ctx, s, e, inputs.batch(m, [w]))
-
-
-def qa_gradient_x_input(question: str, context: str, model: str = qa.DEFAULT_MODEL,
-                        max_answer_len: int = 30) -> Attribution:
-    """Explain the answer the QA tab shows (see shown_answer) by gradient x input."""
-    sa = shown_answer(question, context, model, max_answer_len)
-    emb = sa.model.model.get_input_embeddings()(sa.batch["input_ids"]).detach().requires_grad_(True)
-    with torch.enable_grad():
-        start, end = (x[0] for x in qa.forward(sa.model, sa.batch, inputs_embeds=emb))
-        (start[sa.start] + end[sa.end]).backward()
-    per_token = (emb.grad[0] * emb[0]).sum(-1).detach().float().numpy()
-    # sum sub-tokens into words (word = maximal run of tokens with touching offsets or one whitespace word;
-    # a Chinese character is a word of its own, as the tokenizer splits them)
-    words, scores = [], []
-    text = sa.inputs.context
-    for i in np.flatnonzero(sa.is_context):
-        a, b = sa.offsets[i]
-        if words and a == words[-1][1] and not (is_cjk(text[a]) or is_cjk(text[a - 1])):
-            words[-1] = (words[-1][0], b)
-            scores[-1] += per_token[i]
-        else:
-            words.append((a, b))
-            scores.append(per_token[i])
-    target_score = float((start[sa.start] + end[sa.end]).detach())
-    return Attribution("gradient x input", sa.answer.text, round(target_score, 3),
-                       _spans(text, words, np.array(scores)))

@@ -22,6 +22,8 @@ from models.text_checks import clean_text
 
 METHODS = ("Integrated Gradients", "LIME", "Occlusion")
 MAX_WORDS = 120
+# a word: a run of non-space characters, but each CJK character on its own (the tokenizers split them so)
+WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\s\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 IG_STEPS = 32
 LIME_SAMPLES = 200
 
@@ -34,14 +36,15 @@ class CaptumResult:
     explained: str  # what the scores explain, in words
 
 
-def _word_features(offsets: list[tuple[int, int]], text_start: int, text: str) -> tuple[list[tuple[int, int]], np.ndarray]:
+def _word_features(offsets: list[tuple[int, int]], text_start: int, text: str,
+                   max_words: int = MAX_WORDS) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Words of `text` (placed at text_start in the encoded string) and each token's word number (0 = not a word of
     the text: template, special tokens, mask)."""
-    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    words = [(m.start(), m.end()) for m in WORD.finditer(text)]
     if not words:
         raise InputError("The text is empty.")
-    if len(words) > MAX_WORDS:
-        raise InputError(f"The text has {len(words)} words; these methods explain at most {MAX_WORDS}. Shorten it.")
+    if len(words) > max_words:
+        raise InputError(f"The text has {len(words)} words; these methods explain at most {max_words}. Shorten it.")
     feature = np.zeros(len(offsets), dtype=np.int64)
     for i, (a, b) in enumerate(offsets):
         if b <= a:
@@ -157,11 +160,10 @@ def explain_qa(question: str, context: str, side: str, method: str, model: str =
     sa = shown_answer(question, context, model, max_answer_len)
     m, context = sa.model, sa.inputs.context
     ctx_offsets = [o if sa.is_context[i] else (0, 0) for i, o in enumerate(sa.offsets)]
-    words, feature = _word_features(ctx_offsets, 0, context)
-    used = sorted(set(feature[feature > 0]))
-    remap = {old: new for new, old in enumerate(used, 1)}  # words of this window only
-    feature = np.array([remap.get(f, 0) for f in feature])
-    words = [words[old - 1] for old in used]
+    # the words of the answer's window only (a long context has many windows; one window holds <= 384 tokens)
+    lo, hi = min(a for a, b in ctx_offsets if b > a), max(b for a, b in ctx_offsets if b > a)
+    words, feature = _word_features(ctx_offsets, lo, context[lo:hi], max_words=qa.MAX_LEN)
+    words = [(a + lo, b + lo) for a, b in words]
     index, which = (sa.start, 0) if side == "start" else (sa.end, 1)
     extra = {k: v for k, v in sa.batch.items() if k != "input_ids"}
 
