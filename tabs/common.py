@@ -117,6 +117,12 @@ def figure_files(fig, stem: str) -> list[str]:
     return paths
 
 
+def table_files(df, stem: str) -> list[str]:
+    """A table as CSV and JSON downloads (records, one object per row)."""
+    return [export_file(f"{stem}.csv", df.to_csv(index=False)),
+            export_file(f"{stem}.json", df.to_json(orient="records", force_ascii=False, indent=1))]
+
+
 def prune_exports() -> None:
     """Keep room for one more export: at most EXPORT_MAX_FILES - 1 files, none past the age limit."""
     max_files, max_age_s = EXPORT_MAX_FILES - 1, EXPORT_MAX_AGE_S

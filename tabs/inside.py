@@ -19,7 +19,8 @@ from models.errors import InputError  # noqa: E402
 from models.inside import (attention, attribution, batch, captum_views, compare, corpus_search, factors,  # noqa: E402
                            heads, logit_lens, model_choices, neurons, projector)
 from tabs import plots  # noqa: E402
-from tabs.common import clear_on_failure, export_file, figure_files, notices_markdown, run_model, ui_error  # noqa: E402
+from tabs.common import (clear_on_failure, export_file, figure_files, notices_markdown, run_model,  # noqa: E402
+                         table_files, ui_error)
 
 TITLE = "Look inside"
 VIEW_TEMPLATE = Path(__file__).resolve().parent / "assets" / "attention_view.html"
@@ -124,7 +125,10 @@ def show_logit_lens(text: str, model: str):
              for m in range(len(res.mask_positions))}
     curve = pd.DataFrame([{"layer": r.layer, "mask": f"mask {r.mask + 1}: '{final[r.mask]}'",
                            "probability": r.final_prob} for r in rows])
-    return notices_markdown(res.notices, f"Last layer = the fill-mask tab's answer: **{res.filled}**"), table, curve
+    files = table_files(table, "logit-lens") + figure_files(
+        plots.line_figure(curve, "layer", "probability", "mask", "Probability of the final answer per layer"), "logit-lens")
+    return (notices_markdown(res.notices, f"Last layer = the fill-mask tab's answer: **{res.filled}**"), table, curve,
+            files)
 
 
 # ---------- heads ----------
@@ -165,7 +169,13 @@ def show_pruning(model: str, upload, progress=gr.Progress()):
     least = heads.pruning_order(curve.importance)[:5]
     info = (f"`{curve.model}`: {nl} layers × {nh} heads, {curve.n_words:,} labelled words. Least important heads "
             f"(layer-head): {', '.join(f'{l + 1}-{h + 1}' for l, h in least)}. A layer's last head is never pruned.")
-    return info, _heatmap(curve.importance), points
+    heat = _heatmap(curve.importance)
+    importance = pd.DataFrame(curve.importance, index=pd.Index(range(1, nl + 1), name="layer"),
+                              columns=[f"head {h + 1}" for h in range(nh)]).round(5).reset_index()
+    files = (figure_files(heat, "head-importance") + table_files(importance, "head-importance")
+             + table_files(points, "pruning-curve")
+             + figure_files(plots.line_figure(points, "fraction of heads pruned", "accuracy"), "pruning-curve"))
+    return info, heat, points, files
 
 
 def prune_and_score(model: str, upload, spec: str):
@@ -197,7 +207,9 @@ def show_projection(model: str, upload, method: str, colour: str, progress=gr.Pr
     proj, df = run_model(run)
     src = "your file" if upload else "the built-in SST-2 sample (300 rows)"
     info = notices_markdown(proj.notices, f"{len(proj.texts)} texts from {src}, `{proj.model}`, {method}.")
-    return info, df, df.drop(columns=["x", "y"]), proj
+    files = table_files(df, "projection") + figure_files(
+        plots.line_figure(df, "x", "y", "label", f"{proj.model}, {method}", scatter=True), "projection")
+    return info, df, df.drop(columns=["x", "y"]), proj, files
 
 
 def pick_point(proj, evt: gr.SelectData):
@@ -243,7 +255,11 @@ def _pair(explain, method_a: str, method_b: str, *args, **kwargs):
             lines.append(f"{r.method}: convergence delta {r.delta:.4f} (near 0: the scores add up to the change "
                          f"of the explained score from the [PAD] baseline).")
     lines.append(_agreement(results[0].attribution, results[1].attribution))
-    return (" ".join(x for x in lines if x), results[0].attribution.spans, results[1].attribution.spans)
+    a, b = (r.attribution.spans for r in results)
+    scores = pd.DataFrame({"word": [w for w, s in a if s is not None],
+                           **{f"{side}: {r.method}": [s for _, s in r.attribution.spans if s is not None]
+                              for side, r in zip("AB", results)}})
+    return (" ".join(x for x in lines if x), a, b, table_files(scores, "attribution"))
 
 
 def explain_two_classification(text: str, model: str, method_a: str, method_b: str):
@@ -274,12 +290,13 @@ def _two_method_outputs():
     with gr.Row():
         out_a = gr.HighlightedText(label="Method A", show_legend=False)
         out_b = gr.HighlightedText(label="Method B", show_legend=False)
-    return notes, out_a, out_b
+    files = gr.File(label="Downloads: the scores of both methods (CSV, JSON)", file_count="multiple")
+    return notes, out_a, out_b, files
 
 
 def _wire_two_methods(button, fn, inputs: list, outputs: tuple, api_name: str) -> None:
-    notes, out_a, out_b = outputs
-    clear_on_failure(button.click(fn, inputs, [notes, out_a, out_b], api_name=api_name), [out_a, out_b], notes)
+    notes, *shown = outputs
+    clear_on_failure(button.click(fn, inputs, [notes, *shown], api_name=api_name), shown, notes)
 
 
 # ---------- transformer factors ----------
@@ -293,7 +310,7 @@ def show_token_factors(text: str, layer: int):
     info = (f"`{res.model}`, layer {res.layer}: the strongest of {meta['factors']} factors per token (sparse codes; "
             f"about {meta['active_per_token'][res.layer]:.0f} are active per token at this layer). Pick a factor "
             f"number below to see what it stands for.")
-    return info, table, first
+    return info, table, first, table_files(table, f"factors-layer-{int(layer)}")
 
 
 def show_factor(factor: int):
@@ -303,7 +320,9 @@ def show_factor(factor: int):
     contexts = pd.DataFrame(d.contexts)
     info = (f"Factor #{d.factor}: most important at layer {peak} ({'embeddings' if peak == 0 else 'block ' + str(peak)}); "
             f"its top-activating contexts in the built-in corpus at each layer below (the token in [[ ]]).")
-    return info, curve, contexts
+    files = (figure_files(plots.line_figure(curve, "layer", "importance", title=f"Factor #{d.factor}"),
+                          f"factor-{d.factor}") + table_files(contexts, f"factor-{d.factor}-contexts"))
+    return info, curve, contexts, files
 
 
 # ---------- corpus search ----------
@@ -436,10 +455,11 @@ def build() -> None:
         l_curve = gr.LinePlot(x="layer", y="probability", color="mask",
                               label="Probability of the final answer, read off each layer (0 = embeddings)")
         l_table = gr.Dataframe(label="Top predictions per layer", interactive=False)
+        l_files = gr.File(label="Downloads: table (CSV, JSON), curve (PNG, SVG)", file_count="multiple")
         with gr.Accordion("Tagging: which layer knows most (layer-selection probes)", open=False):
             gr.Plot(value=plots.layer_probe_plot(), label="Dev accuracy / F1 per layer")
-        clear_on_failure(l_btn.click(show_logit_lens, [l_text, l_model], [l_notes, l_table, l_curve],
-                                     api_name="inside_logit_lens"), [l_table, l_curve], l_notes)
+        clear_on_failure(l_btn.click(show_logit_lens, [l_text, l_model], [l_notes, l_table, l_curve, l_files],
+                                     api_name="inside_logit_lens"), [l_table, l_curve, l_files], l_notes)
     with gr.Tab("Heads"):
         gr.Markdown("Importance of each head for a tagger on a labelled set (built-in: 100 sentences of the model's "
                     "data set; or upload CoNLL-U for UPOS / CoNLL-2003 for NER), then the least important heads "
@@ -453,12 +473,14 @@ def build() -> None:
         with gr.Row():
             h_heat = gr.Plot(label="Head importance")
             h_curve = gr.LinePlot(x="fraction of heads pruned", y="accuracy", label="Accuracy vs heads pruned")
+        h_files = gr.File(label="Downloads: importance (PNG, SVG, CSV, JSON), pruning curve (CSV, JSON, PNG, SVG)",
+                          file_count="multiple")
         with gr.Row():
             h_spec = gr.Textbox(label="Prune these heads (layer-head, e.g. 1-3, 2-5)", value="1-1, 2-2")
             h_prune = gr.Button("Prune and re-evaluate")
         h_result = gr.Markdown(label="Pruning result")
-        clear_on_failure(h_btn.click(show_pruning, [h_model, h_file], [h_notes, h_heat, h_curve],
-                                     api_name="inside_pruning"), [h_heat, h_curve], h_notes)
+        clear_on_failure(h_btn.click(show_pruning, [h_model, h_file], [h_notes, h_heat, h_curve, h_files],
+                                     api_name="inside_pruning"), [h_heat, h_curve, h_files], h_notes)
         clear_on_failure(h_prune.click(prune_and_score, [h_model, h_file, h_spec], h_result, api_name="inside_prune"),
                          [], h_result)
     with gr.Tab("Projector"):
@@ -482,9 +504,10 @@ def build() -> None:
             p_rerun = gr.Button("Re-run edited point")
         p_moved = gr.Markdown(label="Where the edited point lands")
         p_table = gr.Dataframe(label="Points (click a row to edit it)", interactive=False, max_height=300)
+        p_files = gr.File(label="Downloads: points (CSV, JSON), projection (PNG, SVG)", file_count="multiple")
         clear_on_failure(p_btn.click(show_projection, [p_model, p_file, p_method, p_colour],
-                                     [p_notes, p_plot, p_table, p_state], api_name="inside_projector"),
-                         [p_plot, p_table, p_state], p_notes)
+                                     [p_notes, p_plot, p_table, p_state, p_files], api_name="inside_projector"),
+                         [p_plot, p_table, p_state, p_files], p_notes)
         p_table.select(pick_point, [p_state], [p_index, p_edit], api_visibility="private")
         clear_on_failure(p_rerun.click(rerun_point, [p_state, p_index, p_edit, p_colour], [p_moved, p_plot],
                                        api_visibility="private"), [], p_moved)
@@ -554,6 +577,7 @@ def build() -> None:
         f_notes = gr.Markdown(label="Notes")
         f_table = gr.Dataframe(label="Strongest factors per token (factor number and activation)", interactive=False,
                                max_height=320)
+        f_files = gr.File(label="Downloads: factors per token (CSV, JSON)", file_count="multiple")
         with gr.Row():
             f_factor = gr.Number(value=0, precision=0, label="Factor number")
             f_show = gr.Button("Show factor")
@@ -561,10 +585,11 @@ def build() -> None:
         with gr.Row():
             f_curve = gr.LinePlot(x="layer", y="importance", label="Importance by layer (mean activation)")
             f_ctx = gr.Dataframe(label="Top-activating contexts per layer", interactive=False, max_height=360)
-        clear_on_failure(f_btn.click(show_token_factors, [f_text, f_layer], [f_notes, f_table, f_factor],
-                                     api_name="inside_factors"), [f_table], f_notes)
-        clear_on_failure(f_show.click(show_factor, [f_factor], [f_info, f_curve, f_ctx], api_name="inside_factor"),
-                         [f_curve, f_ctx], f_info)
+        f_files2 = gr.File(label="Downloads: importance (PNG, SVG), contexts (CSV, JSON)", file_count="multiple")
+        clear_on_failure(f_btn.click(show_token_factors, [f_text, f_layer], [f_notes, f_table, f_factor, f_files],
+                                     api_name="inside_factors"), [f_table, f_files], f_notes)
+        clear_on_failure(f_show.click(show_factor, [f_factor], [f_info, f_curve, f_ctx, f_files2],
+                                      api_name="inside_factor"), [f_curve, f_ctx, f_files2], f_info)
     with gr.Tab("Corpus search"):
         gr.Markdown("Pick a token of your sentence and a layer: the corpus token contexts whose hidden states are "
                     "nearest (cosine), with their neighbouring words and what the model predicts there (masked "

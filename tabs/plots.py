@@ -33,3 +33,24 @@ def layer_probe_plot():
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def line_figure(df, x: str, y: str, color: str | None = None, title: str = "", scatter: bool = False):
+    """The data of one of Gradio's native line / scatter plots drawn by matplotlib, for its PNG / SVG download
+    (Gradio's own plots cannot be saved as images)."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    groups = df.groupby(color, sort=False) if color else [("", df)]
+    for name, part in groups:
+        if scatter:
+            ax.scatter(part[x], part[y], s=12, label=name or None)
+        else:
+            ax.plot(part[x], part[y], "o-", ms=3, label=name or None)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if title:
+        ax.set_title(title, fontsize=10)
+    if color:
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -57,8 +57,9 @@ def test_every_tab_example_runs(module):
     elif module is inside:
         notes, view, path = inside.show_attention("The cat sat on the mat.", inside.model_choices()[0])
         assert view.startswith("<iframe") and path.endswith(".json")
-        notes, table, curve = inside.show_logit_lens("Paris is the [MASK] of France.", "embedded-general")
+        notes, table, curve, files = inside.show_logit_lens("Paris is the [MASK] of France.", "embedded-general")
         assert len(table) == 7 and set(curve["layer"]) == set(range(7))
+        assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "json", "png", "svg"]
     else:
         raise AssertionError(f"no example check for tab {module.TITLE}")
 

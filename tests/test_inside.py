@@ -479,3 +479,39 @@ def prompt_cls_spec():
     from models import prompt_cls
 
     return prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])
+
+
+def test_every_view_offers_its_tables_and_figures_as_downloads():
+    """Issue 17, item 5: tables as CSV + JSON, figures as PNG + SVG, one click each, holding what the view shows."""
+    import json
+
+    import pandas as pd
+
+    from tabs import inside as tab
+
+    def check(files, table=None):
+        kinds = {f.rsplit(".", 1)[1] for f in files}
+        for f in files:
+            data = open(f, "rb").read()
+            if f.endswith(".png"):
+                assert data[:8] == b"\x89PNG\r\n\x1a\n"
+            elif f.endswith(".svg"):
+                assert b"<svg" in data[:2000]
+            elif f.endswith(".json") and table is not None:
+                assert len(json.loads(data)) == len(table)
+            elif f.endswith(".csv") and table is not None:
+                assert list(pd.read_csv(f).columns) == [str(c) for c in table.columns]
+        return kinds
+
+    notes, a, b, files = tab.explain_two_classification("A gorgeous, witty film.", "embedded-general", "Occlusion",
+                                                        "LIME")
+    assert check(files) == {"csv", "json"}
+    scores = pd.read_csv(files[0])
+    assert list(scores.columns) == ["word", "A: Occlusion", "B: LIME"]
+    assert list(scores["word"]) == [w for w, s in a if s is not None]
+    notes, table, first, files = tab.show_token_factors("The bank raised its rates.", 4)
+    assert check(files, table) == {"csv", "json"}
+    info, curve, contexts, files = tab.show_factor(first)
+    assert check(files, contexts) == {"png", "svg", "csv", "json"}
+    notes, points, table, proj, files = tab.show_projection("fill-mask: embedded-general", None, "PCA", "label")
+    assert check(files, points) == {"csv", "json", "png", "svg"}
