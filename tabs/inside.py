@@ -346,7 +346,7 @@ BATCH_TASKS = {"Sentiment (prompt tab's cloze classifier)": "sentiment", "Named 
 BATCH_HELP = {
     "sentiment": "a `text` or `sentence` column, optional `label` (negative/positive or 0/1)",
     "entities": "a `text` column, optional `label` with the gold entities (`PER: John Smith; LOC: Paris`)",
-    "qa": "`question` and `context` columns, optional `answer` (several: `a | b`)",
+    "qa": "`question` and `context` columns, optional `answer` (several: `a | b`); about 4 s a row",
 }
 
 
