@@ -51,12 +51,16 @@ def main() -> None:
     int8 = torch.ao.quantization.quantize_dynamic(copy.deepcopy(fp32), {torch.nn.Linear}, dtype=torch.qint8)
     texts = probe_texts()
 
+    def use(model, bf16: bool) -> None:  # the app's own switch (models/precision.py), turned on for fill-mask
+        lm.model, precision.bf16_enabled = model, (lambda: bf16)
+        precision.BF16_TASKS = frozenset({"fill-mask"} if bf16 else ())
+
     def top1(model, bf16: bool) -> list[int]:
-        lm.model, precision.bf16_enabled = model, (lambda: bf16)  # the app's own switch (models/precision.py)
+        use(model, bf16)
         return [p.candidates[0].token_id for t in texts for p in fill_mask.predict(t, args.model, top_k=1).predictions]
 
     def latency(model, bf16: bool) -> dict:
-        lm.model, precision.bf16_enabled = model, (lambda: bf16)
+        use(model, bf16)
         return timed(lambda: fill_mask.predict(TEXT, args.model, top_k=5), args.runs)
 
     ref = top1(fp32, False)

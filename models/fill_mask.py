@@ -176,7 +176,7 @@ def forward(lm: MaskedLM, inputs: MaskInputs, capture: bool = False):
     head = _mlm_head(lm.model)
     if capture:  # Look inside draws the internals: full precision (softmax rows that sum to 1, exact lenses)
         return lm.model(input_ids=ids, output_attentions=True, output_hidden_states=True)
-    with precision.autocast():  # bf16 where the CPU has it (benchmarks/bench_precision.py)
+    with precision.autocast("fill-mask"):  # bf16 where the CPU has it (benchmarks/bench_precision.py)
         if head is None:
             return lm.model(input_ids=ids)
         hidden = lm.model.base_model(input_ids=ids).last_hidden_state

@@ -181,7 +181,7 @@ def forward(qa: QAModel, batch: dict[str, torch.Tensor], inputs_embeds: torch.Te
         batch = {k: v for k, v in batch.items() if k != "input_ids" or keep_ids}
         out = qa.model(inputs_embeds=inputs_embeds, **batch)
     else:
-        with precision.autocast():  # bf16 where the CPU has it (benchmarks/bench_precision.py)
+        with precision.autocast("qa"):  # bf16 where the CPU has it (benchmarks/bench_precision.py)
             out = qa.model(**batch)
     return out.start_logits.float(), out.end_logits.float()
 

@@ -190,7 +190,7 @@ def tag_word_lists(tg: Tagger, word_lists: list[list[str]], aggregation: str = "
         x = torch.full((len(rows), max(map(len, rows))), tok.pad_token_id, dtype=torch.long)
         for j, r in enumerate(rows):
             x[j, :len(r)] = torch.tensor(r)
-        with precision.autocast():  # bf16 where the CPU has it (benchmarks/bench_precision.py)
+        with precision.autocast("tagging"):  # bf16 where the CPU has it (benchmarks/bench_precision.py)
             logits = tg.model(input_ids=x, attention_mask=(x != tok.pad_token_id).long()).logits
         probs = logits.float().softmax(-1).numpy()
         for j, k in enumerate(batch):

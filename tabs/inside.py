@@ -623,7 +623,7 @@ def build() -> None:
             # callers can name the models of every task (Gradio checks against the first list only)
             b_model = gr.Dropdown(batch.models_for("sentiment"), value=batch.DEFAULT_MODELS["sentiment"],
                                   allow_custom_value=True,
-                                  label="Model (for sentiment, the movie-review MLM suits reviews)")
+                                  label="Model (the list follows the task; reviews suit the movie-review MLM)")
             with gr.Column():
                 b_btn = gr.Button("Run batch", variant="primary")
                 b_cancel = gr.Button("Cancel")

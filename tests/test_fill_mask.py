@@ -135,18 +135,18 @@ def test_head_on_the_masks_only_gives_the_full_models_logits(monkeypatch):
     assert fast.logits.shape[1] == 2 and torch.allclose(fast.logits[0], full, atol=1e-4)
 
 
-def test_bf16_inference_keeps_the_top_words(monkeypatch):
-    """bf16 autocast (on where the CPU has native bf16) must not change what a visitor sees first. Where fp32's
-    first two words are within 10 % of each other (a near tie: "tea" .086 vs "coffee" .081 for the cup), bf16's
-    coarser logits may swap them, but its top word must still be one of the two."""
-    from models import fill_mask, precision
+def test_fill_mask_runs_fp32_while_qa_and_tagging_use_bf16(monkeypatch):
+    """Session 6: with the session-5 masked LMs bf16 fill-mask is no faster and agrees with fp32 at 98.2 % of
+    masks (the bar is 99 %), so fill-mask runs fp32 even where the CPU has bf16; QA and tagging keep bf16
+    (within 0.2 F1 points of fp32). BERT_DEMO_PRECISION=fp32 (bf16_enabled False) turns it off everywhere."""
+    import torch
 
-    texts = ["Paris is the [MASK] of France.", "The [MASK] barked at the mailman.", "She drank a cup of [MASK]."]
-    monkeypatch.setattr(precision, "bf16_enabled", lambda: False)
-    fp32 = [fill_mask.predict(t, "embedded-general").predictions[0].candidates for t in texts]
+    from models import precision
+
     monkeypatch.setattr(precision, "bf16_enabled", lambda: True)
-    bf16 = [fill_mask.predict(t, "embedded-general").predictions[0].candidates[0].token for t in texts]
-    for text, want, got in zip(texts, fp32, bf16):
-        near_tie = want[1].score > 0.9 * want[0].score
-        assert got == want[0].token or (near_tie and got == want[1].token), (text, got, want[:2])
-    assert sum(got == want[0].token for want, got in zip(fp32, bf16)) >= 2
+    for task, on in [("fill-mask", False), ("qa", True), ("tagging", True)]:
+        with precision.autocast(task):
+            assert torch.is_autocast_enabled("cpu") is on, task
+    monkeypatch.setattr(precision, "bf16_enabled", lambda: False)
+    with precision.autocast("qa"):
+        assert not torch.is_autocast_enabled("cpu")

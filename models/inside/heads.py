@@ -141,7 +141,7 @@ def accuracy(tg: tagging.Tagger, batch: dict, gates: torch.Tensor | None = None)
     right = total = 0
     with head_gates(tg.model, gates):
         for b in _batches(batch):
-            with precision.autocast():  # bf16 where the CPU has it; the importance gradients stay fp32
+            with precision.autocast("tagging"):  # bf16 where the CPU has it; the importance gradients stay fp32
                 pred = tg.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits.argmax(-1)
             keep = b["labels"] != -100
             right += (pred[keep] == b["labels"][keep]).sum().item()

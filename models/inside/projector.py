@@ -87,7 +87,7 @@ def embed(texts: list[str], model: str, batch_size: int = 32) -> np.ndarray:
     for i in range(0, len(texts), batch_size):
         enc = lm.tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True, truncation=True,
                            max_length=MAX_TEXT_TOKENS)
-        with precision.autocast():  # bf16 where the CPU has it
+        with precision.autocast("embeddings"):  # bf16 where the CPU has it
             h = base(**enc).last_hidden_state.float()
         m = enc["attention_mask"].unsqueeze(-1).float()
         out.append(((h * m).sum(1) / m.sum(1)).numpy())
