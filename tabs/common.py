@@ -58,15 +58,16 @@ def notices_markdown(notices: list[str], extra: str = "") -> str:
 FAILED_NOTE = "⚠️ The last run failed (see the message); its results were cleared."
 
 
-def clear_on_failure(event, outputs: list, notes=None) -> None:
-    """When `event` raises, empty its outputs (and say so in `notes`), so results of an earlier run
-    are never shown next to the error of this one. The inputs are left as the user typed them."""
+def clear_on_failure(event, outputs: list, notes=None, note: str = None) -> None:
+    """When `event` raises (or is cancelled: Gradio reports both the same way), empty its outputs (and say
+    so in `notes`, with `note` where the event can be cancelled), so results of an earlier run are never
+    shown next to the error of this one. The inputs are left as the user typed them."""
     outputs = [o for o in outputs if o is not notes]
 
     targets = outputs + ([notes] if notes is not None else [])
 
     def clear():
-        values = [None] * len(outputs) + ([FAILED_NOTE] if notes is not None else [])
+        values = [None] * len(outputs) + ([note or FAILED_NOTE] if notes is not None else [])
         return values if len(values) > 1 else values[0]
 
     event.failure(clear, None, targets, api_visibility="private", queue=False)

@@ -350,6 +350,9 @@ BATCH_HELP = {
 }
 
 
+BATCH_STOPPED = "⏹️ Stopped (cancelled, or failed: an error message says why); the rows run so far are not kept."
+
+
 def batch_task_changed(task: str):
     names = batch.models_for(task)
     return gr.update(choices=names, value=batch.DEFAULT_MODELS[task]), \
@@ -641,9 +644,10 @@ def build() -> None:
                               api_name="inside_batch",
                               api_description="Run and explain every row of a CSV/TSV for one task "
                                               "(sentiment, entities, qa).")
-        clear_on_failure(b_event, [b_rows, b_acc, b_words, b_csv], b_notes)
-        b_cancel.click(lambda: "Cancelled: the rows run so far are not kept.", None, b_notes, cancels=[b_event],
-                       api_visibility="private")
+        # Gradio reports a cancelled run as a failed one (and a message of the Cancel button's own raced that
+        # report): one note covers both
+        clear_on_failure(b_event, [b_rows, b_acc, b_words, b_csv], b_notes, BATCH_STOPPED)
+        b_cancel.click(None, None, None, cancels=[b_event], api_visibility="private")
     with gr.Tab("Compare models"):
         gr.Markdown("Two models on the same sentences (one per line): how alike their layers are, by linear CKA "
                     "(Kornblith et al., 2019) over each word's first sub-token, and where their predictions differ "

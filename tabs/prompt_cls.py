@@ -25,13 +25,15 @@ different inputs, so together they do better than either; the notes show each on
 """
 
 DEFAULT_PRESET = prompt_cls.SST2_PRESET
-EXAMPLES = [
-    ["a gorgeous, witty, seductive movie.", DEFAULT_PRESET],
-    ["the plot is nothing but boilerplate clichés from start to finish.", DEFAULT_PRESET],
-    ["The battery died after two days and support never answered my emails.", "Review sentiment"],
-    ["The striker scored twice as United beat Chelsea 3-1 in the cup final.", "Topic (World / Sports / Business / Tech)"],
+EXAMPLES = [  # text, preset, backend
+    ["a gorgeous, witty, seductive movie.", DEFAULT_PRESET, "cloze"],
+    ["the plot is nothing but boilerplate clichés from start to finish.", DEFAULT_PRESET, "cloze"],
+    ["Terrible, boring, a waste of time.", prompt_cls.SUMMARY_PRESET, "ensemble"],
+    ["The battery died after two days and support never answered my emails.", "Review sentiment", "embedding"],
+    ["The striker scored twice as United beat Chelsea 3-1 in the cup final.", "Topic (World / Sports / Business / Tech)",
+     "cloze"],
     ["Shares of the chipmaker fell 8% after it cut its revenue forecast for the year.",
-     "Topic (World / Sports / Business / Tech)"],
+     "Topic (World / Sports / Business / Tech)", "embedding"],
 ]
 FEW_SHOT_DEFAULT = pd.DataFrame([
     {"text": "an utterly charming and hilarious film", "label": "positive"},
@@ -148,7 +150,7 @@ def build() -> None:
         tune_status = gr.Markdown(label="Fine-tuning status")
     with gr.Accordion("Raw result (JSON)", open=False):
         raw = gr.JSON(label="Raw result")
-    gr.Examples(EXAMPLES, inputs=[text, preset])
+    gr.Examples(EXAMPLES, inputs=[text, preset, backend])
 
     preset.change(load_preset, preset, [template, verbalizer, model], api_visibility="private")
     upload.upload(read_csv, upload, few_shot, api_visibility="private")

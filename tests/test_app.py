@@ -40,10 +40,10 @@ def test_every_tab_example_runs(module):
         notes, highlighted, table, raw = tagging.tag(text, task, tagging.TASK_MODELS[task], "first")
         assert highlighted["entities"] and len(table) == len(raw["words"])
     elif module is prompt_cls:
-        text, preset = module.EXAMPLES[0]
+        text, preset, backend = module.EXAMPLES[0]
         template, verb, model = prompt_cls.load_preset(preset)
         assert model == "embedded-movies"  # the movie preset reads with the movie-review MLM
-        notes, scores, prompt, words, raw = prompt_cls.classify(text, template, verb, "cloze", model,
+        notes, scores, prompt, words, raw = prompt_cls.classify(text, template, verb, backend, model,
                                                                 False, prompt_cls.FEW_SHOT_DEFAULT, False, None)
         assert set(scores) == {"negative", "positive"} and "[MASK]" in prompt
     elif module is chinesebert:
