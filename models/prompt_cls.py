@@ -50,10 +50,10 @@ SST2_PRESET = "Movie sentiment (SST-2 style)"  # the preset the views and evalua
 # issue 13); SmolLM2 (causal-lm) favours "great" after "All in all" and keeps the plain one
 SUMMARY_PRESET = "Movie sentiment, summary prompt"
 BBC_PRESET = "News topic (BBC)"
+SENTIMENT_WORDS = {"negative": ["terrible"], "positive": ["great"]}  # the verbalizer of both movie presets
 PRESETS = {
-    SST2_PRESET: ("{text} It was {mask}.",
-                                      {"negative": ["terrible"], "positive": ["great"]}),
-    SUMMARY_PRESET: ("{text} All in all, it was {mask}.", {"negative": ["terrible"], "positive": ["great"]}),
+    SST2_PRESET: ("{text} It was {mask}.", SENTIMENT_WORDS),
+    SUMMARY_PRESET: ("{text} All in all, it was {mask}.", SENTIMENT_WORDS),
     "Review sentiment": ("{text} All in all, it was {mask}.",
                          {"negative": ["bad", "awful"], "positive": ["good", "excellent"]}),
     "Topic (World / Sports / Business / Tech)": ("{mask} news: {text}",
@@ -396,11 +396,15 @@ def _probs(logp: torch.Tensor) -> np.ndarray:
     return logp.float().softmax(-1).detach().numpy()
 
 
+def tuned_backend(tuned) -> str:
+    """The backend a fine-tuned model belongs to: SetFit to embedding, a prompt-tuned masked LM to cloze."""
+    return "embedding" if isinstance(tuned, sentence_embedding.SentenceEncoder) else "cloze"
+
+
 def member_tuned(backend: str, tuned):
-    """The fine-tuned model (or one of several) that belongs to `backend`: SetFit to embedding, a
-    prompt-tuned masked LM to cloze, nothing to the others."""
+    """The fine-tuned model (or one of several) that belongs to `backend`; None for the other backends."""
     for t in tuned if isinstance(tuned, (list, tuple)) else [tuned]:
-        if t is not None and backend == ("embedding" if isinstance(t, sentence_embedding.SentenceEncoder) else "cloze"):
+        if t is not None and tuned_backend(t) == backend:
             return t
     return None
 
@@ -489,13 +493,12 @@ def predict(text: str, spec: PromptSpec, backend: str = "cloze", model: str = fi
     demos = sample_demos(pairs, spec)
     if use_demos and not demos:
         notices.append("No few-shot examples given, so no demonstrations were added.")
-    is_setfit = isinstance(tuned, sentence_embedding.SentenceEncoder)
     uses = {"ensemble": ENSEMBLE}.get(backend, (backend,))  # the backends that run
-    if tuned is not None and ("embedding" if is_setfit else "cloze") not in uses:
-        notices.append("The fine-tuned model in this session belongs to the "
-                       f"{'embedding' if is_setfit else 'cloze'} backend; {backend} runs without it.")
+    if tuned is not None and tuned_backend(tuned) not in uses:
+        notices.append(f"The fine-tuned model in this session belongs to the {tuned_backend(tuned)} backend; "
+                       f"{backend} runs without it.")
         tuned = None
-    if "embedding" in uses and not is_setfit and len({l for _, l in pairs}) >= 2:
+    if "embedding" in uses and member_tuned("embedding", tuned) is None and len({l for _, l in pairs}) >= 2:
         head = sentence_embedding.setfit(pairs, contrastive=False)  # a head on the frozen encoder: < 1 s
         tuned = [tuned, head] if tuned is not None else head
         notices.append(f"Few-shot: a logistic-regression head fit on the {len(pairs)} examples' embeddings "

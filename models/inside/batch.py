@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from models import fill_mask, prompt_cls, qa, readers, tagging
+from models import fill_mask, prompt_cls, qa, readers, registry, tagging
 from models.errors import InputError
 from models.inside import captum_views, projector
 
@@ -71,8 +71,8 @@ def _sentiment(path, model, progress):
         texts, labels, notices = projector.read_table(path, max_rows=MAX_ROWS["sentiment"], sample=False)
         labels = [NAMES.get(x, x) for x in labels] if labels is not None else None
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])
-    if labels is not None and set(labels) - set(spec.labels) - {""}:
-        unknown = sorted(set(labels) - set(spec.labels) - {""})
+    unknown = sorted(set(labels or ()) - set(spec.labels) - {""})
+    if unknown:
         notices.append(f"Labels not in the preset ({', '.join(unknown[:5])}) are left out of the accuracy.")
     rows, words = [], defaultdict(list)
     for i, text in enumerate(texts):
@@ -107,17 +107,10 @@ def parse_entities(cell: str) -> set[tuple[str, str]]:
 
 
 def entities_of(words: list[str], tags: list[str]) -> set[tuple[str, str]]:
-    """BIO tags of a sentence -> its (type, text) entities (the CoNLL sample's gold)."""
-    out, cur = set(), None
-    for w, t in zip(words + [""], tags + ["O"]):
-        if cur and not (t.startswith("I-") and t[2:] == cur[0]):
-            out.add((cur[0], " ".join(cur[1])))
-            cur = None
-        if t.startswith("B-") or (t.startswith("I-") and cur is None):
-            cur = (t[2:], [w])
-        elif t.startswith("I-"):
-            cur[1].append(w)
-    return out
+    """BIO tags of a sentence -> its (type, text) entities (the CoNLL sample's gold), decoded by seqeval."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    return {(kind, " ".join(words[a:b + 1])) for kind, a, b in get_entities(tags)}
 
 
 def _entities(path, model, progress):
@@ -139,7 +132,7 @@ def _entities(path, model, progress):
                "supports": "", "against": "", "gold": "", "correct": None, "text": text}
         if res.entities:  # the most confident entity, explained over the sentence's words
             best = max(range(len(res.entities)), key=lambda k: res.entities[k].score)
-            att = captum_views.explain_entity(text, best + 1, METHOD, model).attribution
+            att = captum_views.explain_entity(text, best + 1, METHOD, model, shown=res).attribution
             row["explained"] = att.target
             row["supports"], row["against"], scored = _for_and_against(att)
             _add_words(words, scored)
@@ -239,8 +232,6 @@ def run_batch(path: str | None, model: str | None = None, task: str = "sentiment
 def models_for(task: str) -> list[str]:
     """The models a batch task can run: the masked LMs (sentiment), the entity taggers (not the part-of-speech
     ones), the QA models."""
-    from models import registry
-
     if task == "sentiment":
         return registry.names(fill_mask.TASK)
     if task == "entities":

@@ -178,12 +178,13 @@ def explain_qa(question: str, context: str, side: str, method: str, model: str =
     return CaptumResult(method, att, delta, f"the {side} logit of '{ans.text}'")
 
 
-def explain_entity(text: str, entity: int, method: str, model: str = "embedded-ner") -> CaptumResult:
+def explain_entity(text: str, entity: int, method: str, model: str = "embedded-ner", shown=None) -> CaptumResult:
     """One entity the tagging tab finds (1 = the first): the sum of its words' label logits (first sub-token of
-    each word, the tab's default aggregation), over every word of the text."""
+    each word, the tab's default aggregation), over every word of the text. `shown`: the tagging result of
+    `text` by `model` when the caller already has it (batch mode), else it is computed here."""
     from models import tagging
 
-    shown = tagging.predict(text, model)
+    shown = shown or tagging.predict(text, model)
     if not shown.entities:
         raise InputError(f"{model} finds no entity in this text to explain.")
     if not 1 <= int(entity) <= len(shown.entities):
