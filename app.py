@@ -27,7 +27,25 @@ See what BERT-style models do inside: every tab runs a real model, offline by de
 # Gradio's highlighted text breaks lines anywhere ("incl|udes"); break between words, and inside a word
 # only when it is longer than the line
 CSS = (".textfield { word-break: normal !important; overflow-wrap: anywhere; display: block !important; }"
-       " .textfield > * { display: inline !important; }")
+       " .textfield > * { display: inline !important; }"
+       " .drop-refused { color: #b91c1c; font-weight: 600; padding: 4px 0; }")
+
+# Tables meant for typing (the verbalizer, the few-shot examples) are also Gradio CSV drop zones: a file dropped
+# there silently replaced the labels (issue 26). Files go to the upload boxes; these tables refuse them.
+NO_FILE_DROP_JS = """<script>
+(() => {
+  const refuse = (e) => {
+    const box = e.target.closest && e.target.closest('.no-file-drop');
+    if (!box || !e.dataTransfer || !Array.from(e.dataTransfer.types || []).includes('Files')) return;
+    e.preventDefault(); e.stopPropagation();
+    if (e.type !== 'drop') return;
+    let note = box.querySelector('.drop-refused');
+    if (!note) { note = document.createElement('div'); note.className = 'drop-refused'; box.prepend(note); }
+    note.textContent = 'This table does not take files: type in it, or use the upload box below it.';
+  };
+  for (const type of ['dragenter', 'dragover', 'drop']) window.addEventListener(type, refuse, true);
+})();
+</script>"""
 
 WARM_UP_AFTER_S = 20  # after the first requests of a fresh start, not competing with them
 MAX_UPLOAD = common.MAX_UPLOAD  # uploads (labelled sets, projector tables) are read as data, never run or trusted as paths
@@ -64,7 +82,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def launch(demo: gr.Blocks, args: argparse.Namespace):
     kwargs = dict(server_name=args.host, server_port=args.port, footer_links=["api", "gradio", "settings"],
-                  max_file_size=MAX_UPLOAD, css=CSS)
+                  max_file_size=MAX_UPLOAD, css=CSS, head=NO_FILE_DROP_JS)
     if not args.share:
         return demo.launch(**kwargs)
     local = f"http://{args.host}:{args.port}"

@@ -3,6 +3,7 @@
 #   bash dev.sh app [--host H --port P --share]   set up .venv (first time) and serve the app
 #   bash dev.sh test [pytest args]                set up .venv (first time) and run the test suite
 #   bash dev.sh setup                             only set up .venv
+#   bash dev.sh deploy USER/SPACE [--dry-run] [--private]   publish as a Hugging Face Space (tools/deploy_space.py)
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
@@ -42,5 +43,6 @@ case "$cmd" in
   setup) setup ;;
   app) setup; debian packages.txt; exec "$VENV/bin/python" app.py "$@" ;;
   test) setup; debian packages.txt packages-test.txt; exec "$VENV/bin/python" -m pytest -q tests "$@" ;;
-  *) echo "usage: bash dev.sh {app|test|setup} [args]" >&2; exit 2 ;;
+  deploy) setup; exec "$VENV/bin/python" -m tools.deploy_space "$@" ;;
+  *) echo "usage: bash dev.sh {app|test|setup|deploy} [args]" >&2; exit 2 ;;
 esac

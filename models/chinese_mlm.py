@@ -303,10 +303,10 @@ def _space(model: str, kind: str) -> np.ndarray:
 def neighbours(char: str, model: str = "zh-fused", k: int = 8) -> dict[str, list[tuple[str, float]]]:
     """Nearest characters by glyph, by pinyin and by fused embedding."""
     lm = load(model)
-    if len(char) != 1 or char not in lm.tokenizer.vocab:
+    if len(char) != 1 or not chinese_inputs.is_cjk(char) or char not in lm.tokenizer.vocab:
         shown = char if len(char) <= 20 else f"{char[:20]}… ({len(char):,} characters)"  # never echo a huge input
         what = "is empty" if not char else "is not a single character" if len(char) != 1 else \
-            "is not in the model's vocabulary"
+            "is not a Chinese character" if not chinese_inputs.is_cjk(char) else "is not in the model's vocabulary"
         raise InputError(f"'{shown}' {what}: give one Chinese character, e.g. 猫.")
     if not getattr(lm.model.config, "fusion", True):
         raise InputError("The char-only model has no glyph or pinyin embeddings; pick zh-fused.")

@@ -120,6 +120,15 @@ def read_adapter(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     except Exception as exc:  # corrupt / truncated file
         raise WeightsError(f"The shipped weight file {path.name} is damaged and cannot be read ({exc}); restore it "
                            f"with `git checkout weights/`. Other models and tabs keep working.") from exc
+    if "delta_of" in meta:  # a compact file: int8 deltas on another shipped file (models/compact.py)
+        from models import compact
+
+        reference, _ = read_adapter(WEIGHTS_DIR / meta["delta_of"])
+        try:
+            state = compact.expand_state(state, reference)
+        except KeyError as exc:
+            raise WeightsError(f"{path.name} is stored as changes to {meta['delta_of']}, which lacks {exc}; "
+                               f"restore both with `git checkout weights/`.") from None
     return state, meta
 
 

@@ -94,6 +94,7 @@ def cmd_sst2(args) -> dict:
     if not rows:
         raise InputError(f"no labelled rows in {args.data}")
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[args.preset])
+    args.model = args.model or prompt_cls.PRESET_MODELS.get(args.preset, fill_mask.DEFAULT_MODEL)  # as the tab
     if args.shots and args.mode == "finetune" and args.backend not in ("cloze", "embedding", "ensemble"):
         raise InputError("fine-tuning needs --backend cloze (prompt fine-tuning), embedding (SetFit) or "
                          "ensemble (both); or use --mode demos")
@@ -115,10 +116,14 @@ def cmd_sst2(args) -> dict:
             tuned.append(sentence_embedding.setfit(shots, contrastive=args.mode == "finetune", seed=seed))
         if args.shots and args.mode == "finetune" and args.backend in ("cloze", "ensemble"):
             tuned.append(prompt_cls.prompt_finetune(spec, shots, args.model, epochs=args.epochs, seed=seed))
-        demos = prompt_cls.sample_demos(shots, spec, seed) if args.shots and args.mode == "demos" else []
+        use_demos = bool(args.shots) and args.mode == "demos"
+        # similar demonstrations depend on the text, so those rows are scored one at a time (the app's choice)
+        step = 1 if use_demos and args.demo_selection == "similar" else 32
         correct = 0
-        for i in range(0, len(rows), 32):
-            batch = rows[i:i + 32]
+        for i in range(0, len(rows), step):
+            batch = rows[i:i + step]
+            demos = prompt_cls.sample_demos(shots, spec, seed, query=batch[0][0], selection=args.demo_selection) \
+                if use_demos else []
             probs, _, _ = prompt_cls.label_probabilities(spec, [t for t, _ in batch], args.backend, args.model,
                                                          demos, args.calibrate, tuned)
             correct += sum(spec.labels[int(p.argmax())] == l for p, (_, l) in zip(probs, batch))
@@ -128,6 +133,8 @@ def cmd_sst2(args) -> dict:
            "n": len(rows), "accuracy": round(float(np.mean(accs)), 4)}
     if args.shots:
         out["mode"] = args.mode
+        if args.mode == "demos":
+            out["demo_selection"] = args.demo_selection
     if len(accs) > 1:
         out["accuracy_std"] = round(float(np.std(accs)), 4)
         out["per_seed"] = [round(a, 4) for a in accs]
@@ -202,12 +209,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("data")
     p.add_argument("--shots", type=int, default=0, help="K labelled examples per class (0 = zero-shot)")
     p.add_argument("--train", help="TSV to draw the K examples from")
+    p.add_argument("--demo-selection", choices=("similar", "random"), default="similar",
+                   help="demonstrations (--mode demos): per label the example most similar to the text, closest "
+                        "last (LM-BFF; the app's choice), or a random one")
     p.add_argument("--mode", choices=("demos", "finetune"), default="finetune",
                    help="few-shot as LM-BFF demonstrations or prompt-based fine-tuning")
     p.add_argument("--epochs", type=int, default=10, help="prompt fine-tuning epochs")
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds (mean and std reported)")
     p.add_argument("--backend", choices=prompt_cls.BACKENDS, default="cloze")
-    p.add_argument("--model", default=fill_mask.DEFAULT_MODEL, help="masked LM for the cloze backend")
+    p.add_argument("--model", default=None, help="masked LM for the cloze backend (default: the preset's, as in the app)")
     p.add_argument("--preset", default=prompt_cls.SST2_PRESET, choices=list(prompt_cls.PRESETS))
     p.add_argument("--calibrate", action="store_true", help="contextual calibration")
     p.add_argument("--limit", type=int, help="first N rows only")

@@ -17,7 +17,7 @@ from models import precision
 from models.errors import InputError
 from models import registry
 from models.loading import TaskModel, load_task_model
-from models.text_checks import clean_text, language_notice
+from models.text_checks import clean_text, language_notice, script_check
 
 TASK = "fill-mask"
 DEFAULT_MODEL = registry.default(TASK)
@@ -134,13 +134,24 @@ def split_at_masks(text: str) -> list[str]:
     return segments
 
 
+def _unknown_words(tok, text: str) -> list[str]:
+    """The pre-tokenised pieces the tokenizer turns into its unknown token (what a [UNK] stands for)."""
+    pre = getattr(getattr(tok, "backend_tokenizer", None), "pre_tokenizer", None)
+    if pre is None or tok.unk_token_id is None:
+        return []
+    pieces = [w for w, _ in pre.pre_tokenize_str(text)]
+    return [w for w in dict.fromkeys(pieces)
+            if tok.unk_token_id in tok(w, add_special_tokens=False)["input_ids"]]
+
+
 def preprocess(text: str, lm: MaskedLM) -> MaskInputs:
     """Clean the text, find its masks (whatever the model's own mask token), and keep the window of
     tokens around them that fits the model."""
     text, notices = clean_text(text)
     segments = split_at_masks(text)
     tok = lm.tokenizer
-    notices += language_notice(text, lm.checkpoint.languages)
+    notices += script_check(MASK_MARKER.sub(" ", text), lm.checkpoint.languages) or \
+        language_notice(text, lm.checkpoint.languages)
     ids, positions = _tokenize_around_masks(tok, segments)
     size = lm.max_tokens - 2
     start, end = _window(ids, positions, size)
@@ -151,8 +162,10 @@ def preprocess(text: str, lm: MaskedLM) -> MaskInputs:
     positions = [p - start + 1 for p in positions]
     n_unk = ids.count(tok.unk_token_id) if tok.unk_token_id is not None else 0
     if n_unk:
-        notices.append(f"{n_unk} word(s) are not in the model's vocabulary (emoji or rare symbols); "
-                       f"the model sees them as {tok.unk_token}.")
+        unknown = _unknown_words(tok, MASK_MARKER.sub(" ", text))
+        shown = f" ({', '.join(unknown[:8])}{', …' if len(unknown) > 8 else ''})" if unknown else ""
+        notices.append(f"{n_unk} piece(s) of the text are not in the model's vocabulary{shown}; "
+                       f"the model sees each as one {tok.unk_token} token.")
     return MaskInputs(segments, ids, positions, notices)
 
 

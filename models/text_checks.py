@@ -44,3 +44,27 @@ def language_notice(text: str, languages: tuple[str, ...]) -> list[str]:
     if "en" in languages and "zh" not in languages and latin_share(text) < 0.5:
         return ["This model was trained on English text only; for other scripts its output is not meaningful."]
     return []
+
+
+def _has_cjk(text: str) -> bool:
+    from models.chinese_inputs import has_chinese
+
+    return has_chinese(text)
+
+
+def script_check(text: str, languages: tuple[str, ...], what: str = "text") -> list[str]:
+    """Run BEFORE the model: refuse text a Chinese-only model cannot read (at once: a long English text
+    read character by character took a minute of forward passes before its note), note Chinese-only text
+    for an English model (it answers, quickly, with the note), and note text with no words, on which any
+    answer is meaningless. Returns notices."""
+    if tuple(languages) == ("zh",) and not _has_cjk(text):
+        raise InputError(f"This model reads Chinese only, and the {what} has no Chinese characters, so its answer "
+                         f"would mean nothing. Write Chinese text, or pick an English model.")
+    if "zh" not in languages and _has_cjk(text) and not any(
+            unicodedata.name(c, "").startswith("LATIN") for c in text if c.isalpha()):
+        return [f"This model was trained on English text only, and the {what} is Chinese: its answer is not "
+                f"meaningful. Pick a Chinese model (zh-…) for Chinese text."]
+    if not any(c.isalnum() for c in text):
+        return [f"The {what} has no letters or digits (only emoji or symbols, which this model reads as unknown "
+                f"tokens): the result below is not meaningful."]
+    return []

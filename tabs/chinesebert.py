@@ -23,6 +23,7 @@ pinyin; `zh-char` is the same model, start and training without glyph and pinyin
 (on our 5 M-character corpus the char-only model predicts masked characters slightly better; see RESULTS.md).
 """
 
+FILL_DEFAULT = "我们一起去吃[MASK]吧。"  # a blank the mini model fills right (饭); 我喜欢[MASK]。 gave 的
 EXAMPLES = [["我喜欢猫"], ["他去银行取钱，然后在河边行走。"], ["这家酒店的服务很好，下次还会再来。"], ["猫"]]
 
 
@@ -103,14 +104,15 @@ def build() -> None:
     gallery = gr.Image(label="Glyphs (Sans · Serif · Kai) with pinyin", type="pil", show_label=True,
                        format="png")
     table = gr.Dataframe(label="Per character: pinyin, the 8 pinyin ids, and each part's share of the fused vector",
-                         interactive=False)
+                         interactive=False, elem_id="zh-table")
     with gr.Row():
         with gr.Column():
-            char = gr.Textbox(label="One character", value="猫", max_length=1)
+            # max_length counts UTF-16 units in the browser: 2, so a character outside the BMP (𠀀, an emoji) fits
+            char = gr.Textbox(label="One character", value="猫", max_length=2)
             near_btn = gr.Button("Nearest characters")
             near = gr.Dataframe(label="Nearest by glyph / pinyin / fused embedding", interactive=False)
         with gr.Column():
-            masked = gr.Textbox(label="Text with [MASK] or ＿", value="我喜欢[MASK]。")
+            masked = gr.Textbox(label="Text with [MASK] or ＿", value=FILL_DEFAULT)
             fill_btn = gr.Button("Fill the blank")
             filled = gr.Dataframe(label="Top-5 characters", interactive=False)
     with gr.Row():

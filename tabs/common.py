@@ -19,6 +19,29 @@ from models.readers import MAX_UPLOAD_BYTES
 MAX_UPLOAD = f"{MAX_UPLOAD_BYTES // 2**20}mb"
 
 log = logging.getLogger("bert-demo")
+
+
+def use_cjk_font_fallback() -> str | None:
+    """Matplotlib draws characters DejaVu Sans lacks (Chinese tokens in the QA logit plot and the views)
+    with Noto Sans SC, which the app ships anyway (pylopdf-fonts-zh-cn, the ChineseBERT glyph font);
+    without it they are empty boxes. Returns the fallback's family name (None without the package)."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        return None
+    path = os.path.join(os.path.dirname(pylopdf_fonts_zh_cn.__file__), "NotoSansSC-Regular.otf")
+    font_manager.fontManager.addfont(path)
+    name = font_manager.FontProperties(fname=path).get_name()
+    # matplotlib falls back glyph by glyph only across the families named in font.family (a generic
+    # 'sans-serif' resolves to one font), so name both: DejaVu Sans first, Noto Sans SC for what it lacks
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", name]
+    return name
+
+
+CJK_FONT = use_cjk_font_fallback()
 MAX_ECHO = 300  # characters of an error message; a message never echoes a huge input back
 
 

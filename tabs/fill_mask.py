@@ -26,8 +26,8 @@ EXAMPLES = [
     ["Paris is the [MASK] of France.", "embedded-general", 5],
     ["This is a great [MASK].", "embedded-general", 5],
     ["This is a great [MASK].", "embedded-movies", 5],
-    ["The doctor told the patient to take the [MASK] twice a day.", "embedded-general", 5],
-    ["The [MASK] barked at the mailman, then ran into the [MASK].", "embedded-general", 5],
+    ["The doctor prescribed a new [MASK] for her headaches.", "embedded-general", 5],
+    ["He drank a cup of [MASK] and ate a piece of [MASK].", "embedded-general", 5],
     ["The acting was terrible and the plot made no <mask>.", "embedded-movies", 5],
     ["He is taller [MASK] his brother.", "embedded-tiny", 5],
 ]
@@ -71,8 +71,8 @@ def build() -> None:
     notes = gr.Markdown(label="Notes")
     filled = gr.Textbox(label="Filled with each mask's top-1 word", interactive=False)
     with gr.Row():
-        label = gr.Label(label="First mask: top-k probabilities")
-        table = gr.Dataframe(label="Every mask: top-k words", interactive=False)
+        label = gr.Label(label="First mask: top-k probabilities", elem_id="fill-mask-first")
+        table = gr.Dataframe(label="Every mask: top-k words", interactive=False, elem_id="fill-mask-table")
     comparison = gr.Dataframe(label="Embedded models compared (first mask)", interactive=False,
                               headers=registry.names(fill_mask.TASK, registry.Source.EMBEDDED))
     with gr.Accordion("Raw result (JSON, as the API returns it)", open=False):

@@ -346,7 +346,8 @@ BATCH_TASKS = {"Sentiment (prompt tab's cloze classifier)": "sentiment", "Named 
 BATCH_HELP = {
     "sentiment": "a `text` or `sentence` column, optional `label` (negative/positive or 0/1)",
     "entities": "a `text` column, optional `label` with the gold entities (`PER: John Smith; LOC: Paris`)",
-    "qa": "`question` and `context` columns, optional `answer` (several: `a | b`); about 4 s a row",
+    "qa": "`question` and `context` columns, optional `answer` (several: `a | b`); about 1.2 s a row (the 10-row "
+          "sample: 12 s on a 2-core CPU, `python -m benchmarks.bench_batch --tasks qa`)",
 }
 
 
@@ -366,7 +367,8 @@ def show_batch(upload, task: str, model: str, progress=gr.Progress()):
     total = next((r for r in res.per_label if r["label"] == "all"), None)
     what = {"sentiment": "classified by the cloze sentiment classifier", "entities": "tagged (named entities)",
             "qa": "answered"}[task]
-    info = f"{len(res.rows)} rows {what} on `{model}`, each explained by Captum occlusion."
+    how = "gradient × input (one backward pass a row)" if res.task == "qa" else "occlusion"
+    info = f"{len(res.rows)} rows {what} on `{model}`, each explained by Captum {how}."
     if total and task == "sentiment":
         info += f" Accuracy on the labelled rows: **{total['accuracy']:.3f}** ({total['rows']} rows)."
     elif total and task == "entities":
@@ -617,7 +619,8 @@ def build() -> None:
     with gr.Tab("Batch"):
         gr.Markdown("Upload a CSV/TSV for one task (20 MB at most) or run its built-in sample (SST-2, CoNLL-2003 "
                     "or SQuAD rows). Each row: what the task's tab predicts, and the words that carry it (Captum "
-                    "occlusion); then a score per label where the file gives gold labels, and the words that "
+                    "occlusion; QA rows: gradient × input, one backward pass, as occlusion costs a forward pass of "
+                    "the whole window per word); then a score per label where the file gives gold labels, and the words that "
                     "moved predictions most over the file. Cancel stops between rows.")
         with gr.Row():
             b_task = gr.Radio(list(BATCH_TASKS.items()), value="sentiment", label="Task")

@@ -29,12 +29,16 @@ EXAMPLES = [  # text, preset, backend
     ["a gorgeous, witty, seductive movie.", DEFAULT_PRESET, "cloze"],
     ["the plot is nothing but boilerplate clichés from start to finish.", DEFAULT_PRESET, "cloze"],
     ["Terrible, boring, a waste of time.", prompt_cls.SUMMARY_PRESET, "ensemble"],
-    ["The battery died after two days and support never answered my emails.", "Review sentiment", "embedding"],
+    # causal-lm: the embedding backend called this review positive (54 %) uncalibrated
+    ["The battery died after two days and support never answered my emails.", "Review sentiment", "causal-lm"],
     ["The striker scored twice as United beat Chelsea 3-1 in the cup final.", "Topic (World / Sports / Business / Tech)",
      "cloze"],
     ["Shares of the chipmaker fell 8% after it cut its revenue forecast for the year.",
      "Topic (World / Sports / Business / Tech)", "embedding"],
 ]
+# measured with `python -m models.eval sst2 ... --mode demos` (README): at this model size demonstrations hurt
+DEMOS_INFO = ("At this model size they hurt: on 300 held-out SST-2 reviews, zero-shot {zero} vs {similar} with "
+              "similar demonstrations (16 per label, mean of 3 seeds). Shown to let you see it.")
 FEW_SHOT_DEFAULT = pd.DataFrame([
     {"text": "an utterly charming and hilarious film", "label": "positive"},
     {"text": "a tedious, overlong mess", "label": "negative"},
@@ -123,7 +127,8 @@ def build() -> None:
                                   value=prompt_cls.PRESETS[DEFAULT_PRESET][0])
             verbalizer = gr.Dataframe(_verbalizer_table(DEFAULT_PRESET), headers=["label", "words"],
                                       label="Labels and their words (comma-separated; edit freely)",
-                                      interactive=True, column_count=2)
+                                      interactive=True, column_count=2, elem_id="prompt-verbalizer",
+                                      elem_classes=["no-file-drop"])
         with gr.Column(scale=2):
             hub = hub_reachable()
             shown = {"nli": "nli" if hub else "nli (needs the Hub: unreachable here)",
@@ -132,16 +137,18 @@ def build() -> None:
             model = gr.Dropdown(registry.names(fill_mask.TASK), value=preset_model(DEFAULT_PRESET),
                                 label="Masked LM (cloze and ensemble backends; a preset picks the one it suits)")
             calibrate = gr.Checkbox(label="Contextual calibration (divide by the scores of 'N/A')")
-            use_demos = gr.Checkbox(label="Add few-shot examples as demonstrations (one per label)")
+            use_demos = gr.Checkbox(label="Add few-shot examples as demonstrations (one per label, the most similar "
+                                          "to the text)", info=DEMOS_INFO)
     run = gr.Button("Classify", variant="primary")
     notes = gr.Markdown(label="Notes")
     with gr.Row():
-        scores = gr.Label(label="Class probabilities")
+        scores = gr.Label(label="Class probabilities", elem_id="prompt-scores")
         prompt = gr.Textbox(label="The prompt exactly as the model saw it", lines=4, interactive=False)
     words = gr.Dataframe(label="Verbalizer words: word-pieces and log-probability at the mask", interactive=False)
     with gr.Accordion("Few-shot examples: demonstrations and prompt fine-tuning", open=False):
         few_shot = gr.Dataframe(FEW_SHOT_DEFAULT, headers=["text", "label"], interactive=True,
-                                column_count=2, label="Labelled examples (text, label)")
+                                column_count=2, label="Labelled examples (text, label)", elem_id="prompt-few-shot",
+                                elem_classes=["no-file-drop"])
         upload = gr.File(label="…or upload a CSV/TSV with text,label columns (≤ 1 MB)", file_types=[".csv", ".tsv"])
         with gr.Row():
             epochs = gr.Slider(1, 30, value=10, step=1, label="Prompt fine-tuning epochs (cloze; SetFit runs one epoch of pairs)")

@@ -127,7 +127,7 @@ def build() -> None:
             null_t = gr.Slider(-10, 20, value=0.0, step=0.5,
                                label="No-answer threshold (answer only if best span + threshold ≥ [CLS] score)")
     run = gr.Button("Answer", variant="primary")
-    notes = gr.Markdown(label="Notes")
+    notes = gr.Markdown(label="Notes", elem_id="qa-notes")
     highlighted = gr.HighlightedText(label="Answer in the context", color_map={"answer": "yellow"},
                                      show_legend=True, combine_adjacent=True)
     plot = gr.Plot(label="Start and end logits over the context tokens")

@@ -57,7 +57,8 @@ def build() -> None:
             aggregation = gr.Radio(list(tagging.AGGREGATIONS), value="first", label="Sub-word aggregation")
     run = gr.Button("Tag", variant="primary")
     notes = gr.Markdown(label="Notes")
-    highlighted = gr.HighlightedText(label="Labels in the text", show_legend=True, combine_adjacent=False)
+    highlighted = gr.HighlightedText(label="Labels in the text", show_legend=True, combine_adjacent=False,
+                                     elem_id="tagging-highlighted")
     table = gr.Dataframe(label="Words, labels and confidence", interactive=False)
     with gr.Accordion("Which layer knows most? (layer-selection probes)", open=False):
         gr.Markdown("A linear tagger trained on frozen features of each layer of the MiniLM encoder, and on a "

@@ -47,21 +47,11 @@ def warm_up_umap() -> None:
 
 def read_table(path: str | Path, seed: int = 0, max_rows: int | None = None,
                sample: bool = True) -> tuple[list[str], list[str] | None, list[str]]:
-    """A CSV/TSV read as data -> (texts, labels or None, notices). The text column is 'text'/'sentence'/...
-    or the first column holding text; 'label' is used when present. Beyond max_rows: a seeded random sample
+    """A CSV/TSV read as data -> (texts, labels or None, notices). The text column must be named 'text' (or
+    sentence / review / text_a / content); 'label' is used when present. Beyond max_rows: a seeded random sample
     (sample=True, the projector) or the first max_rows rows in order (batch mode)."""
-    df = readers.read_upload_table(path)
-    cols = {c.strip().lower(): c for c in df.columns}
-    text_col = next((cols[c] for c in TEXT_COLUMNS if c in cols), None)
-    if text_col is None:  # the first column whose cells are mostly words, not numbers
-        for c in df.columns:
-            cells = df[c].astype(str).str.strip()
-            if (cells.str.contains(r"[^\W\d_]", regex=True) & (cells.str.len() > 3)).mean() > 0.8:
-                text_col = c
-                break
-    if text_col is None:
-        raise InputError(f"No text column found (looked for {', '.join(TEXT_COLUMNS)} or a column of words); "
-                         f"columns: {', '.join(map(str, df.columns))}.")
+    df = readers.read_columns(path, {"text": TEXT_COLUMNS[1:]}, {"label": ()})
+    text_col = "text"
     df = df[df[text_col].str.strip() != ""]
     notices = []
     max_rows = MAX_ROWS if max_rows is None else max_rows
@@ -71,8 +61,7 @@ def read_table(path: str | Path, seed: int = 0, max_rows: int | None = None,
     elif len(df) > max_rows:
         notices.append(f"The file has {len(df):,} rows; the first {max_rows} are run.")
         df = df.head(max_rows)
-    label_col = cols.get("label")
-    labels = df[label_col].str.strip().tolist() if label_col else None
+    labels = df["label"].str.strip().tolist() if "label" in df else None
     if labels and path == SAMPLE:  # SST-2's 0/1 by name, as the "prediction" colouring names them
         labels = [SAMPLE_LABELS.get(x, x) for x in labels]
     return df[text_col].tolist(), labels, notices
