@@ -12,7 +12,14 @@ changes, so int8 steps on the delta are far finer than int8 steps on the weight 
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+from pathlib import Path
+
 import torch
+
+from models.errors import WeightsError
 
 Q8, SCALE = "#q8", "#scale"
 MIN_NUMEL = 4096  # small tensors (biases, LayerNorms, heads' bias) stay fp16: nothing to gain
@@ -63,3 +70,37 @@ def expand_state(stored: dict[str, torch.Tensor], reference: dict[str, torch.Ten
 
 def is_compact(stored: dict[str, torch.Tensor]) -> bool:
     return any(k.endswith(Q8) for k in stored)
+
+
+# Which exact file each compact file's deltas are on (sha256), so a retrained reference (a recipe writing
+# a new mini ChineseBERT over the old one) is caught at load instead of silently decoding wrong weights.
+REFERENCES = "delta-references.json"  # beside the weights, in weights/
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime: float) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    st = path.stat()
+    return _sha256(str(path), st.st_size, st.st_mtime)
+
+
+def weights_root(path: Path) -> Path:
+    return next(p for p in [path.parent, *path.parents] if (p / REFERENCES).is_file() or p.name == "weights")
+
+
+def check_reference(path: Path, reference: Path) -> None:
+    root = weights_root(path)
+    table = root / REFERENCES
+    entry = json.loads(table.read_text()).get(path.relative_to(root).as_posix()) if table.is_file() else None
+    if entry is None:
+        return  # a file compacted outside weights/ (a recipe's own run): nothing recorded to check against
+    if not reference.is_file():
+        raise WeightsError(f"{path.name} is stored as changes to {entry['delta_of']}, which is missing; restore it "
+                           f"with `git checkout weights/`.")
+    if file_sha256(reference) != entry["sha256"]:
+        raise WeightsError(f"{path.name} is stored as changes to {entry['delta_of']}, and that file has changed since "
+                           f"(retrained?), so these weights would decode wrong. Restore it with `git checkout "
+                           f"weights/`, or rebuild the task file from its full-precision original.")

@@ -123,6 +123,7 @@ def read_adapter(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     if "delta_of" in meta:  # a compact file: int8 deltas on another shipped file (models/compact.py)
         from models import compact
 
+        compact.check_reference(path, WEIGHTS_DIR / meta["delta_of"])
         reference, _ = read_adapter(WEIGHTS_DIR / meta["delta_of"])
         try:
             state = compact.expand_state(state, reference)

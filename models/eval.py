@@ -88,7 +88,7 @@ def cmd_sst2(args) -> dict:
 
     import numpy as np
 
-    from models import prompt_cls, sentence_embedding
+    from models import fill_mask, prompt_cls, sentence_embedding
 
     rows = read(args.data, "labelled", readers.read_labelled_tsv)[:args.limit]
     if not rows:

@@ -60,6 +60,12 @@ def compact_file(task: str, reference: str, check_only: bool) -> None:
     path.chmod(0o644)  # save_file writes 0600
 
 
+def record_references() -> None:
+    """weights/delta-references.json: each compact file's reference and that file's sha256 (checked at load)."""
+    table = {task: {"delta_of": ref, "sha256": compact.file_sha256(W / ref)} for task, ref in TASK_FILES.items()}
+    (W / compact.REFERENCES).write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="report only; write nothing")
@@ -67,6 +73,8 @@ def main(argv=None) -> None:
     with torch.no_grad():
         for task, reference in TASK_FILES.items():
             compact_file(task, reference, args.check)
+    if not args.check:
+        record_references()
 
 
 if __name__ == "__main__":

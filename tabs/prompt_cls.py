@@ -37,8 +37,8 @@ EXAMPLES = [  # text, preset, backend
      "Topic (World / Sports / Business / Tech)", "embedding"],
 ]
 # measured with `python -m models.eval sst2 ... --mode demos` (README): at this model size demonstrations hurt
-DEMOS_INFO = ("At this model size they hurt: on 300 held-out SST-2 reviews, zero-shot {zero} vs {similar} with "
-              "similar demonstrations (16 per label, mean of 3 seeds). Shown to let you see it.")
+DEMOS_INFO = ("At this model size they hurt: on 300 held-out SST-2 reviews, zero-shot 66.3 % vs 55.9 % with "
+              "similar demonstrations (57.2 % random; 16 per label, 3 seeds). Tick it to see the effect.")
 FEW_SHOT_DEFAULT = pd.DataFrame([
     {"text": "an utterly charming and hilarious film", "label": "positive"},
     {"text": "a tedious, overlong mess", "label": "negative"},

@@ -207,11 +207,29 @@ def _offline_examples(title):
     return module.EXAMPLES
 
 
+# tab title -> (the output element that shows the answer, what it must show for each example); the answers
+# are the hand-written ones of tests/examples_expected.py, which the model-level tests hold too
+def _expected_texts(title) -> tuple[str, list[list[str]]]:
+    from tests import examples_expected as ex
+
+    if title == "Fill-mask":  # per mask: one of its words must be among the listed top-5 words
+        return "#fill-mask-table", [[words for words in masks] for masks in ex.FILL_MASK]
+    if title == "Question answering":
+        return "#qa-notes", [[[f"Answer: {a}"]] if a else [["No answer"]] for a in ex.QA]
+    if title == "Tagging (NER / POS)":
+        return "#tagging-highlighted", [[[w] for w, _ in pairs] + [[t] for _, t in pairs] for pairs in ex.TAGGING]
+    if title == "Prompt classification":  # the label Gradio shows as the top class
+        return "#prompt-scores [data-testid='label-output-value']", [[[label]] for label in ex.PROMPT]
+    return "#zh-table", [[[p] for _, p in pairs] for pairs in ex.CHINESEBERT]
+
+
 @pytest.mark.parametrize("title", list(EXAMPLE_TABS))
 def test_every_example_of_every_tab_runs_without_an_error(page, title):
-    """Issue 12: two prompt-tab examples failed when clicked. Click EVERY example row, run it, and check
-    that no error toast appears. Examples that need the Hub are not offered offline (the tab says so)."""
+    """Issue 12: two prompt-tab examples failed when clicked. Issue 26: some answered wrongly. Click EVERY
+    example row, run it, wait for the answer's element to change, and compare it with the example's
+    hand-written answer; no error toast may appear. Examples that need the Hub are not offered offline."""
     page.get_by_role("tab", name=title, exact=True).click()
+    selector, wanted = _expected_texts(title)
     # one-input examples are drawn as buttons, several-input ones as a table
     rows = page.locator("tr.tr-body, button.gallery-item").filter(visible=True)
     rows.first.wait_for()
@@ -221,11 +239,20 @@ def test_every_example_of_every_tab_runs_without_an_error(page, title):
         cell = rows.nth(i).locator(f'[data-testid="dataset-cell-{i}-0"]')
         (cell if cell.count() else rows.nth(i)).click()
         _settle(page)  # e.g. the prompt tab's preset change fills the template
+        out = page.locator(selector).filter(visible=True).first
+        before = out.inner_text() if out.count() else ""
         with page.expect_response(lambda r: "queue/join" in r.url):
             page.get_by_role("button", name=EXAMPLE_TABS[title], exact=True).filter(visible=True).first.click()
         _settle(page)
         errors = page.locator(".toast-body.error").filter(visible=True)
         assert errors.count() == 0, f"example {i + 1} of {title}: {errors.first.inner_text()}"
+        # the answer's element changed (a failed run clears it), then it shows the expected answer
+        page.wait_for_function("([sel, old]) => { const e = document.querySelector(sel);"
+                               " return e && e.innerText.trim() && e.innerText !== old; }", arg=[selector, before],
+                               timeout=30_000)
+        shown = out.inner_text()
+        for alternatives in wanted[i]:
+            assert any(a in shown for a in alternatives), f"example {i + 1} of {title}: {alternatives} not in {shown!r}"
     if title == "Question answering":  # the Hub example is named, not offered
         page.get_by_text("use Hub models; the Hub cannot be reached").filter(visible=True).first.wait_for()
 
@@ -261,3 +288,25 @@ def test_highlighted_context_breaks_lines_between_words(page):
     field = page.locator(".textfield").filter(visible=True).first
     assert field.evaluate("e => getComputedStyle(e).wordBreak") == "normal"
     assert field.evaluate("e => getComputedStyle(e).display") == "block"  # the answer flows inside the line
+
+
+def test_tables_meant_for_typing_refuse_a_dropped_file(page):
+    """Issue 26: a few-shot CSV dropped on the verbalizer table silently replaced the labels. A drop is
+    refused with a note, and the labels stay."""
+    page.get_by_role("tab", name="Prompt classification", exact=True).click()
+    table = page.locator("#prompt-verbalizer")
+    table.wait_for()
+    before = table.inner_text()
+    assert "positive" in before and "negative" in before
+    page.evaluate("""() => {
+        const target = document.querySelector('#prompt-verbalizer table') || document.querySelector('#prompt-verbalizer');
+        const dt = new DataTransfer();
+        dt.items.add(new File(['text,label\\nfine,positive\\n'], 'shots.csv', {type: 'text/csv'}));
+        for (const type of ['dragenter', 'dragover', 'drop'])
+            target.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dt}));
+    }""")
+    page.locator("#prompt-verbalizer .drop-refused").wait_for()
+    assert "does not take files" in page.locator("#prompt-verbalizer .drop-refused").inner_text()
+    page.wait_for_timeout(1000)
+    after = table.inner_text()
+    assert "positive" in after and "negative" in after and "fine" not in after

@@ -1,0 +1,64 @@
+"""Compact weight files (issue 25): int8 per-row deltas on a shipped reference, decoded by the one reader."""
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from models import compact, embedded
+from models.errors import WeightsError
+
+W = embedded.WEIGHTS_DIR
+
+
+def test_a_delta_round_trip_is_within_half_a_step_per_row():
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(64, 300, generator=g)
+    value = ref + 0.05 * torch.randn(64, 300, generator=g)
+    stored = compact.compact_state({"w": value, "b": torch.randn(300, generator=g)}, {"w": ref})
+    assert stored["w#q8"].dtype == torch.int8 and "b" in stored  # the 1-D tensor stays plain (fp16)
+    back = compact.expand_state(stored, {"w": ref})["w"].float()
+    step = (value - ref).abs().amax(dim=1, keepdim=True) / 127  # by hand: one int8 step of each row's delta
+    assert ((back - value).abs() <= step / 2 + 2e-3).all()  # + fp16 rounding of the decoded weight
+
+
+def test_every_compact_shipped_file_is_recorded_with_its_reference_hash():
+    table = json.loads((W / compact.REFERENCES).read_text())
+    compact_files = []
+    for path in W.rglob("*.safetensors"):
+        with safe_open(str(path), framework="pt") as f:
+            if "delta_of" in (f.metadata() or {}):
+                compact_files.append(path.relative_to(W).as_posix())
+    assert compact_files and sorted(compact_files) == sorted(table)
+    for name, entry in table.items():
+        assert compact.file_sha256(W / entry["delta_of"]) == entry["sha256"], name
+
+
+def test_the_reader_rebuilds_full_tensors_of_the_reference_shapes():
+    state, meta = embedded.read_adapter(W / "zh/cmrc-fused.safetensors")
+    ref, _ = embedded.read_adapter(W / meta["delta_of"])
+    assert not any(k.endswith((compact.Q8, compact.SCALE)) for k in state)
+    shared = [k for k in state if k in ref]
+    assert len(shared) > 50 and all(state[k].shape == ref[k].shape for k in shared)
+    # fine-tuning moved the encoder: the decoded weights are not the reference's
+    k = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(state[k], ref[k])
+
+
+def test_a_changed_reference_is_refused_at_load(tmp_path):
+    root = tmp_path / "weights"
+    (root / "zh").mkdir(parents=True)
+    shutil.copy(W / compact.REFERENCES, root / compact.REFERENCES)
+    shutil.copy(W / "zh/chnsenticorp-char.safetensors", root / "zh")
+    base = embedded.read_adapter(W / "zh/chinesebert-mini-char.safetensors")[0]
+    base = {k: (v + 1e-3 if v.is_floating_point() else v) for k, v in base.items()}  # "retrained"
+    save_file(base, str(root / "zh/chinesebert-mini-char.safetensors"), metadata={"size": "{}", "fusion": "false"})
+    orig = embedded.WEIGHTS_DIR
+    try:
+        embedded.WEIGHTS_DIR = root
+        with pytest.raises(WeightsError, match="has changed since"):
+            embedded.read_adapter(root / "zh/chnsenticorp-char.safetensors")
+    finally:
+        embedded.WEIGHTS_DIR = orig
