@@ -85,7 +85,8 @@ def _tokenize_around_masks(tokenizer, segments: list[str]) -> tuple[list[int], l
     for i, seg in enumerate(segments):
         if i < len(segments) - 1:
             seg = seg.rstrip()  # RoBERTa's <mask> absorbs the space before it
-        ids += tokenizer(seg, add_special_tokens=False)["input_ids"] if seg else []
+        # verbose=False: a long text is windowed below, so the tokenizer's "longer than the maximum" warning is noise
+        ids += tokenizer(seg, add_special_tokens=False, verbose=False)["input_ids"] if seg else []
         if i < len(segments) - 1:
             positions.append(len(ids))
             ids.append(tokenizer.mask_token_id)

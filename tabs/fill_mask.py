@@ -72,7 +72,8 @@ def build() -> None:
     filled = gr.Textbox(label="Filled with each mask's top-1 word", interactive=False)
     with gr.Row():
         label = gr.Label(label="First mask: top-k probabilities", elem_id="fill-mask-first")
-        table = gr.Dataframe(label="Every mask: top-k words", interactive=False, elem_id="fill-mask-table")
+        table = gr.Dataframe(label="Every mask: top-k words", interactive=False, elem_id="fill-mask-table",
+                             headers=["mask", "rank", "word", "probability"])
     comparison = gr.Dataframe(label="Embedded models compared (first mask)", interactive=False,
                               headers=registry.names(fill_mask.TASK, registry.Source.EMBEDDED))
     with gr.Accordion("Raw result (JSON, as the API returns it)", open=False):

@@ -5,6 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from models import tagging  # noqa: E402
 
@@ -27,6 +28,7 @@ def layer_probe_plot():
         if mix:
             ax.axhline(mix[0]["metric"], color="#dc2626", ls="--", label="learned mix of all layers")
         ax.set_xlabel("layer (0 = embeddings)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are whole numbers
         ax.set_ylabel(res["metric"])
         ax.set_title(f"{task.upper()}: frozen features, linear tagger")
         ax.legend(fontsize=8)
@@ -47,6 +49,8 @@ def line_figure(df, x: str, y: str, color: str | None = None, title: str = "", s
             ax.plot(part[x], part[y], "o-", ms=3, label=name or None)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
+    if x == "layer":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         ax.set_title(title, fontsize=10)
     if color:

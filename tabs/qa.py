@@ -131,7 +131,8 @@ def build() -> None:
     highlighted = gr.HighlightedText(label="Answer in the context", color_map={"answer": "yellow"},
                                      show_legend=True, combine_adjacent=True)
     plot = gr.Plot(label="Start and end logits over the context tokens")
-    table = gr.Dataframe(label="n-best spans (merged across windows)", interactive=False)
+    table = gr.Dataframe(label="n-best spans (merged across windows)", interactive=False,
+                         headers=["rank", "answer", "start+end logit", "probability", "chars", "window"])
     with gr.Accordion("Raw result (JSON, with every context token's logits)", open=False):
         raw = gr.JSON(label="Raw result")
     examples_offline_first(EXAMPLES, [question, context, model], lambda e: registry.get(qa.TASK, e[2]).needs_hub)

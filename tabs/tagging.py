@@ -59,7 +59,8 @@ def build() -> None:
     notes = gr.Markdown(label="Notes")
     highlighted = gr.HighlightedText(label="Labels in the text", show_legend=True, combine_adjacent=False,
                                      elem_id="tagging-highlighted")
-    table = gr.Dataframe(label="Words, labels and confidence", interactive=False)
+    table = gr.Dataframe(label="Words, labels and confidence", interactive=False,
+                         headers=["word", "label", "confidence", "chars"])
     with gr.Accordion("Which layer knows most? (layer-selection probes)", open=False):
         gr.Markdown("A linear tagger trained on frozen features of each layer of the MiniLM encoder, and on a "
                     "learned softmax-weighted mix of all layers (see the README's table).")
