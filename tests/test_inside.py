@@ -134,7 +134,7 @@ def test_projection_is_deterministic_and_places_a_known_text_on_its_point():
 def test_projector_file_guards(tmp_path, monkeypatch):
     numbers = tmp_path / "numbers.csv"
     numbers.write_text("a,b\n1,2\n3,4\n5,6\n")
-    with pytest.raises(InputError, match="No text column"):
+    with pytest.raises(InputError, match=r"needs a column named 'text'.*'a', 'b'"):
         projector.read_table(numbers)
     big = tmp_path / "big.tsv"
     big.write_text("label\tsentence\n" + "".join(f"{i % 2}\tsentence number {i}\n" for i in range(300)))
