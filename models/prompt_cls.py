@@ -20,6 +20,7 @@ input ("N/A"). Few-shot: LM-BFF demonstrations in the context, or prompt-based f
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import random
@@ -304,7 +305,6 @@ def _hub_causal_lm(repo: str) -> CausalLM:
     """The causal LM from the Hub (or its local cache): safetensors only, no remote code."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-
     tok = from_hub(AutoTokenizer.from_pretrained, repo)
     model = from_hub(AutoModelForCausalLM.from_pretrained, repo, use_safetensors=True)
     return CausalLM(f"{repo} (Hub)", model.eval(), tok)
@@ -487,19 +487,10 @@ def check_examples(spec: PromptSpec, rows) -> list[tuple[str, str]]:
 DEMO_SELECTIONS = ("similar", "random")
 
 
+@functools.lru_cache(maxsize=2)
 def _example_vectors(texts: tuple[str, ...]) -> torch.Tensor:
-    """Sentence vectors of a few-shot table, computed once per table (the last two tables are kept)."""
-    key = hash(texts)
-    hit = _VECTOR_CACHE.get(key)
-    if hit is None or hit[0] != texts:
-        hit = (texts, sentence_embedding.embed(sentence_embedding.load(), list(texts)))
-        _VECTOR_CACHE[key] = hit
-        while len(_VECTOR_CACHE) > 2:
-            _VECTOR_CACHE.pop(next(iter(_VECTOR_CACHE)))
-    return hit[1]
-
-
-_VECTOR_CACHE: dict[int, tuple[tuple[str, ...], torch.Tensor]] = {}
+    """Sentence vectors of a few-shot table, computed once per table (up to 2,000 rows; the last two kept)."""
+    return sentence_embedding.embed(sentence_embedding.load(), list(texts))
 
 
 def sample_demos(examples: list[tuple[str, str]], spec: PromptSpec, seed: int = 0, max_words: int = 40,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from models.chinese_inputs import has_chinese
 from models.errors import InputError
 
 MAX_CHARS = 100_000  # bigger inputs are refused with a clear message, never processed for minutes
@@ -46,21 +47,15 @@ def language_notice(text: str, languages: tuple[str, ...]) -> list[str]:
     return []
 
 
-def _has_cjk(text: str) -> bool:
-    from models.chinese_inputs import has_chinese
-
-    return has_chinese(text)
-
-
 def script_check(text: str, languages: tuple[str, ...], what: str = "text") -> list[str]:
     """Run BEFORE the model: refuse text a Chinese-only model cannot read (at once: a long English text
     read character by character took a minute of forward passes before its note), note Chinese-only text
     for an English model (it answers, quickly, with the note), and note text with no words, on which any
     answer is meaningless. Returns notices."""
-    if tuple(languages) == ("zh",) and not _has_cjk(text):
+    if tuple(languages) == ("zh",) and not has_chinese(text):
         raise InputError(f"This model reads Chinese only, and the {what} has no Chinese characters, so its answer "
                          f"would mean nothing. Write Chinese text, or pick an English model.")
-    if "zh" not in languages and _has_cjk(text) and not any(
+    if "zh" not in languages and has_chinese(text) and not any(
             unicodedata.name(c, "").startswith("LATIN") for c in text if c.isalpha()):
         return [f"This model was trained on English text only, and the {what} is Chinese: its answer is not "
                 f"meaningful. Pick a Chinese model (zh-…) for Chinese text."]
