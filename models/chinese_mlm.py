@@ -38,16 +38,23 @@ def vocab_list(tokenizer) -> list[str]:
     return tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
 
 
+@functools.lru_cache(maxsize=2)
+def _shared_glyph_table(vocab: tuple[str, ...]) -> tuple[torch.Tensor, dict[str, list[str]]]:
+    table, missing = glyphs.glyph_table(list(vocab))
+    return torch.from_numpy(table), missing
+
+
 def fill_glyph_table(model, tokenizer) -> dict[str, list[str]]:
-    """Render every vocabulary character into the (frozen) glyph embedding; returns font gaps."""
+    """Put every vocabulary character's rendered glyph into the (frozen) glyph embedding; returns font gaps.
+    Every fused model of one vocabulary points at ONE rendered table (38 MB; the app holds four fused
+    models: the masked LM, CMRC, Weibo and sentiment), never written: the glyph embedding is frozen."""
     if not getattr(model.config, "fusion", True):
         return {}
-    vocab = vocab_list(tokenizer)
-    table, missing = glyphs.glyph_table(vocab)
+    table, missing = _shared_glyph_table(tuple(vocab_list(tokenizer)))
     emb = model.bert.embeddings.glyph_embeddings.embedding
-    with torch.no_grad():
-        emb.weight.copy_(torch.from_numpy(table))
-    emb.weight.requires_grad = False
+    if emb.weight.shape != table.shape:
+        raise WeightsError(f"glyph table {tuple(table.shape)} does not fit the model's {tuple(emb.weight.shape)}")
+    emb.weight = torch.nn.Parameter(table, requires_grad=False)
     return missing
 
 

@@ -62,3 +62,15 @@ def test_a_changed_reference_is_refused_at_load(tmp_path):
             embedded.read_adapter(root / "zh/chnsenticorp-char.safetensors")
     finally:
         embedded.WEIGHTS_DIR = orig
+
+
+def test_every_fused_chinese_model_shares_one_rendered_glyph_table():
+    """Memory (issue 25): the masked LM, CMRC, Weibo and sentiment models hold one 38 MB glyph table."""
+    from models import chinese_mlm, qa, tagging
+
+    tables = [chinese_mlm.load("zh-fused").model, chinese_mlm.load_classifier("zh-fused")[0],
+              qa.load("zh-cmrc").model, tagging.load("zh-weibo").model]
+    ptrs = {m.bert.embeddings.glyph_embeddings.embedding.weight.data_ptr() for m in tables}
+    assert len(ptrs) == 1
+    w = tables[0].bert.embeddings.glyph_embeddings.embedding.weight
+    assert not w.requires_grad and float(w.abs().sum()) > 0  # rendered, frozen
