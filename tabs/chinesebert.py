@@ -101,7 +101,9 @@ def build() -> None:
         model = gr.Radio(registry.names("chinese-mlm"), value=registry.default("chinese-mlm"), label="Model", scale=1)
     run = gr.Button("Inspect", variant="primary")
     notes = gr.Markdown(label="Notes")
-    gallery = gr.Image(label="Glyphs (Sans · Serif · Kai) with pinyin", type="pil", show_label=True,
+    # the caption above the image, not Gradio's label badge, which covered the first glyph strip
+    gr.Markdown("**Glyphs (Sans · Serif · Kai) with pinyin**")
+    gallery = gr.Image(label="Glyphs (Sans · Serif · Kai) with pinyin", type="pil", show_label=False,
                        format="png")
     table = gr.Dataframe(label="Per character: pinyin, the 8 pinyin ids, and each part's share of the fused vector",
                          interactive=False, elem_id="zh-table")
