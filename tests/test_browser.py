@@ -9,8 +9,9 @@ import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason=f"{CHROMIUM} not installed (bash dev.sh test installs it with apt)")
+pytestmark = [pytest.mark.slow,  # a browser and an app process: `pytest -m "not slow"` is the fast subset
+              pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                 reason=f"{CHROMIUM} not installed (bash dev.sh test installs it with apt)")]
 
 # tab title, text of its first example (None: the tab's defaults), run button, text expected after the run
 TABS = [
