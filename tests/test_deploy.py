@@ -58,6 +58,14 @@ def test_problems_are_one_clear_line_and_exit_1(args, message, tmp_path):
     assert message in run.stderr and "Traceback" not in run.stderr, run.stderr
 
 
+def test_no_network_with_a_token_is_one_clear_line(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "HF_TOKEN": "hf_not_a_real_token"}
+    run = subprocess.run([sys.executable, "-m", "tools.deploy_space", "someone/bert-demo"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "Could not reach the Hugging Face Hub" in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
 def test_front_matter_must_match_the_pinned_gradio(monkeypatch):
     files = deploy_space.files_to_upload()
     assert deploy_space.check(files, deploy_space.lfs_files(files)) == []

@@ -131,8 +131,8 @@ def upload(repo_id: str, private: bool, tok: str) -> str:
                       ignore_patterns=IGNORE, token=tok, commit_message="Deploy from bash dev.sh deploy")
     except HfHubHTTPError as exc:
         raise DeployError(f"The Hub refused the upload: {str(exc).splitlines()[0]}") from None
-    except OSError as exc:  # no network, DNS, TLS
-        raise DeployError(f"Could not reach the Hugging Face Hub ({type(exc).__name__}: {exc}).") from None
+    except Exception as exc:  # no network, DNS, TLS (httpx errors are not OSErrors), offline mode
+        raise DeployError(f"Could not reach the Hugging Face Hub ({type(exc).__name__}: {str(exc)[:200]}).") from None
     return f"https://huggingface.co/spaces/{repo_id}"
 
 
