@@ -121,14 +121,41 @@ def decode_entities(words: list[WordTag], text: str) -> list[Entity]:
 _ABBREVIATION = re.compile(r"(?<![\w.])(?:[A-Za-z]\.){2,}")  # U.K., U.S.A., e.g. -- one word, as in CoNLL
 
 
+_CLITICS = {"s", "re", "ve", "ll", "d", "m"}
+
+
+def _join_contractions(pre: list, text: str) -> list:
+    """English contractions as the treebanks the taggers were trained on split them (UD EWT, CoNLL):
+    can't -> ca + n't, she's -> she + 's (BERT's pre-tokenizer gave can / ' / t)."""
+    out, i = [], 0
+    while i < len(pre):
+        w, (a, b) = pre[i]
+        if i + 2 < len(pre) and pre[i + 1][0] in ("'", "\u2019") and pre[i + 1][1][0] == b \
+                and pre[i + 2][1][0] == b + 1 and w.isalpha():
+            x, (_, c) = pre[i + 2]
+            if x.lower() == "t" and w.lower().endswith("n") and len(w) > 1:
+                out += [(text[a:b - 1], (a, b - 1)), (text[b - 1:c], (b - 1, c))]
+                i += 3
+                continue
+            if x.lower() in _CLITICS:
+                out += [(w, (a, b)), (text[b:c], (b, c))]
+                i += 3
+                continue
+        out.append(pre[i])
+        i += 1
+    return out
+
+
 def split_words(tokenizer, text: str) -> list[tuple[str, int, int]]:
     """The tokenizer's pre-tokens (word, start, end) on the raw text; CJK characters are one word each,
-    as BERT's normaliser makes them; dotted abbreviations stay one word."""
+    as BERT's normaliser makes them; dotted abbreviations stay one word; contractions split as in the
+    treebanks (ca + n't, she + 's)."""
     pre = tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)
     for m in reversed(list(_ABBREVIATION.finditer(text))):
         inside = [i for i, (_, (a, b)) in enumerate(pre) if a >= m.start() and b <= m.end()]
         if len(inside) > 1:
             pre[inside[0]:inside[-1] + 1] = [(m.group(), (m.start(), m.end()))]
+    pre = _join_contractions(pre, text)
     words = []
     for w, (a, b) in pre:
         if any(is_cjk(c) for c in w):

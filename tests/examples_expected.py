@@ -19,7 +19,7 @@ TAGGING = [
     [("Angela Merkel", "PER"), ("Emmanuel Macron", "PER"), ("Paris", "LOC"), ("European Union", "ORG")],
     [("Apple", "ORG"), ("U.K.", "LOC"), ("Bloomberg News", "ORG")],
     [("fox", "NOUN"), ("jumps", "VERB"), ("lazy", "ADJ"), ("because", "SCONJ")],
-    [("believe", "VERB"), ("three", "NUM"), ("books", "NOUN")],
+    [("ca", "AUX"), ("n't", "PART"), ("believe", "VERB"), ("'s", "AUX"), ("three", "NUM"), ("books", "NOUN")],
     [("北京", "GPE"), ("清华大学", "ORG"), ("张伟", "PER")],
 ]
 # prompt classification: the top label

@@ -19,7 +19,7 @@ def test_every_tab_has_an_expected_answer_per_example():
     assert len(expected.CHINESEBERT) == len(chinesebert.EXAMPLES)
 
 
-@pytest.mark.parametrize("example,want", zip(fill_mask.EXAMPLES, expected.FILL_MASK))
+@pytest.mark.parametrize("example,want", list(zip(fill_mask.EXAMPLES, expected.FILL_MASK)))
 def test_fill_mask_example(example, want):
     raw = fill_mask.predict(*example)[-1]
     tops = [[c["token"] for c in p["candidates"]] for p in raw["predictions"]]
@@ -28,7 +28,7 @@ def test_fill_mask_example(example, want):
         assert set(top5) & set(words), (example[0], top5, words)
 
 
-@pytest.mark.parametrize("example,want", zip(OFFLINE_QA, expected.QA))
+@pytest.mark.parametrize("example,want", list(zip(OFFLINE_QA, expected.QA)))
 def test_qa_example(example, want):
     raw = qa.answer(*example, 5, 30, 0.0)[-1]
     got = raw["answer"] and raw["answer"]["text"]
@@ -38,7 +38,7 @@ def test_qa_example(example, want):
         assert example[1][a["start"]:a["end"]] == want
 
 
-@pytest.mark.parametrize("example,want", zip(tagging.EXAMPLES, expected.TAGGING))
+@pytest.mark.parametrize("example,want", list(zip(tagging.EXAMPLES, expected.TAGGING)))
 def test_tagging_example(example, want):
     raw = tagging.tag(example[0], example[1], None, "first")[-1]
     if example[1] == "Parts of speech":
@@ -48,7 +48,7 @@ def test_tagging_example(example, want):
     assert set(want) <= got, (example[0], sorted(got))
 
 
-@pytest.mark.parametrize("example,want", zip(prompt_cls.EXAMPLES, expected.PROMPT))
+@pytest.mark.parametrize("example,want", list(zip(prompt_cls.EXAMPLES, expected.PROMPT)))
 def test_prompt_example(example, want):
     text, preset, backend = example
     template, verbalizer, model = prompt_cls.load_preset(preset)
@@ -57,7 +57,7 @@ def test_prompt_example(example, want):
     assert max(raw["scores"], key=raw["scores"].get) == want, (text, raw["scores"])
 
 
-@pytest.mark.parametrize("example,want", zip(chinesebert.EXAMPLES, expected.CHINESEBERT))
+@pytest.mark.parametrize("example,want", list(zip(chinesebert.EXAMPLES, expected.CHINESEBERT)))
 def test_chinesebert_example(example, want):
     raw = chinesebert.inspect(example[0], "zh-fused")[-1]
     got = [(c["char"], c["pinyin"]) for c in raw["chars"]]

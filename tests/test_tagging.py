@@ -82,3 +82,14 @@ def test_dotted_abbreviations_are_one_word():
     tok = tagging.load("embedded-ner").tokenizer
     words = [w for w, _, _ in tagging.split_words(tok, "a U.K. firm and the U.S.A. end.")]
     assert words == ["a", "U.K.", "firm", "and", "the", "U.S.A.", "end", "."]
+
+
+def test_contractions_split_as_the_treebanks_do():
+    """Issue 26: can't was tagged as can / ' / t. UD EWT and CoNLL split ca + n't, she + 's."""
+    tok = tagging.load("embedded-upos").tokenizer
+    text = "I can\u2019t say they don't know it's John's."
+    words = tagging.split_words(tok, text)
+    assert [w for w, _, _ in words] == ["I", "ca", "n\u2019t", "say", "they", "do", "n't", "know", "it", "'s", "John",
+                                        "'s", "."]
+    assert all(text[a:b] == w for w, a, b in words)  # offsets point at the text itself
+    assert [w for w, _, _ in tagging.split_words(tok, "rock 'n' roll")] == ["rock", "'", "n", "'", "roll"]
