@@ -99,12 +99,13 @@ def answer(question: str, context: str, model_name: str, top_n: float, max_answe
     if not loading.is_loaded(qa.TASK, model_name):
         progress(0.1, desc=f"Loading {model_name} (first use only)…")
     r = run_model(qa.predict, question, context, model_name, int(top_n), int(max_answer_len), float(null_threshold))
-    if r.answer is None:
-        highlighted = [(r.context, None)]
+    if r.answer is None:  # no legend: its "answer" chip next to a text with no answer misled
+        highlighted = gr.update(value=[(r.context, None)], show_legend=False)
         head = f"**No answer**: the [CLS] score {r.null_score:.2f} beats the best span by more than the threshold."
     else:
         a = r.answer
-        highlighted = [(r.context[:a.start], None), (r.context[a.start:a.end], "answer"), (r.context[a.end:], None)]
+        highlighted = gr.update(value=[(r.context[:a.start], None), (r.context[a.start:a.end], "answer"),
+                                       (r.context[a.end:], None)], show_legend=True)
         head = f"**Answer:** {a.text}  (start+end logit {a.score:.2f}, probability {a.probability:.2f})"
     table = pd.DataFrame([{"rank": i + 1, "answer": x.text, "start+end logit": round(x.score, 3),
                            "probability": round(x.probability, 3), "chars": f"{x.start}-{x.end}",
