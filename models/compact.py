@@ -68,10 +68,6 @@ def expand_state(stored: dict[str, torch.Tensor], reference: dict[str, torch.Ten
     return out
 
 
-def is_compact(stored: dict[str, torch.Tensor]) -> bool:
-    return any(k.endswith(Q8) for k in stored)
-
-
 # Which exact file each compact file's deltas are on (sha256), so a retrained reference (a recipe writing
 # a new mini ChineseBERT over the old one) is caught at load instead of silently decoding wrong weights.
 REFERENCES = "delta-references.json"  # beside the weights, in weights/

@@ -151,8 +151,8 @@ def preprocess(text: str, lm: MaskedLM) -> MaskInputs:
     text, notices = clean_text(text)
     segments = split_at_masks(text)
     tok = lm.tokenizer
-    notices += script_check(MASK_MARKER.sub(" ", text), lm.checkpoint.languages) or \
-        language_notice(text, lm.checkpoint.languages)
+    words = MASK_MARKER.sub(" ", text)  # what the user wrote, without the blanks
+    notices += script_check(words, lm.checkpoint.languages) or language_notice(text, lm.checkpoint.languages)
     ids, positions = _tokenize_around_masks(tok, segments)
     size = lm.max_tokens - 2
     start, end = _window(ids, positions, size)
@@ -163,7 +163,7 @@ def preprocess(text: str, lm: MaskedLM) -> MaskInputs:
     positions = [p - start + 1 for p in positions]
     n_unk = ids.count(tok.unk_token_id) if tok.unk_token_id is not None else 0
     if n_unk:
-        unknown = _unknown_words(tok, MASK_MARKER.sub(" ", text))
+        unknown = _unknown_words(tok, words)
         shown = f" ({', '.join(unknown[:8])}{', …' if len(unknown) > 8 else ''})" if unknown else ""
         notices.append(f"{n_unk} piece(s) of the text are not in the model's vocabulary{shown}; "
                        f"the model sees each as one {tok.unk_token} token.")

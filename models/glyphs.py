@@ -26,16 +26,22 @@ class GlyphFont:
     path: str
 
 
-def font_paths() -> list[GlyphFont]:
-    """The three fonts, or a clear error naming the one that is missing and how to install it."""
-    fonts = []
+def noto_fonts() -> list[GlyphFont]:
+    """Noto Sans SC and Noto Serif SC from the pylopdf-fonts-zh-cn package ([] without it); the figures'
+    CJK fallback (tabs/common.py) uses the first."""
     try:
         import pylopdf_fonts_zh_cn
-
-        base = os.path.dirname(pylopdf_fonts_zh_cn.__file__)
-        fonts += [GlyphFont("Noto Sans SC", os.path.join(base, "NotoSansSC-Regular.otf")),
-                  GlyphFont("Noto Serif SC", os.path.join(base, "NotoSerifSC-Regular.otf"))]
     except ImportError:
+        return []
+    base = os.path.dirname(pylopdf_fonts_zh_cn.__file__)
+    return [GlyphFont("Noto Sans SC", os.path.join(base, "NotoSansSC-Regular.otf")),
+            GlyphFont("Noto Serif SC", os.path.join(base, "NotoSerifSC-Regular.otf"))]
+
+
+def font_paths() -> list[GlyphFont]:
+    """The three fonts, or a clear error naming the one that is missing and how to install it."""
+    fonts = noto_fonts()
+    if not fonts:
         raise ModelUnavailable("Glyph fonts missing: pip install pylopdf-fonts-zh-cn (Noto Sans SC / Serif SC).")
     kai = next((p for p in KAI_PATHS if os.path.isfile(p)), None)
     if kai is None:

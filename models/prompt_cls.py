@@ -501,21 +501,17 @@ def sample_demos(examples: list[tuple[str, str]], spec: PromptSpec, seed: int = 
     random example per label, in label order."""
     if selection not in DEMO_SELECTIONS:
         raise InputError(f"Unknown demonstration selection '{selection}'; choose one of {', '.join(DEMO_SELECTIONS)}.")
-    pools = {label: [t for t, l in examples if l == label] for label in spec.labels}
     if selection == "random" or not query:
         rng = random.Random(seed)
+        pools = {label: [t for t, l in examples if l == label] for label in spec.labels}
         return [(_cut_words(rng.choice(pool), max_words), label) for label, pool in pools.items() if pool]
-    texts = tuple(t for t, _ in examples)
-    vectors = _example_vectors(texts)
-    q = sentence_embedding.embed(sentence_embedding.load(), [query])[0]
-    sims = (vectors @ q).tolist()
-    best = []
-    for label in spec.labels:
-        scored = [(sims[i], t) for i, (t, l) in enumerate(examples) if l == label]
-        if scored:
-            sim, text = max(scored)
-            best.append((sim, text, label))
-    return [(_cut_words(t, max_words), label) for _, t, label in sorted(best)]
+    vectors = _example_vectors(tuple(t for t, _ in examples))
+    sims = (vectors @ sentence_embedding.embed(sentence_embedding.load(), [query])[0]).tolist()
+    best = {}  # label -> (similarity, text) of its closest example
+    for sim, (text, label) in zip(sims, examples):
+        if label in spec.labels and (label not in best or (sim, text) > best[label]):
+            best[label] = (sim, text)
+    return [(_cut_words(t, max_words), label) for label, (_, t) in sorted(best.items(), key=lambda kv: kv[1])]
 
 
 def predict(text: str, spec: PromptSpec, backend: str = "cloze", model: str = fill_mask.DEFAULT_MODEL,

@@ -28,11 +28,12 @@ def use_cjk_font_fallback() -> str | None:
     import matplotlib
     from matplotlib import font_manager
 
-    try:
-        import pylopdf_fonts_zh_cn
-    except ImportError:
+    from models.glyphs import noto_fonts
+
+    fonts = noto_fonts()
+    if not fonts:
         return None
-    path = os.path.join(os.path.dirname(pylopdf_fonts_zh_cn.__file__), "NotoSansSC-Regular.otf")
+    path = fonts[0].path
     font_manager.fontManager.addfont(path)
     name = font_manager.FontProperties(fname=path).get_name()
     # matplotlib falls back glyph by glyph only across the families named in font.family (a generic

@@ -18,6 +18,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, proc: subprocess.Popen, log: str, seconds: float) -> None:
+    """Until `proc` (an app being started) answers on `port`; RuntimeError if it exits or takes too long."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited early; see {log}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"app did not open port {port} in {seconds} s")
+
+
 @pytest.fixture(scope="session")
 def app_url():
     """A real `python app.py` process on a free local port, for gradio_client tests."""
@@ -27,18 +41,11 @@ def app_url():
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app exited early; see {log.name}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    try:
+        wait_for_port(port, proc, log.name, 120)
+    except RuntimeError:
         proc.kill()
-        raise RuntimeError("app did not start in 120 s")
+        raise
     yield url
     proc.terminate()
     proc.wait(timeout=20)

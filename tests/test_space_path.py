@@ -19,10 +19,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from conftest import wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE_VENV = ROOT / ".venv-space"
@@ -103,18 +104,6 @@ def test_every_example_answers_the_same_on_the_space_install_path(space_python, 
     assert not differ, {k: (dev[k], space[k]) for k in differ[:3]}
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, seconds: float = 180) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        assert proc.poll() is None, f"app exited early: {log.read_text()[-2000:]}"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"app did not open port {port} in {seconds} s")
-
-
 def _arguments(params: list[dict]) -> list:
     """Each parameter's default, else Gradio's own example input (files: none, as the Hub's examples are
     remote URLs this machine cannot fetch)."""
@@ -139,7 +128,7 @@ def test_app_started_as_a_space_answers_every_named_endpoint(space_python, hf_ho
     with open(log, "w") as out:
         proc = subprocess.Popen([str(space_python), "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_for_port(SPACE_PORT, proc, log)
+        wait_for_port(SPACE_PORT, proc, str(log), 180)
         client = Client(f"http://127.0.0.1:{SPACE_PORT}/", verbose=False)
         endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
         assert len(endpoints) >= 10, sorted(endpoints)

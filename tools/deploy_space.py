@@ -121,13 +121,13 @@ def token() -> str:
     return tok
 
 
-def upload(repo_id: str, private: bool, tok: str) -> str:
+def upload(repo_id: str, files: list[str], private: bool, tok: str) -> str:
     from huggingface_hub import create_repo, upload_folder
     from huggingface_hub.errors import HfHubHTTPError
 
     try:
         create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=tok)
-        upload_folder(folder_path=str(ROOT), repo_id=repo_id, repo_type="space", allow_patterns=files_to_upload(),
+        upload_folder(folder_path=str(ROOT), repo_id=repo_id, repo_type="space", allow_patterns=files,
                       ignore_patterns=IGNORE, token=tok, commit_message="Deploy from bash dev.sh deploy")
     except HfHubHTTPError as exc:
         raise DeployError(f"The Hub refused the upload: {str(exc).splitlines()[0]}") from None
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         if args.dry_run:
             print(f"Dry run: nothing uploaded. Without --dry-run this creates https://huggingface.co/spaces/{args.space}")
             return 0
-        print(f"Space ready: {upload(args.space, args.private, token())} (it builds for a few minutes)")
+        print(f"Space ready: {upload(args.space, files, args.private, token())} (it builds for a few minutes)")
         return 0
     except DeployError as exc:
         print(f"deploy: {exc}", file=sys.stderr)

@@ -60,6 +60,12 @@ def _word_features(offsets: list[tuple[int, int]], text_start: int, text: str,
     return words, feature
 
 
+def _sum_per_word(attr: torch.Tensor, feature: np.ndarray, n_words: int) -> np.ndarray:
+    """An embedding-layer attribution [1, L, hidden] summed over each token's vector, then over each word's tokens."""
+    per_token = attr.sum(-1)[0].detach().float().numpy()
+    return np.array([per_token[feature == w].sum() for w in range(1, n_words + 1)])
+
+
 def _run(method: str, forward, ids: torch.Tensor, feature: np.ndarray, pad_id: int, embeddings) -> tuple[np.ndarray, float | None]:
     """Per-word scores [n_words] of `forward` (ids [b, L] -> score [b]) by one Captum method."""
     from captum.attr import FeatureAblation, LayerIntegratedGradients, Lime
@@ -73,16 +79,13 @@ def _run(method: str, forward, ids: torch.Tensor, feature: np.ndarray, pad_id: i
         with torch.enable_grad():
             attr, delta = lig.attribute(ids, baselines=baseline, n_steps=IG_STEPS, internal_batch_size=IG_STEPS,
                                         return_convergence_delta=True)
-        per_token = attr.sum(-1)[0].detach().float().numpy()
-        scores = np.array([per_token[feature == w].sum() for w in range(1, n_words + 1)])
-        return scores, float(delta.abs().max())
+        return _sum_per_word(attr, feature, n_words), float(delta.abs().max())
     if method == GRADIENT_X_INPUT:
         from captum.attr import LayerGradientXActivation
 
         with torch.enable_grad():
             attr = LayerGradientXActivation(forward, embeddings).attribute(ids)
-        per_token = attr.sum(-1)[0].detach().float().numpy()
-        return np.array([per_token[feature == w].sum() for w in range(1, n_words + 1)]), None
+        return _sum_per_word(attr, feature, n_words), None
     if method == "LIME":
         lime = Lime(forward, interpretable_model=SkLearnLinearRegression())
         with torch.random.fork_rng():  # the same input gives the same explanation, click after click

@@ -51,8 +51,7 @@ def read_table(path: str | Path, seed: int = 0, max_rows: int | None = None,
     sentence / review / text_a / content); 'label' is used when present. Beyond max_rows: a seeded random sample
     (sample=True, the projector) or the first max_rows rows in order (batch mode)."""
     df = readers.read_columns(path, {"text": TEXT_COLUMNS[1:]}, {"label": ()})
-    text_col = "text"
-    df = df[df[text_col].str.strip() != ""]
+    df = df[df["text"].str.strip() != ""]
     notices = []
     max_rows = MAX_ROWS if max_rows is None else max_rows
     if len(df) > max_rows and sample:
@@ -64,7 +63,7 @@ def read_table(path: str | Path, seed: int = 0, max_rows: int | None = None,
     labels = df["label"].str.strip().tolist() if "label" in df else None
     if labels and path == SAMPLE:  # SST-2's 0/1 by name, as the "prediction" colouring names them
         labels = [SAMPLE_LABELS.get(x, x) for x in labels]
-    return df[text_col].tolist(), labels, notices
+    return df["text"].tolist(), labels, notices
 
 
 @torch.no_grad()
