@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from models import compact
 from models.errors import WeightsError
 
 ENCODER_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -120,17 +121,24 @@ def read_adapter(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     except Exception as exc:  # corrupt / truncated file
         raise WeightsError(f"The shipped weight file {path.name} is damaged and cannot be read ({exc}); restore it "
                            f"with `git checkout weights/`. Other models and tabs keep working.") from exc
-    if "delta_of" in meta:  # a compact file: int8 deltas on another shipped file (models/compact.py)
-        from models import compact
-
-        compact.check_reference(path, WEIGHTS_DIR / meta["delta_of"])
-        reference, _ = read_adapter(WEIGHTS_DIR / meta["delta_of"])
-        try:
-            state = compact.expand_state(state, reference)
-        except KeyError as exc:
-            raise WeightsError(f"{path.name} is stored as changes to {meta['delta_of']}, which lacks {exc}; "
-                               f"restore both with `git checkout weights/`.") from None
+    if compact.is_compact(state):  # int8 rows, or int8 deltas on a reference (models/compact.py)
+        delta_of = meta.get("delta_of")
+        reference = _reference_state(path, delta_of) if delta_of else None
+        ref_name = compact.reference_name(delta_of)
+        if reference is not None:
+            compact.check_reference(path, state, reference, ref_name)
+        state = compact.expand_state(state, reference, ref_name)
     return state, meta
+
+
+def _reference_state(path: Path, delta_of: str) -> dict[str, torch.Tensor]:
+    """The weights a compact file's deltas are on: the MiniLM encoder, or another shipped file."""
+    if delta_of == compact.ENCODER:
+        return load_encoder_state(encoder_path())
+    if not (WEIGHTS_DIR / delta_of).is_file():
+        raise WeightsError(f"{path.name} is stored as changes to {delta_of}, which is missing; restore it with "
+                           f"`git checkout weights/`.")
+    return read_adapter(WEIGHTS_DIR / delta_of)[0]
 
 
 def load_adapter_into(peft_model, state: dict[str, torch.Tensor]) -> None:

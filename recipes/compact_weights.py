@@ -1,12 +1,18 @@
-"""Store the Chinese task files as int8 deltas on the shipped mini ChineseBERT they were fine-tuned from.
+"""Store the shipped weight files compactly: int8 per row, as deltas on what they were fine-tuned from.
 
-    python -m recipes.compact_weights            # rewrite weights/zh/<task>.safetensors in place
+    python -m recipes.compact_weights            # rewrite the files below in place
     python -m recipes.compact_weights --check    # only report sizes and the reconstruction error
 
-Each task file held the whole fine-tuned encoder (17-18 MB, fp16). Now it holds what fine-tuning changed:
-int8 per-row deltas to its `delta_of` file plus the heads (models/compact.py); `embedded.read_adapter`
-rebuilds the full tensors at load, so the loaders and every view are unchanged. Already compact files are
-skipped, so running it twice changes nothing. Evaluations before/after: RESULTS.md ("Session 8").
+- The English task files (fill-mask general and movies, NER, QA) held the top MiniLM layers they trained in
+  full (fp16): now int8 per-row deltas on the MiniLM encoder's own weights (`delta_of: encoder`), LoRA
+  matrices and heads unchanged.
+- The Chinese task files held a whole copy of the mini ChineseBERT they were tuned from: now int8 deltas on
+  it (`delta_of: zh/...`).
+- The two mini ChineseBERTs themselves: their matrices as int8 rows (no reference to be a delta on). The
+  Chinese task deltas decode on the stored (int8) base, so their evaluations were re-run after it.
+`embedded.read_adapter` rebuilds full tensors at load, so the loaders and every view are unchanged. Already
+compact files are skipped, so running it twice changes nothing; to redo one, restore its full-precision
+original from git history first. Evaluations before/after: RESULTS.md ("Storage").
 """
 from __future__ import annotations
 
@@ -21,12 +27,18 @@ from safetensors.torch import load_file, save_file
 from models import compact, embedded
 
 W = embedded.WEIGHTS_DIR
-# task file -> the shipped file it was fine-tuned from (same architecture, same parameter names)
-TASK_FILES = {
+# stored as int8 rows (no reference); first, because the Chinese deltas below are on them
+STANDALONE = ["zh/chinesebert-mini-fused.safetensors", "zh/chinesebert-mini-char.safetensors"]
+# file -> what it was fine-tuned from (a file under weights/, or the MiniLM encoder)
+DELTA_FILES = {
     "zh/cmrc-fused.safetensors": "zh/chinesebert-mini-fused.safetensors",
     "zh/weibo-ner-fused.safetensors": "zh/chinesebert-mini-fused.safetensors",
     "zh/chnsenticorp-fused.safetensors": "zh/chinesebert-mini-fused.safetensors",
     "zh/chnsenticorp-char.safetensors": "zh/chinesebert-mini-char.safetensors",
+    "mlm-general.safetensors": compact.ENCODER,
+    "mlm-imdb.safetensors": compact.ENCODER,
+    "ner-conll2003.safetensors": compact.ENCODER,
+    "qa-squad.safetensors": compact.ENCODER,
 }
 
 
@@ -35,25 +47,36 @@ def raw_metadata(path: Path) -> dict[str, str]:
         return dict(f.metadata() or {})
 
 
-def compact_file(task: str, reference: str, check_only: bool) -> None:
-    path = W / task
-    meta = raw_metadata(path)
-    if "delta_of" in meta:
-        print(f"{task}: already compact (delta of {json.loads(meta['delta_of'])}), {path.stat().st_size / 1e6:.2f} MB")
-        return
+def reference_state(name: str | None) -> dict[str, torch.Tensor] | None:
+    if name is None:
+        return None
+    if name == compact.ENCODER:
+        return embedded.load_encoder_state(embedded.encoder_path())
+    return embedded.read_adapter(W / name)[0]
+
+
+def compact_file(name: str, reference: str | None, check_only: bool) -> None:
+    path = W / name
     state = load_file(str(path))
-    ref, _ = embedded.read_adapter(W / reference)
-    stored = compact.compact_state(state, ref)
-    back = compact.expand_state(stored, ref)
+    if compact.is_compact(state):
+        print(f"{name}: already compact, {path.stat().st_size / 1e6:.2f} MB")
+        return
+    ref, ref_name = reference_state(reference), compact.reference_name(reference)
+    stored = compact.compact_state(state, ref, ref_name)
+    back = compact.expand_state(stored, ref, ref_name)
     worst = max(float((back[k].float() - v.float()).norm() / v.float().norm().clamp_min(1e-12))
                 for k, v in state.items() if v.is_floating_point())
     size = sum(t.numel() * t.element_size() for t in stored.values())
-    print(f"{task}: {path.stat().st_size / 1e6:.2f} -> {size / 1e6:.2f} MB, worst relative error of a tensor {worst:.5f}")
+    print(f"{name}: {path.stat().st_size / 1e6:.2f} -> {size / 1e6:.2f} MB, worst relative error of a tensor {worst:.5f}")
     if check_only:
         return
-    meta = {**meta, "delta_of": json.dumps(reference),
-            "storage": json.dumps("int8 per-row deltas to delta_of (models/compact.py); heads fp16"),
-            "compacted_by": json.dumps("python -m recipes.compact_weights")}
+    meta = raw_metadata(path)
+    if reference is None:
+        meta["storage"] = json.dumps("int8 per row, one fp16 scale per row (models/compact.py); vectors fp16")
+    else:
+        meta["delta_of"] = json.dumps(reference)
+        meta["storage"] = json.dumps("int8 per-row deltas to delta_of (models/compact.py); the rest fp16")
+    meta["compacted_by"] = json.dumps("python -m recipes.compact_weights")
     tmp = path.with_suffix(".tmp")
     save_file(stored, str(tmp), metadata=meta)
     tmp.replace(path)
@@ -61,8 +84,13 @@ def compact_file(task: str, reference: str, check_only: bool) -> None:
 
 
 def record_references() -> None:
-    """weights/delta-references.json: each compact file's reference and that file's sha256 (checked at load)."""
-    table = {task: {"delta_of": ref, "sha256": compact.file_sha256(W / ref)} for task, ref in TASK_FILES.items()}
+    """weights/delta-references.json: each delta file's reference and the fingerprint of the reference
+    tensors its deltas are on (checked at load)."""
+    table = {}
+    for name, reference in DELTA_FILES.items():
+        stored = load_file(str(W / name))
+        table[name] = {"delta_of": reference, "fingerprint": compact.fingerprint(
+            stored, reference_state(reference), compact.reference_name(reference))}
     (W / compact.REFERENCES).write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
 
 
@@ -71,8 +99,10 @@ def main(argv=None) -> None:
     ap.add_argument("--check", action="store_true", help="report only; write nothing")
     args = ap.parse_args(argv)
     with torch.no_grad():
-        for task, reference in TASK_FILES.items():
-            compact_file(task, reference, args.check)
+        for name in STANDALONE:
+            compact_file(name, None, args.check)
+        for name, reference in DELTA_FILES.items():
+            compact_file(name, reference, args.check)
     if not args.check:
         record_references()
 

@@ -1,4 +1,5 @@
-"""Compact weight files (issue 25): int8 per-row deltas on a shipped reference, decoded by the one reader."""
+"""Compact weight files: int8 per row, as deltas on a shared reference where there is one, decoded by the one
+reader (embedded.read_adapter)."""
 import json
 import shutil
 
@@ -24,16 +25,49 @@ def test_a_delta_round_trip_is_within_half_a_step_per_row():
     assert ((back - value).abs() <= step / 2 + 2e-3).all()  # + fp16 rounding of the decoded weight
 
 
-def test_every_compact_shipped_file_is_recorded_with_its_reference_hash():
+def test_without_a_reference_matrices_are_int8_rows_unless_that_loses_too_much():
+    g = torch.Generator().manual_seed(0)
+    plain = torch.randn(64, 300, generator=g)
+    outliers = torch.randn(64, 300, generator=g)
+    outliers[:, :3] *= 60  # a few huge columns: every row's int8 steps become coarse for the rest
+    stored = compact.compact_state({"plain": plain, "outliers": outliers}, None)
+    assert stored["plain#q8"].dtype == torch.int8
+    assert stored["outliers"].dtype == torch.float16 and "outliers#q8" not in stored
+    back = compact.expand_state(stored, None)["plain"].float()
+    step = plain.abs().amax(dim=1, keepdim=True) / 127
+    assert ((back - plain).abs() <= step / 2 + 2e-3).all()
+
+
+def test_every_delta_file_is_recorded_with_the_fingerprint_of_its_reference():
     table = json.loads((W / compact.REFERENCES).read_text())
-    compact_files = []
+    delta_files = []
     for path in W.rglob("*.safetensors"):
         with safe_open(str(path), framework="pt") as f:
             if "delta_of" in (f.metadata() or {}):
-                compact_files.append(path.relative_to(W).as_posix())
-    assert compact_files and sorted(compact_files) == sorted(table)
+                delta_files.append(path.relative_to(W).as_posix())
+    assert delta_files and sorted(delta_files) == sorted(table)
     for name, entry in table.items():
-        assert compact.file_sha256(W / entry["delta_of"]) == entry["sha256"], name
+        from safetensors.torch import load_file
+
+        ref = (embedded.load_encoder_state(embedded.encoder_path()) if entry["delta_of"] == compact.ENCODER
+               else embedded.read_adapter(W / entry["delta_of"])[0])
+        got = compact.fingerprint(load_file(str(W / name)), ref, compact.reference_name(entry["delta_of"]))
+        assert got == entry["fingerprint"], name
+
+
+def test_an_english_file_decodes_to_minilm_layers_that_fine_tuning_moved():
+    state, meta = embedded.read_adapter(W / "mlm-general.safetensors")
+    assert meta["delta_of"] == compact.ENCODER
+    minilm = embedded.load_encoder_state(embedded.encoder_path())
+    k = "base_model.model.bert.encoder.layer.5.output.dense.base_layer.weight"
+    ref = minilm["encoder.layer.5.output.dense.weight"]
+    assert state[k].shape == ref.shape and not torch.equal(state[k].float(), ref)
+    # by hand: the stored int8 delta times its row scale, added to MiniLM's weight
+    from safetensors.torch import load_file
+
+    raw = load_file(str(W / "mlm-general.safetensors"))
+    by_hand = ref + raw[k + "#q8"].float() * raw[k + "#scale"].float()[:, None]
+    assert torch.allclose(state[k].float(), by_hand, atol=2e-3)
 
 
 def test_the_reader_rebuilds_full_tensors_of_the_reference_shapes():
