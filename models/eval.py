@@ -230,14 +230,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_mlm_zh)
     p = sub.add_parser("probes-zh", help="Chinese cloze probes (words, idioms): hits at rank 1 and in the top 5")
-    p.add_argument("data", nargs="?", help="probe TSV (default tests/data/zh_cloze_probes.tsv)")
+    p.add_argument("data", nargs="?", help="probe TSV (default samples/probes/zh_cloze_probes.tsv)")
     p.add_argument("--model", default=registry.default("chinese-mlm"),
                    choices=registry.names("chinese-mlm", registry.Source.EMBEDDED))
     p.set_defaults(run=lambda a: {"task": "probes-zh", "model": a.model, **scoring.score_zh_probes(a.model, a.data)})
     p = sub.add_parser("heads", help="tagger accuracy as heads are pruned: importance order vs random")
     p.add_argument("data", nargs="?", help="CoNLL-U / CoNLL file (default: the built-in 100-sentence sample)")
     p.add_argument("--model", default="embedded-upos",
-                   choices=[c.name for c in registry.checkpoints("tagging") if c.sample])
+                   choices=[c.name for c in registry.for_view("heads")])
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_heads)

@@ -23,7 +23,7 @@ from models.chinese_inputs import is_cjk
 from models import precision
 from models.errors import InputError
 from models import registry
-from models.loading import TaskModel, load_task_model
+from models.task_model import TaskModel, load_task_model
 from models.text_checks import clean_text, language_notice, script_check
 
 TASK = "tagging"

@@ -25,7 +25,12 @@ from tabs.common import (clear_on_failure, export_file, figure_files, notices_ma
 TITLE = "Look inside"
 VIEW_TEMPLATE = Path(__file__).resolve().parent / "assets" / "attention_view.html"
 SENTIMENT = prompt_cls.SST2_PRESET
-HEAD_TAGGERS = [c.name for c in registry.checkpoints("tagging") if c.sample]  # taggers with a labelled sample
+def _names(view: str) -> list[str]:
+    """The model names a view offers (one tab's models): the registry's capabilities decide."""
+    return [c.name for c in registry.for_view(view)]
+
+
+HEAD_TAGGERS = _names("heads")  # taggers with a labelled sample
 
 INTRO = """
 ### Look inside the models of the other tabs
@@ -418,7 +423,7 @@ def show_comparison(text: str, model_a: str, model_b: str):
 
 def build() -> None:
     gr.Markdown(INTRO)
-    models = model_choices()
+    models = model_choices("attention")
     with gr.Tab("Attention"):
         with gr.Row():
             a_text = gr.Textbox(label="Text (for QA models: question [SEP] context)", lines=2, scale=3,
@@ -437,7 +442,7 @@ def build() -> None:
                     "scaled scores, which is that head's attention row.")
         with gr.Row():
             n_text = gr.Textbox(label="Text", lines=2, scale=3, value="The cat sat on the mat because it was tired.")
-            n_model = gr.Dropdown(models, value=models[0], label="Model", scale=1)
+            n_model = gr.Dropdown(model_choices("neurons"), value=models[0], label="Model", scale=1)
         with gr.Row():
             n_layer = gr.Slider(1, 24, value=3, step=1, label="Layer")
             n_head = gr.Slider(1, 16, value=4, step=1, label="Head")
@@ -454,7 +459,7 @@ def build() -> None:
     with gr.Tab("Layer-wise predictions"):
         with gr.Row():
             l_text = gr.Textbox(label="Text with [MASK]", value="Paris is the [MASK] of France.", scale=3)
-            l_model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL, label="Masked LM", scale=1)
+            l_model = gr.Dropdown(_names("logit-lens"), value=fill_mask.DEFAULT_MODEL, label="Masked LM", scale=1)
         l_btn = gr.Button("Read every layer", variant="primary")
         l_notes = gr.Markdown(label="Notes")
         l_curve = gr.LinePlot(x="layer", y="probability", color="mask",
@@ -494,7 +499,7 @@ def build() -> None:
                     f"use the built-in SST-2 sample. Click a row of the table, edit its text, re-run: the edited "
                     f"point is drawn as EDITED.")
         with gr.Row():
-            p_model = gr.Dropdown(models, value=models[0], label="Model")
+            p_model = gr.Dropdown(model_choices("projector"), value=models[0], label="Model")
             p_file = gr.File(label="CSV / TSV (optional)", file_types=[".csv", ".tsv"], type="filepath")
             methods = [m for m in projector.METHODS if m == "PCA" or projector.umap_available()]
             p_method = gr.Radio(methods, value="PCA", label="Projection")
@@ -526,7 +531,7 @@ def build() -> None:
             with gr.Row():
                 t_text = gr.Textbox(label="Review", lines=2, value="A gorgeous, witty film, though the ending drags.",
                                     scale=3)
-                t_model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
+                t_model = gr.Dropdown(_names("explain-classification"), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
                 t_a, t_b = _method_pickers(lime)
             t_btn = gr.Button("Explain with both", variant="primary")
             t_outs = _two_method_outputs()
@@ -536,7 +541,7 @@ def build() -> None:
                                     scale=3)
                 x_x = gr.Textbox(label="X", value="great")
                 x_y = gr.Textbox(label="Y", value="terrible")
-                x_model = gr.Dropdown(registry.names(fill_mask.TASK), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
+                x_model = gr.Dropdown(_names("explain-contrast"), value=fill_mask.DEFAULT_MODEL, label="Masked LM")
             with gr.Row():
                 x_a, x_b = _method_pickers(occlusion)
                 x_btn = gr.Button("Why X rather than Y?", variant="primary")
@@ -548,7 +553,7 @@ def build() -> None:
                                  value="The cat was tired after the long day, so it slept on the warm mat by the door.")
             with gr.Row():
                 s_side = gr.Radio(["start", "end"], value="start", label="Explain the answer's")
-                s_model = gr.Dropdown(registry.names(qa.TASK), value=qa.DEFAULT_MODEL, label="QA model")
+                s_model = gr.Dropdown(_names("explain-qa"), value=qa.DEFAULT_MODEL, label="QA model")
                 s_a, s_b = _method_pickers(occlusion)
                 s_btn = gr.Button("Explain the answer", variant="primary")
             s_outs = _two_method_outputs()
@@ -556,8 +561,7 @@ def build() -> None:
             with gr.Row():
                 e_text = gr.Textbox(label="Text", value="Angela Merkel met Emmanuel Macron in Berlin on Tuesday.", scale=3)
                 e_num = gr.Number(value=2, precision=0, label="Entity (1 = the first found)")
-                e_model = gr.Dropdown(["embedded-ner"] + [n for n in registry.names("tagging") if "ner" in n.lower()
-                                                          and n != "embedded-ner"], value="embedded-ner", label="Tagger")
+                e_model = gr.Dropdown(_names("explain-entity"), value="embedded-ner", label="Tagger")
             with gr.Row():
                 e_a, e_b = _method_pickers(occlusion)
                 e_btn = gr.Button("Explain the entity", variant="primary")
@@ -603,7 +607,7 @@ def build() -> None:
                     "*street*, *area*).")
         with gr.Row():
             c_text2 = gr.Textbox(label="Sentence", value="We sat on the river bank.", scale=3)
-            c_model2 = gr.Dropdown(models, value=models[0], label="Model", scale=1)
+            c_model2 = gr.Dropdown(model_choices("corpus-search"), value=models[0], label="Model", scale=1)
         with gr.Row():
             c_query = gr.Number(value=6, precision=0, label="Token (position; 0 = [CLS])")
             c_layer = gr.Slider(0, 24, value=3, step=1, label="Layer (0 = embeddings)")
@@ -659,8 +663,8 @@ def build() -> None:
         with gr.Row():
             m_text = gr.Textbox(label="Sentences (one per line)", lines=6, value=compare.DEFAULT_SENTENCES, scale=3)
             with gr.Column(scale=1):
-                m_a = gr.Dropdown(models, value=registry.choice(fill_mask.TASK, "embedded-general"), label="Model A")
-                m_b = gr.Dropdown(models, value=registry.choice(fill_mask.TASK, "embedded-movies"), label="Model B")
+                m_a = gr.Dropdown(model_choices("compare"), value=registry.choice(fill_mask.TASK, "embedded-general"), label="Model A")
+                m_b = gr.Dropdown(model_choices("compare"), value=registry.choice(fill_mask.TASK, "embedded-movies"), label="Model B")
                 m_btn = gr.Button("Compare", variant="primary")
         m_notes = gr.Markdown(label="Notes")
         with gr.Row():

@@ -69,7 +69,35 @@ def main() -> None:
             "fusion": bool(getattr(lm.model.config, "fusion", True)), "chars": [c.char for c in seen.chars],
             "glyph_rows": int(emb.glyph_embeddings.embedding.weight.abs().sum(-1).gt(0).sum())
             if hasattr(emb, "glyph_embeddings") else 0}
+    out["views"] = view_checks()
     print(json.dumps(out, default=str))
+
+
+def view_checks() -> dict:
+    """For every Hub model the views list: does it have BERT blocks (looked at, not taken from the registry),
+    and did the neuron view run or refuse it?"""
+    from models import inside, registry
+    from models.errors import InputError
+    from models.inside import neurons
+
+    seen = {}
+    for c in registry.CHECKPOINTS:
+        if not (c.needs_hub and c.task in registry.VIEW_TASKS):
+            continue
+        choice = registry.choice(c.task, c.name)
+        model = inside.load(choice).model
+        try:
+            blocks = inside.encoder_layers(model)
+            bert_blocks = all(hasattr(b.attention.self, "query") and hasattr(b.attention.self, "key") for b in blocks)
+        except (InputError, AttributeError):
+            bert_blocks = False
+        try:
+            neurons.neuron_view("The cat sat on the mat.", choice, 0, 0, 1)
+            ran = "ran"
+        except InputError as exc:
+            ran = str(exc)
+        seen[choice] = {"bert_blocks": bert_blocks, "neurons": ran, "offered": choice in inside.model_choices("neurons")}
+    return seen
 
 
 if __name__ == "__main__":

@@ -30,7 +30,21 @@ def test_every_hub_choice_of_the_app_is_covered(offline_hub_results):
 
     listed = {f"{c.task} {c.name}" for c in registry.CHECKPOINTS
               if c.needs_hub and c.task in ("fill-mask", "qa", "tagging", "nli", "chinese-mlm")}
-    assert listed == {k for k in offline_hub_results if not k.endswith(" zh")}, listed ^ set(offline_hub_results)
+    checked = {k for k in offline_hub_results if not k.endswith(" zh") and k != "views"}
+    assert listed == checked, listed ^ checked
+
+
+def test_the_views_offer_exactly_the_hub_models_they_can_open(offline_hub_results):
+    """The registry's capability table against the models themselves: the neuron view is offered for a model
+    iff it has BERT blocks (query/key per layer), runs on every one offered, and refuses the others clearly."""
+    views = offline_hub_results["views"]
+    assert any(not v["bert_blocks"] for v in views.values()) and any(v["bert_blocks"] for v in views.values())
+    for choice, v in views.items():
+        assert v["offered"] == v["bert_blocks"], (choice, v)
+        if v["bert_blocks"]:
+            assert v["neurons"] == "ran", (choice, v)
+        else:
+            assert "cannot open" in v["neurons"] and "pick one of" in v["neurons"], (choice, v)
 
 
 def test_fill_mask_hub_paths_mask_tokens(offline_hub_results):

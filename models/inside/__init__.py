@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models import registry
+from models import registry, tasks
 from models.errors import InputError
-
-VIEW_TASKS = ("fill-mask", "qa", "tagging")  # the tabs whose models the views open
+from models.registry import VIEW_TASKS
 
 
 @dataclass
@@ -23,15 +22,19 @@ class Loaded:
     extra: object  # the tab's own wrapper (MaskedLM, QAModel, Tagger)
 
 
-def model_choices() -> list[str]:
-    """'tab: model' for every model of the covered tabs (embedded first)."""
-    return [registry.choice(task, name) for task in VIEW_TASKS for name in registry.names(task)]
+def model_choices(view: str = "attention") -> list[str]:
+    """'tab: model' for every model `view` can open (the registry's capabilities), embedded first per tab."""
+    return [registry.choice(c.task, c.name) for c in registry.for_view(view)]
 
 
-def load(choice: str) -> Loaded:
-    """'tagging: embedded-upos' -> the tab's loaded model."""
+def load(choice: str, view: str | None = None) -> Loaded:
+    """'tagging: embedded-upos' -> the tab's loaded model; `view`: refuse a model that view cannot open."""
     task, name = registry.parse_choice(choice, VIEW_TASKS)
-    wrapper = registry.load(task, name)
+    if view and not registry.get(task, name).supports(view):
+        raise InputError(f"The {view} view cannot open {choice} (its family, "
+                         f"{registry.get(task, name).family.value}, names its parts differently); pick one of: "
+                         f"{', '.join(model_choices(view))}.")
+    wrapper = tasks.load(task, name)
     return Loaded(task, name, wrapper.model, wrapper.tokenizer, wrapper)
 
 

@@ -40,7 +40,7 @@ class NeuronView:
 def neuron_view(text: str, model: str = "fill-mask: embedded-general", layer: int = 0, head: int = 0,
                 query: int = 1, max_tokens: int = MAX_DRAW_TOKENS) -> NeuronView:
     text, notices = clean_text(text)
-    m = load(model)
+    m = load(model, "neurons")
     blocks = encoder_layers(m.model)
     cfg = m.model.config
     n_heads = cfg.num_attention_heads
