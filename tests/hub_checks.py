@@ -97,6 +97,11 @@ def view_checks() -> dict:
         except InputError as exc:
             ran = str(exc)
         seen[choice] = {"bert_blocks": bert_blocks, "neurons": ran, "offered": choice in inside.model_choices("neurons")}
+    from models.inside import attention
+
+    for name in ("roberta-base", "bert-base-uncased"):  # a typed [MASK] is the model's one mask token
+        tokens = attention.attention("Paris is the [MASK] of France.", registry.choice("fill-mask", name)).tokens
+        seen[f"attention {name}"] = {"tokens": tokens}
     return seen
 
 

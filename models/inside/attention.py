@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from models import registry
+from models.fill_mask import MASK_MARKER
 from models.errors import InputError
 from models.inside import load
 from models.text_checks import clean_text
@@ -29,7 +30,11 @@ class AttentionResult:
 
 
 def encode(tokenizer, text: str, max_tokens: int) -> tuple[dict, list[str]]:
-    """Tokenize (as a pair when the text holds [SEP]), cut to max_tokens; returns (batch, notices)."""
+    """Tokenize (as a pair when the text holds [SEP]), cut to max_tokens; returns (batch, notices).
+    A blank written [MASK] or <mask> becomes the model's own mask token, as the fill-mask tab reads it
+    (RoBERTa's tokenizer would otherwise split a typed [MASK] into pieces)."""
+    if tokenizer.mask_token:
+        text = MASK_MARKER.sub(lambda m: tokenizer.mask_token, text)
     first, sep, second = text.partition(PAIR_SEPARATOR)
     if sep and first.strip() and second.strip():
         enc = tokenizer(first.strip(), second.strip(), return_tensors="pt", truncation="only_second",
