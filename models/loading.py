@@ -59,7 +59,9 @@ def from_hub(load_fn: Callable[..., Any], repo_id: str, **kwargs) -> Any:
 
 
 def model_bytes(obj: Any) -> int:
-    """Bytes of the torch parameters and buffers an (object holding a) model keeps in memory."""
+    """Bytes of the torch parameters and buffers an (object holding a) model keeps in memory, and of the
+    numpy arrays of an index built from one (corpus search)."""
+    import numpy as np
     import torch
 
     seen: set[int] = set()
@@ -70,6 +72,8 @@ def model_bytes(obj: Any) -> int:
         seen.add(id(o))
         if isinstance(o, torch.nn.Module):
             return sum(t.numel() * t.element_size() for t in [*o.parameters(), *o.buffers()])
+        if isinstance(o, np.ndarray):
+            return o.nbytes
         if isinstance(o, (tuple, list)):
             return sum(walk(x, depth + 1) for x in o)
         if hasattr(o, "__dict__"):

@@ -340,7 +340,12 @@ def test_corpus_search_finds_a_corpus_sentences_own_token_first_and_guards_its_i
     tagger = corpus_search.search("Angela Merkel visited Paris.", "tagging: embedded-ner", 1, 4, 5)
     assert all(n.predicted is None for n in tagger.neighbours)
     corpus_search.search("Angela Merkel visited Paris.", "tagging: embedded-upos", 1, 4, 5)
-    assert len(corpus_search._INDEX) == corpus_search.MAX_INDEXES and MLM not in corpus_search._INDEX  # oldest dropped
+    # the indexes live in the model store, counted against its memory budget like the models they come from
+    from models.loading import MODEL_CACHE
+
+    assert MODEL_CACHE.is_loaded(corpus_search.index_key("tagging: embedded-upos"))
+    index = corpus_search.get_index("tagging: embedded-upos")
+    assert MODEL_CACHE.evictable_bytes() >= sum(a.nbytes for a in vars(index).values() if hasattr(a, "nbytes"))
     with pytest.raises(InputError, match="Layer 9 does not exist"):
         corpus_search.search("A cat.", MLM, 1, 9, 5)
     with pytest.raises(InputError, match="Token 30 does not exist"):
