@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from models import chinese_mlm, fill_mask, prompt_cls, qa, registry, sentence_embedding, tagging
+from models import chinese_mlm, fill_mask, qa, registry, sentence_embedding, tagging
+from models.prompt import causal_lm, nli
 
 LOADERS: dict[str, Callable[[str], Any]] = {
     "fill-mask": fill_mask.load, "qa": qa.load, "tagging": tagging.load,
     "chinese-mlm": chinese_mlm.load, "chinese-sentiment": chinese_mlm.load_classifier,
     "sentence-embedding": sentence_embedding.load,
-    "causal-lm": prompt_cls.load_causal_lm, "nli": prompt_cls.load_nli,
+    "causal-lm": causal_lm.load_causal_lm, "nli": nli.load_nli,
 }
 assert set(LOADERS) == set(registry.TASKS), "every registry task needs its load function here"
 
