@@ -29,7 +29,7 @@ class Family(str, Enum):
     BERT = "bert"  # BERT, MiniLM, BERT-tiny: blocks at model.base_model.encoder.layer
     ROBERTA = "roberta"  # RoBERTa, XLM-RoBERTa: the same blocks, byte-level BPE or SentencePiece pieces
     DISTILBERT = "distilbert"  # blocks at .transformer.layer, fused q/k/v names: no neuron view
-    CHINESEBERT = "chinesebert"  # BERT blocks on char + glyph + pinyin embeddings (models/chinesebert.py)
+    CHINESEBERT = "chinesebert"  # BERT blocks on char + glyph + pinyin embeddings (models/chinese/model.py)
     CAUSAL = "causal"  # a decoder-only LM (prompt classification's causal-lm backend)
     BART = "bart"  # encoder-decoder (the NLI backend)
 

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from models.chinese_inputs import is_cjk
+from models.chinese.inputs import is_cjk
 from models import precision
 from models.errors import InputError
 from models import registry

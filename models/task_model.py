@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import chinese_tasks, embedded, registry
+from models import embedded, registry
+from models.chinese import tasks as chinese_tasks
 from models.loading import cached_load, from_hub
 from models.registry import Checkpoint, Family, Source
 

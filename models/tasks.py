@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from models import chinese_mlm, fill_mask, qa, registry, sentence_embedding, tagging
+from models import fill_mask, qa, registry, sentence_embedding, tagging
+from models.chinese import mlm as chinese_mlm
 from models.prompt import causal_lm, nli
 
 LOADERS: dict[str, Callable[[str], Any]] = {

@@ -57,7 +57,7 @@ def main() -> None:
         want = model(**enc).logits[:, 0].float().log_softmax(0)  # index 0 = "entailment" in the stand-in's map
     out["nli facebook/bart-large-mnli"] = {"tokenizer": type(tok).__name__, "entailment_from_config":
                                            bool(torch.allclose(lp[0], want, atol=1e-5)), "shown": shown}
-    from models import chinese_mlm
+    from models.chinese import mlm as chinese_mlm
 
     for name in registry.names("chinese-mlm", registry.Source.HUB):
         lm = chinese_mlm.load(name)

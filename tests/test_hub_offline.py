@@ -111,7 +111,7 @@ def test_a_pickle_that_would_run_code_is_refused_not_run(tmp_path):
 
     marker = tmp_path / "code-ran"
     hub_fixtures.official_chinesebert(tmp_path / "cache", payload={"x": _RunsCode(marker)})
-    code = ("from models import chinese_mlm\n"
+    code = ("from models.chinese import mlm as chinese_mlm\n"
             "try:\n    chinese_mlm.load(chinese_mlm.HUB_ID)\nexcept Exception as e:\n    print(type(e).__name__, e)")
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

@@ -30,7 +30,7 @@ STEP_LINE = re.compile(r"step (\d+)/\d+ loss [\d.]+ \(([\d.]+)s/step\)")
 def build_bundle(bundle: Path) -> None:
     import site
 
-    from models import chinese_mlm, glyphs
+    from models.chinese import mlm as chinese_mlm, glyphs
     from recipes import train_chinesebert
 
     zh = Path("data/zh")
