@@ -173,6 +173,25 @@ def preprocess(question: str, context: str, qa: QAModel, top_n: int = 5, max_ans
     return inputs
 
 
+VIEW_SEPARATOR = "[SEP]"  # the "Look inside" views take one text box: "question [SEP] context"
+
+
+def view_input(qa: QAModel, text: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """What the model reads for "question [SEP] context" in this tab, for the "Look inside" views: the first
+    window preprocess() makes (same length, stride, token types), without its padding."""
+    question, sep, context = (text or "").partition(VIEW_SEPARATOR)
+    if not sep or not question.strip() or not context.strip():
+        raise InputError(f"A QA model reads a question and its context: write them as 'question {VIEW_SEPARATOR} "
+                         f"context'.")
+    inputs = preprocess(question, context, qa)
+    batch = inputs.batch(qa, [0])
+    real = batch["attention_mask"][0].bool()
+    notices = list(inputs.notices)
+    if inputs.n_windows > 1:
+        notices.append(f"This view shows the first of the {inputs.n_windows} windows the QA tab reads.")
+    return {k: v[:, real] for k, v in batch.items()}, notices
+
+
 def forward(qa: QAModel, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None):
     """Start and end logits for a batch of windows (inputs_embeds: for gradients w.r.t. the embeddings)."""
     if inputs_embeds is not None:  # attribution: full precision for the gradients

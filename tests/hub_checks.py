@@ -92,7 +92,10 @@ def view_checks() -> dict:
         except (InputError, AttributeError):
             bert_blocks = False
         try:
-            neurons.neuron_view("The cat sat on the mat.", choice, 0, 0, 1)
+            zh = "en" not in c.languages
+            text = ("谁坐着？ [SEP] 猫坐在垫子上。" if zh else "Who sat? [SEP] The cat sat on the mat.") if c.task == "qa" \
+                else ("猫坐在垫子上。" if zh else "The cat sat on the mat.")
+            neurons.neuron_view(text, choice, 0, 0, 1)
             ran = "ran"
         except InputError as exc:
             ran = str(exc)

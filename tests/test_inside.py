@@ -520,3 +520,27 @@ def test_every_view_offers_its_tables_and_figures_as_downloads():
     assert check(files, contexts) == {"png", "svg", "csv", "json"}
     notes, points, table, proj, files = projector.show_projection("fill-mask: embedded-general", None, "PCA", "label")
     assert check(files, points) == {"csv", "json", "png", "svg"}
+
+
+def test_the_attention_and_neuron_views_draw_the_input_the_tab_ran():
+    """A view reads the model's own tab input: the fill-mask blank as the mask token, QA's first window at the
+    length the QA tab reads (not the drawing limit), the tagger's words each encoded on their own."""
+    from models import qa as qa_task, tagging
+    from models.inside import neurons
+
+    res = attention.attention("Paris is the <mask> of France.", MLM)
+    assert res.tokens.count("[MASK]") == 1 and not any("<" in t for t in res.tokens)
+    context = " ".join(["The Amazon rainforest covers much of Brazil and eight other countries."] * 40)
+    long = attention.attention(f"Which country? [SEP] {context}", "qa: embedded-squad", max_tokens=2000)
+    window = qa_task.load("embedded-squad").meta["max_len"]  # the recipe's window (256), not the view's 128
+    assert len(long.tokens) == window and long.attentions.shape[-1] == window
+    assert any("first of the" in n and "windows" in n for n in long.notices)
+    tok = tagging.load("embedded-ner").tokenizer
+    words = ["Angela", "Merkel", "visited", "Paris", "."]
+    by_hand = [p for w in words for p in tok.tokenize(w)]
+    tagged = attention.attention("Angela Merkel visited Paris.", "tagging: embedded-ner")
+    assert tagged.tokens == [tok.cls_token] + by_hand + [tok.sep_token]
+    view = neurons.neuron_view("Angela Merkel visited Paris.", "tagging: embedded-ner", 0, 0, 1)
+    assert view.tokens == tagged.tokens
+    with pytest.raises(InputError, match=r"question \[SEP\] context"):
+        attention.attention("No separator here.", "qa: embedded-squad")

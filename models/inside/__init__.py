@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models import registry, tasks
+import torch
+
+from models import fill_mask, qa, registry, tagging, tasks
 from models.errors import InputError
 from models.registry import VIEW_TASKS
 
@@ -20,6 +22,22 @@ class Loaded:
     model: object  # a transformers PreTrainedModel
     tokenizer: object
     extra: object  # the tab's own wrapper (MaskedLM, QAModel, Tagger)
+
+
+@dataclass
+class TaskInput:
+    """One forward pass's input exactly as the model's own tab builds it, so a view draws what the tab ran."""
+    batch: dict[str, torch.Tensor]  # [1, n] tensors, no padding
+    tokens: list[str]
+    notices: list[str]
+
+
+VIEW_INPUTS = {fill_mask.TASK: fill_mask.view_input, qa.TASK: qa.view_input, tagging.TASK: tagging.view_input}
+
+
+def task_input(m: Loaded, text: str) -> TaskInput:
+    batch, notices = VIEW_INPUTS[m.task](m.extra, text)
+    return TaskInput(batch, m.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist()), notices)
 
 
 def model_choices(view: str = "attention") -> list[str]:
