@@ -12,7 +12,7 @@ Backends:
              (zero-shot), or SetFit with few-shot examples (models/sentence_embedding.py).
   nli        an NLI model (Hub `facebook/bart-large-mnli`): entailment of the template's hypothesis.
   ensemble   the mean of the embedding and cloze backends' probabilities (both offline and fast; they
-             err on different inputs, so together they beat either alone: RESULTS.md, issue 13).
+             err on different inputs, so together they beat either alone: RESULTS.md, prompt classification).
 Contextual calibration (Zhao et al. 2021) divides by the label probabilities on a content-free
 input ("N/A"). Few-shot: LM-BFF demonstrations in the context, or prompt-based fine-tuning
 (BitFit: bias and LayerNorm terms only) of a private copy of the masked LM.

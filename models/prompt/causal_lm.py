@@ -37,7 +37,7 @@ def smollm2_path(name: str = CAUSAL_LM) -> tuple[str, str]:
 
 def converted_cache(gguf: str) -> Path:
     """Where the GGUF model, once converted (dequantised weights as safetensors, tokenizer.json), is kept:
-    converting takes ~20 s a time (issue 16), reading the converted copy ~1 s. BERT_DEMO_CACHE moves it."""
+    converting takes ~20 s a time, reading the converted copy ~1 s. BERT_DEMO_CACHE moves it."""
     base = Path(os.environ.get("BERT_DEMO_CACHE") or Path.home() / ".cache" / "bert-demo")
     return base / Path(gguf).stem
 

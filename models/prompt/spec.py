@@ -19,7 +19,7 @@ CAUSAL_LM = registry.names("causal-lm")[0]
 
 SST2_PRESET = "Movie sentiment (SST-2 style)"  # the preset the views and evaluations use
 # the template chosen on the SST-2 training pool for the cloze, embedding and ensemble backends (RESULTS.md,
-# issue 13); SmolLM2 (causal-lm) favours "great" after "All in all" and keeps the plain one
+# prompt classification); SmolLM2 (causal-lm) favours "great" after "All in all" and keeps the plain one
 SUMMARY_PRESET = "Movie sentiment, summary prompt"
 BBC_PRESET = "News topic (BBC)"
 SENTIMENT_WORDS = {"negative": ["terrible"], "positive": ["great"]}  # the verbalizer of both movie presets
