@@ -31,7 +31,7 @@ CSS = (".textfield { word-break: normal !important; overflow-wrap: anywhere; dis
        " .drop-refused { color: #b91c1c; font-weight: 600; padding: 4px 0; }")
 
 # Tables meant for typing (the verbalizer, the few-shot examples) are also Gradio CSV drop zones: a file dropped
-# there silently replaced the labels (issue 26). Files go to the upload boxes; these tables refuse them.
+# there silently replaced the labels. Files go to the upload boxes; these tables refuse them.
 NO_FILE_DROP_JS = """<script>
 (() => {
   const refuse = (e) => {

@@ -16,7 +16,7 @@ import json
 from benchmarks.bench_fill_mask import TEXT, timed
 from models import prompt_cls
 from models.inside import attention, captum_views, corpus_search, heads, logit_lens, projector
-from tabs import inside
+from tabs.inside import attention as attention_tab, compare as compare_tab
 
 
 def main() -> None:
@@ -30,14 +30,14 @@ def main() -> None:
     proj = projector.project(texts, labels)
     question = "What is Paris?"
     views = {
-        "attention_view": lambda: inside.attention_html(attention.attention(plain, "fill-mask: embedded-general")),
+        "attention_view": lambda: attention_tab.attention_html(attention.attention(plain, "fill-mask: embedded-general")),
         "logit_lens": lambda: logit_lens.logit_lens(TEXT),
         "head_importance_and_pruning_curve": lambda: heads.pruning_curve("embedded-upos"),
         "projector_pca_300_rows": lambda: projector.project(texts, labels),
         "projector_place_edited_point": lambda: proj.place(texts[0] + " not"),
-        "compare_models_cka_and_diff": lambda: inside.show_comparison(TEXT, "fill-mask: embedded-general",
+        "compare_models_cka_and_diff": lambda: compare_tab.show_comparison(TEXT, "fill-mask: embedded-general",
                                                                       "fill-mask: embedded-movies"),
-        "neuron_view_with_figure": lambda: inside.show_neurons(plain, "fill-mask: embedded-general", 3, 4, 8),
+        "neuron_view_with_figure": lambda: attention_tab.show_neurons(plain, "fill-mask: embedded-general", 3, 4, 8),
         "corpus_search_index_build_once": lambda: corpus_search.build_index("fill-mask: embedded-general"),
         "corpus_search_query": lambda: corpus_search.search(plain, "fill-mask: embedded-general", 8, 3, 10),
         **{f"captum_{m.lower().replace(' ', '_')}_sentiment": (lambda m=m: captum_views.explain_classification(

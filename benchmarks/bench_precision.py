@@ -3,7 +3,7 @@ quantize_dynamic on the Linear layers), for the fill-mask model: speed and agree
 
     python -m benchmarks.bench_precision [--model embedded-general] [--runs 30]
 
-Agreement: top-1 identical to fp32 at every mask of the 30 cloze probes (tests/data/cloze_probes.tsv) and of
+Agreement: top-1 identical to fp32 at every mask of the 30 cloze probes (samples/probes/cloze_probes.tsv) and of
 300 sentences of samples/sst2-300.tsv with one word masked each. Latency: p50 of the whole
 `fill_mask.predict` on a ~128-token text, and `transformers.pipeline("fill-mask")` in plain fp32 on the same
 checkpoint (what a transformers user runs), measured in the same process. Prints one JSON object.
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def probe_texts(seed: int = 0) -> list[str]:
     from models.readers import read_probes
 
-    texts = [text for _, text, _ in read_probes(ROOT / "tests" / "data" / "cloze_probes.tsv")]
+    texts = [text for _, text, _ in read_probes(ROOT / "samples" / "probes" / "cloze_probes.tsv")]
     rng = random.Random(seed)
     for line in (ROOT / "samples" / "sst2-300.tsv").read_text(encoding="utf-8").splitlines()[1:]:
         words = line.split("\t")[0].split()

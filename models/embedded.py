@@ -173,7 +173,7 @@ def load_embedded(adapter_file: str | Path, model_cls=None, attn_implementation:
     return merged, tokenizer, meta
 
 
-# One copy of every frozen MiniLM tensor, however many task models hold it (issue 16: memory). The adapters
+# One copy of every frozen MiniLM tensor, however many task models hold it (memory). The adapters
 # change the encoder's linear layers (LoRA is merged into them) and the top layers some recipes train; the
 # embeddings (half of MiniLM's 22.7 M parameters), LayerNorms and untouched tensors stay bit-identical to
 # the package's, so every embedded model can point at the same storage.

@@ -166,12 +166,19 @@ def cmd_chnsenticorp(args) -> dict:
     return {"task": "chnsenticorp", "model": args.model, **scoring.score_chnsenticorp(args.model, rows)}
 
 
-def main(argv: list[str] | None = None) -> None:
-    from models import fill_mask, prompt_cls, qa, registry, tagging
-
+def build_parser() -> argparse.ArgumentParser:
+    """One sub-command per task; every default model is the app's default for that task (the registry's)."""
     ap = argparse.ArgumentParser(prog="python -m models.eval", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="task", required=True)
+    _english_commands(sub)
+    _chinese_commands(sub)
+    return ap
+
+
+def _english_commands(sub) -> None:
+    from models import fill_mask, prompt_cls, qa, registry, tagging
+
     p = sub.add_parser("mlm", help="masked-LM perplexity / top-1 / top-5 on held-out text")
     p.add_argument("data")
     p.add_argument("--limit", type=int, help="stop after this many masked tokens")
@@ -192,12 +199,14 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("cmrc", help="CMRC 2018 exact match / F1, character level as the official script")
     p.add_argument("data", help="CMRC (SQuAD-format) JSON")
     p.add_argument("--limit", type=int, help="first N questions only")
-    p.add_argument("--model", default="zh-cmrc", help=f"one of {registry.names(qa.TASK)}")
+    p.add_argument("--model", default=registry.default(qa.TASK, language="zh"), help=f"one of {registry.names(qa.TASK)}")
     p.add_argument("--heldout", action="store_true", help="only the articles the training recipe held out")
     p.set_defaults(run=cmd_cmrc)
-    for task, default, what in (("conll", "embedded-ner", "entity-level NER P/R/F1 (seqeval) on a CoNLL-2003 file"),
-                                ("upos", "embedded-upos", "word-level UPOS accuracy on a CoNLL-U file"),
-                                ("weibo", "zh-weibo", "entity-level NER P/R/F1 (seqeval) on a Weibo NER file")):
+    ner, upos = registry.Labels.NER, registry.Labels.UPOS
+    for task, default, what in (
+            ("conll", registry.default(tagging.TASK, ner, "en"), "entity-level NER P/R/F1 (seqeval) on a CoNLL-2003 file"),
+            ("upos", registry.default(tagging.TASK, upos, "en"), "word-level UPOS accuracy on a CoNLL-U file"),
+            ("weibo", registry.default(tagging.TASK, ner, "zh"), "entity-level NER P/R/F1 (seqeval) on a Weibo NER file")):
         p = sub.add_parser(task, help=what)
         p.add_argument("data")
         p.add_argument("--limit", type=int, help="first N sentences only")
@@ -222,6 +231,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--calibrate", action="store_true", help="contextual calibration")
     p.add_argument("--limit", type=int, help="first N rows only")
     p.set_defaults(run=cmd_sst2)
+    p = sub.add_parser("heads", help="tagger accuracy as heads are pruned: importance order vs random")
+    p.add_argument("data", nargs="?", help="CoNLL-U / CoNLL file (default: the built-in 100-sentence sample)")
+    p.add_argument("--model", default=registry.default(tagging.TASK, upos, "en"),
+                   choices=[c.name for c in registry.for_view("heads")])
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_heads)
+
+
+def _chinese_commands(sub) -> None:
+    from models import registry
+
     p = sub.add_parser("mlm-zh", help="mini ChineseBERT: masked-character accuracy and perplexity")
     p.add_argument("data")
     p.add_argument("--model", default=registry.default("chinese-mlm"),
@@ -230,24 +251,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_mlm_zh)
     p = sub.add_parser("probes-zh", help="Chinese cloze probes (words, idioms): hits at rank 1 and in the top 5")
-    p.add_argument("data", nargs="?", help="probe TSV (default tests/data/zh_cloze_probes.tsv)")
+    p.add_argument("data", nargs="?", help="probe TSV (default samples/probes/zh_cloze_probes.tsv)")
     p.add_argument("--model", default=registry.default("chinese-mlm"),
                    choices=registry.names("chinese-mlm", registry.Source.EMBEDDED))
     p.set_defaults(run=lambda a: {"task": "probes-zh", "model": a.model, **scoring.score_zh_probes(a.model, a.data)})
-    p = sub.add_parser("heads", help="tagger accuracy as heads are pruned: importance order vs random")
-    p.add_argument("data", nargs="?", help="CoNLL-U / CoNLL file (default: the built-in 100-sentence sample)")
-    p.add_argument("--model", default="embedded-upos",
-                   choices=[c.name for c in registry.checkpoints("tagging") if c.sample])
-    p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(run=cmd_heads)
     p = sub.add_parser("chnsenticorp", help="mini ChineseBERT sentiment accuracy on a ChnSentiCorp TSV")
     p.add_argument("data")
     p.add_argument("--model", default=registry.default("chinese-mlm"),
                    choices=registry.names("chinese-mlm", registry.Source.EMBEDDED))
     p.add_argument("--limit", type=int)
     p.set_defaults(run=cmd_chnsenticorp)
-    args = ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
     except (InputError, ModelUnavailable, FileNotFoundError) as exc:  # what a user can act on; bugs keep their traceback

@@ -16,7 +16,7 @@ import torch
 from models import precision
 from models.errors import InputError
 from models import registry
-from models.loading import TaskModel, load_task_model
+from models.task_model import TaskModel, load_task_model
 from models.text_checks import clean_text, language_notice, script_check
 
 TASK = "fill-mask"
@@ -168,6 +168,23 @@ def preprocess(text: str, lm: MaskedLM) -> MaskInputs:
         notices.append(f"{n_unk} piece(s) of the text are not in the model's vocabulary{shown}; "
                        f"the model sees each as one {tok.unk_token} token.")
     return MaskInputs(segments, ids, positions, notices)
+
+
+def view_input(lm: MaskedLM, text: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """What the model reads for `text` in this tab, for the "Look inside" views: with blanks, the very window
+    predict() runs; without, the text in the same form (special tokens around, cut to the model's window)."""
+    if MASK_MARKER.search(text or ""):
+        inputs = preprocess(text, lm)
+        ids, notices = inputs.ids, inputs.notices
+    else:
+        text, notices = clean_text(text)
+        tok = lm.tokenizer
+        ids = tok(text, add_special_tokens=False, verbose=False)["input_ids"]
+        size = lm.max_tokens - 2
+        if len(ids) > size:
+            notices.append(f"The text is {len(ids):,} tokens; the model reads {size} at once: the first {size}.")
+        ids = [tok.cls_token_id] + ids[:size] + [tok.sep_token_id]
+    return {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}, notices
 
 
 @dataclass

@@ -1,8 +1,9 @@
-"""Loading a registry checkpoint (embedded or Hub), lazily, once per process, thread-safe.
+"""The model cache (lazily, once per process, thread-safe, non-embedded models under a memory budget) and
+the Hub access every loader shares.
 
-Every task module takes its checkpoints from models/registry.py and loads them through
-`cached_load`, so a model is built once per process however many requests ask for it,
-and two requests racing for the same model wait for one load instead of doing two.
+Every task module loads its models through `cached_load`, so a model is built once per process however
+many requests ask for it, and two requests racing for the same model wait for one load instead of doing
+two. How a checkpoint becomes a model is models/task_model.py.
 """
 from __future__ import annotations
 
@@ -10,13 +11,9 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from models.errors import ModelUnavailable
-from models import registry
-from models.registry import Checkpoint, Source
 
 HUB_HOST = "huggingface.co"
 _REACH_TTL_S = 60.0
@@ -61,62 +58,10 @@ def from_hub(load_fn: Callable[..., Any], repo_id: str, **kwargs) -> Any:
         raise ModelUnavailable(f"Could not download '{repo_id}' from the Hub: {exc}") from exc
 
 
-def load_checkpoint(ck: Checkpoint, embedded_cls, hub_cls) -> tuple[Any, Any, dict]:
-    """(model, tokenizer, meta) for a checkpoint: an embedded adapter on the MiniLM encoder built as
-    `embedded_cls`, or a Hub model through `hub_cls`. Eager attention, so attentions can be captured."""
-    if ck.source is Source.EMBEDDED and ck.location.startswith("zh/"):  # the mini ChineseBERT's task files
-        from models import chinese_tasks
-
-        return chinese_tasks.load_file(Path(__file__).resolve().parent.parent / "weights" / ck.location)
-    if ck.source is Source.EMBEDDED:
-        from models import embedded
-
-        return embedded.load_embedded(embedded.WEIGHTS_DIR / ck.location, embedded_cls, attn_implementation="eager")
-    from transformers import AutoTokenizer
-
-    tok = from_hub(AutoTokenizer.from_pretrained, ck.location)
-    # safetensors only: a pickled .bin from the Hub could run code when loaded
-    model = from_hub(hub_cls.from_pretrained, ck.location, attn_implementation="eager", use_safetensors=True)
-    model.eval()
-    return model, tok, {}
-
-
-@dataclass
-class TaskModel:
-    """A loaded checkpoint of one task: what every task module returns from load()."""
-    name: str
-    model: Any  # a transformers PreTrainedModel
-    tokenizer: Any
-    checkpoint: Checkpoint
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def max_tokens(self) -> int:
-        return model_window(self.model)
-
-
-def load_task_model(task: str, name: str, wrap: type, embedded_cls, hub_cls):
-    """The task's checkpoint `name`, built once per process as `wrap` (a TaskModel subclass): an embedded
-    adapter on the MiniLM encoder as `embedded_cls`, or a Hub model as `hub_cls` (kept under the LRU budget)."""
-    ck = registry.get(task, name)
-
-    def build():
-        model, tok, meta = load_checkpoint(ck, embedded_cls, hub_cls)
-        return wrap(ck.name, model, tok, ck, meta)
-
-    return cached_load((task, name), build, evictable=ck.needs_hub)
-
-
-def model_window(model) -> int:
-    """Tokens per forward pass, special tokens included."""
-    limit = getattr(model.config, "max_position_embeddings", 512)
-    if model.config.model_type in ("roberta", "xlm-roberta", "camembert"):
-        limit -= 2  # RoBERTa offsets positions by padding_idx + 1
-    return min(limit, 512)
-
-
 def model_bytes(obj: Any) -> int:
-    """Bytes of the torch parameters and buffers an (object holding a) model keeps in memory."""
+    """Bytes of the torch parameters and buffers an (object holding a) model keeps in memory, and of the
+    numpy arrays of an index built from one (corpus search)."""
+    import numpy as np
     import torch
 
     seen: set[int] = set()
@@ -127,6 +72,8 @@ def model_bytes(obj: Any) -> int:
         seen.add(id(o))
         if isinstance(o, torch.nn.Module):
             return sum(t.numel() * t.element_size() for t in [*o.parameters(), *o.buffers()])
+        if isinstance(o, np.ndarray):
+            return o.nbytes
         if isinstance(o, (tuple, list)):
             return sum(walk(x, depth + 1) for x in o)
         if hasattr(o, "__dict__"):

@@ -17,7 +17,7 @@ import torch
 from models import precision
 from models.errors import InputError
 from models import registry
-from models.loading import TaskModel, load_task_model
+from models.task_model import TaskModel, load_task_model
 from models.text_checks import clean_text, language_notice, script_check
 
 TASK = "qa"
@@ -171,6 +171,25 @@ def preprocess(question: str, context: str, qa: QAModel, top_n: int = 5, max_ans
         notices.append(f"The context is longer than one {max_len}-token window: it was read as {inputs.n_windows} "
                        f"overlapping windows (stride {stride}) and the answers merged.")
     return inputs
+
+
+VIEW_SEPARATOR = "[SEP]"  # the "Look inside" views take one text box: "question [SEP] context"
+
+
+def view_input(qa: QAModel, text: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """What the model reads for "question [SEP] context" in this tab, for the "Look inside" views: the first
+    window preprocess() makes (same length, stride, token types), without its padding."""
+    question, sep, context = (text or "").partition(VIEW_SEPARATOR)
+    if not sep or not question.strip() or not context.strip():
+        raise InputError(f"A QA model reads a question and its context: write them as 'question {VIEW_SEPARATOR} "
+                         f"context'.")
+    inputs = preprocess(question, context, qa)
+    batch = inputs.batch(qa, [0])
+    real = batch["attention_mask"][0].bool()
+    notices = list(inputs.notices)
+    if inputs.n_windows > 1:
+        notices.append(f"This view shows the first of the {inputs.n_windows} windows the QA tab reads.")
+    return {k: v[:, real] for k, v in batch.items()}, notices
 
 
 def forward(qa: QAModel, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None):

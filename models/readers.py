@@ -11,7 +11,7 @@ from pathlib import Path
 
 from models.errors import InputError
 
-PROBES = Path(__file__).resolve().parent.parent / "tests" / "data" / "cloze_probes.tsv"
+PROBES = Path(__file__).resolve().parent.parent / "samples" / "probes" / "cloze_probes.tsv"
 ZH_PROBES = PROBES.with_name("zh_cloze_probes.tsv")
 MAX_UPLOAD_BYTES = 20 * 2**20  # every uploaded table (few-shot examples, projector data); gradio enforces it too
 

@@ -196,7 +196,7 @@ def score_upos(tg, sents, aggregation: str = "first") -> dict:
 
 @torch.no_grad()
 def score_chnsenticorp(name: str, rows: list[tuple[str, int]], batch_size: int = 32) -> dict:
-    from models.chinese_mlm import batch_encode, load_classifier
+    from models.chinese.mlm import batch_encode, load_classifier
 
     head, tok = load_classifier(name)
     correct = 0
@@ -211,8 +211,8 @@ def score_chnsenticorp(name: str, rows: list[tuple[str, int]], batch_size: int =
 def score_masked_chars(name, texts: list[str], seed: int = 0, limit: int | None = None) -> dict:
     """Masked-character accuracy and perplexity: 15% of the Chinese characters of each text, fixed by
     seed, replaced by [MASK] (their pinyin ids zeroed). `name`: a shipped model, or a ChineseLM in memory."""
-    from models import chinese_inputs
-    from models.chinese_mlm import encode, load
+    from models.chinese import inputs as chinese_inputs
+    from models.chinese.mlm import encode, load
 
     lm = load(name) if isinstance(name, str) else name
     rng = np.random.default_rng(seed)
@@ -274,7 +274,7 @@ def score_probes(model: str, path=None) -> dict:
 def score_zh_probes(model, path=None) -> dict:
     """The Chinese cloze probes on a ChineseBERT model: accepted answer at rank 1 / in the top 5, and
     how many top-5 lists hold punctuation (the unigram plateau's sign)."""
-    from models import chinese_inputs, chinese_mlm
+    from models.chinese import inputs as chinese_inputs, mlm as chinese_mlm
     from models.readers import ZH_PROBES
 
     scores, lists = _score_cloze_probes(

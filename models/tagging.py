@@ -19,11 +19,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from models.chinese_inputs import is_cjk
+from models.chinese.inputs import is_cjk
 from models import precision
 from models.errors import InputError
 from models import registry
-from models.loading import TaskModel, load_task_model
+from models.task_model import TaskModel, load_task_model
 from models.text_checks import clean_text, language_notice, script_check
 
 TASK = "tagging"
@@ -184,6 +184,23 @@ def _chunks(word_token_counts: list[int], size: int) -> list[tuple[int, int]]:
         used += n
     out.append((start, len(word_token_counts)))
     return out
+
+
+def view_input(tg: Tagger, text: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """What the model reads for `text` in this tab, for the "Look inside" views: the words as predict() splits
+    them, each word's pieces encoded on their own (as tag_word_lists does), the first window of them."""
+    text, notices = clean_text(text)
+    words = [w for w, _, _ in split_words(tg.tokenizer, text)]
+    if not words:
+        raise InputError("The text has no words to tag.")
+    tok, size = tg.tokenizer, tg.max_tokens - 2
+    pieces = [p[:size] if p else [tok.unk_token_id] for p in tok(words, add_special_tokens=False)["input_ids"]]
+    start, end = _chunks([len(p) for p in pieces], size)[0]
+    if end < len(words):
+        notices.append(f"The text is longer than one {size}-token window: the tagging tab reads it in pieces; "
+                       f"this view shows the first ({end} of {len(words)} words).")
+    ids = [tok.cls_token_id] + [t for p in pieces[start:end] for t in p] + [tok.sep_token_id]
+    return {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}, notices
 
 
 @torch.no_grad()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from models.chinese_inputs import has_chinese
+from models.chinese.inputs import has_chinese
 from models.errors import InputError
 
 MAX_CHARS = 100_000  # bigger inputs are refused with a clear message, never processed for minutes

@@ -30,7 +30,8 @@ import torch
 from accelerate import Accelerator
 from transformers import DataCollatorForLanguageModeling
 
-from models import chinese_inputs, chinese_mlm, chinesebert, readers, scoring
+from models import readers, scoring
+from models.chinese import inputs as chinese_inputs, mlm as chinese_mlm, model as chinesebert
 from recipes import common
 
 
@@ -262,7 +263,8 @@ def classify(args) -> None:
 def finetune_task(args) -> None:
     """CMRC 2018 span extraction (`qa`) or Weibo NER (`ner`) on a pre-trained mini model; the whole
     encoder is fine-tuned. Scored at the end through the app's own pipelines (qa.py / tagging.py)."""
-    from models import chinese_tasks, qa, registry, tagging
+    from models import qa, registry, tagging
+    from models.chinese import tasks as chinese_tasks
     from recipes import train_qa, train_tagger
 
     acc = Accelerator()

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from models import chinese_mlm, glyphs, registry
+from models import registry
+from models.chinese import mlm as chinese_mlm, glyphs
 from tabs.common import clear_on_failure, notices_markdown, run_model
 
 TITLE = "ChineseBERT (glyph + pinyin)"

@@ -28,7 +28,7 @@ def use_cjk_font_fallback() -> str | None:
     import matplotlib
     from matplotlib import font_manager
 
-    from models.glyphs import noto_fonts
+    from models.chinese.glyphs import noto_fonts
 
     fonts = noto_fonts()
     if not fonts:

@@ -22,8 +22,10 @@ on Weibo NER: one label per character; PER / ORG / LOC / GPE, each as a name (`.
 mention (`.NOM`, 老师).
 """
 
-TASK_MODELS = {"Named entities": "embedded-ner", "Parts of speech": "embedded-upos",
-               "Chinese named entities": "zh-weibo"}
+# the radio's choices -> the offline tagger of that label set and language (embedded-ner, embedded-upos, zh-weibo)
+TASK_MODELS = {"Named entities": registry.default(tagging.TASK, registry.Labels.NER, "en"),
+               "Parts of speech": registry.default(tagging.TASK, registry.Labels.UPOS, "en"),
+               "Chinese named entities": registry.default(tagging.TASK, registry.Labels.NER, "zh")}
 EXAMPLES = [
     ["Angela Merkel met Emmanuel Macron in Paris to discuss the future of the European Union.", "Named entities"],
     ["Apple is looking at buying a U.K. startup for $1 billion, according to Bloomberg News.", "Named entities"],

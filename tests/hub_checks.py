@@ -57,7 +57,7 @@ def main() -> None:
         want = model(**enc).logits[:, 0].float().log_softmax(0)  # index 0 = "entailment" in the stand-in's map
     out["nli facebook/bart-large-mnli"] = {"tokenizer": type(tok).__name__, "entailment_from_config":
                                            bool(torch.allclose(lp[0], want, atol=1e-5)), "shown": shown}
-    from models import chinese_mlm
+    from models.chinese import mlm as chinese_mlm
 
     for name in registry.names("chinese-mlm", registry.Source.HUB):
         lm = chinese_mlm.load(name)
@@ -69,7 +69,43 @@ def main() -> None:
             "fusion": bool(getattr(lm.model.config, "fusion", True)), "chars": [c.char for c in seen.chars],
             "glyph_rows": int(emb.glyph_embeddings.embedding.weight.abs().sum(-1).gt(0).sum())
             if hasattr(emb, "glyph_embeddings") else 0}
+    out["views"] = view_checks()
     print(json.dumps(out, default=str))
+
+
+def view_checks() -> dict:
+    """For every Hub model the views list: does it have BERT blocks (looked at, not taken from the registry),
+    and did the neuron view run or refuse it?"""
+    from models import inside, registry
+    from models.errors import InputError
+    from models.inside import neurons
+
+    seen = {}
+    for c in registry.CHECKPOINTS:
+        if not (c.needs_hub and c.task in registry.VIEW_TASKS):
+            continue
+        choice = registry.choice(c.task, c.name)
+        model = inside.load(choice).model
+        try:
+            blocks = inside.encoder_layers(model)
+            bert_blocks = all(hasattr(b.attention.self, "query") and hasattr(b.attention.self, "key") for b in blocks)
+        except (InputError, AttributeError):
+            bert_blocks = False
+        try:
+            zh = "en" not in c.languages
+            text = ("谁坐着？ [SEP] 猫坐在垫子上。" if zh else "Who sat? [SEP] The cat sat on the mat.") if c.task == "qa" \
+                else ("猫坐在垫子上。" if zh else "The cat sat on the mat.")
+            neurons.neuron_view(text, choice, 0, 0, 1)
+            ran = "ran"
+        except InputError as exc:
+            ran = str(exc)
+        seen[choice] = {"bert_blocks": bert_blocks, "neurons": ran, "offered": choice in inside.model_choices("neurons")}
+    from models.inside import attention
+
+    for name in ("roberta-base", "bert-base-uncased"):  # a typed [MASK] is the model's one mask token
+        tokens = attention.attention("Paris is the [MASK] of France.", registry.choice("fill-mask", name)).tokens
+        seen[f"attention {name}"] = {"tokens": tokens}
+    return seen
 
 
 if __name__ == "__main__":

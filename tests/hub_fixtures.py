@@ -149,7 +149,7 @@ def official_chinesebert(cache: Path, payload: object | None = None) -> Path:
 
     import torch
 
-    from models import chinesebert
+    from models.chinese import model as chinesebert
 
     tok = chinese_chars()
     snap = _snapshot(cache, "ShannonAI/ChineseBERT-base")

@@ -58,9 +58,10 @@ def test_every_tab_example_runs(module):
         assert sheet.size == (6 * (144 + 2 * 10), 3 * (48 + 26 + 10))
         assert set(chinesebert.sentiment(module.EXAMPLES[2][0], "zh-fused")) == {"negative", "positive"}
     elif module is inside:
-        notes, view, path = inside.show_attention("The cat sat on the mat.", inside.model_choices()[0])
+        notes, view, path = inside.attention.show_attention("The cat sat on the mat.",
+                                                            inside.attention.model_choices()[0])
         assert view.startswith("<iframe") and path.endswith(".json")
-        notes, table, curve, files = inside.show_logit_lens("Paris is the [MASK] of France.", "embedded-general")
+        notes, table, curve, files = inside.attention.show_logit_lens("Paris is the [MASK] of France.", "embedded-general")
         assert len(table) == 7 and set(curve["layer"]) == set(range(7))
         assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "json", "png", "svg"]
     else:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from models import chinese_inputs as ci
-from models import chinesebert as cb
+from models.chinese import inputs as ci
+from models.chinese import model as cb
 
 
 def official_state_dict(layers: int = 12) -> dict[str, torch.Tensor]:
@@ -83,7 +83,7 @@ def test_char_only_ablation_has_no_glyph_or_pinyin_parameters():
 
 
 def test_glyphs_are_rendered_and_missing_characters_detected():
-    from models import glyphs
+    from models.chinese import glyphs
 
     if not any(os.path.isfile(p) for p in glyphs.KAI_PATHS):
         pytest.skip("Debian fonts-arphic-ukai is not installed here")
@@ -98,7 +98,7 @@ def test_glyphs_are_rendered_and_missing_characters_detected():
 
 
 def test_missing_font_is_a_clear_error(monkeypatch):
-    from models import glyphs
+    from models.chinese import glyphs
     from models.errors import ModelUnavailable
 
     monkeypatch.setattr(glyphs, "KAI_PATHS", ("/nonexistent/ukai.ttc",))
@@ -113,7 +113,7 @@ def tiny_zh(tmp_path_factory):
     import sys
     from pathlib import Path
 
-    from models import glyphs
+    from models.chinese import glyphs
 
     if not any(os.path.isfile(p) for p in glyphs.KAI_PATHS):
         pytest.skip("Debian fonts-arphic-ukai is not installed here")
@@ -135,7 +135,8 @@ def tiny_zh(tmp_path_factory):
 
 
 def test_inspection_neighbours_and_fill_mask(tiny_zh, monkeypatch):
-    from models import chinese_mlm, loading
+    from models import loading
+    from models.chinese import mlm as chinese_mlm
 
     monkeypatch.setattr(chinese_mlm, "ZH_DIR", tiny_zh)
     loading.MODEL_CACHE.clear()
@@ -161,7 +162,8 @@ def test_inspection_neighbours_and_fill_mask(tiny_zh, monkeypatch):
 def test_official_hub_checkpoint_offline_is_a_fast_clear_error(monkeypatch):
     import time
 
-    from models import chinese_mlm, loading
+    from models import loading
+    from models.chinese import mlm as chinese_mlm
     from models.errors import ModelUnavailable
 
     monkeypatch.setattr(loading, "hub_reachable", lambda timeout=3.0: False)
@@ -172,7 +174,7 @@ def test_official_hub_checkpoint_offline_is_a_fast_clear_error(monkeypatch):
 
 
 def test_shipped_model_handles_bad_input():
-    from models import chinese_mlm
+    from models.chinese import mlm as chinese_mlm
     from models.errors import InputError
 
     for empty in ("", "   \n"):
@@ -198,7 +200,7 @@ def test_shipped_model_handles_bad_input():
 def test_chinese_models_refuse_text_they_cannot_read_and_echo_no_huge_input():
     """Issue 12, defect 6: English text got silent nonsense, a 1 MB input was echoed back, blanks had no
     limit, and an Extension-B character counted as 'no Chinese characters'."""
-    from models import chinese_mlm
+    from models.chinese import mlm as chinese_mlm
     from models.errors import InputError
 
     with pytest.raises(InputError, match="no Chinese characters"):
@@ -223,7 +225,7 @@ def test_albert_transplant_reproduces_the_albert_encoder(tmp_path):
     import torch
     from transformers import AlbertConfig, AlbertModel, BertTokenizerFast
 
-    from models import chinesebert
+    from models.chinese import model as chinesebert
     from recipes import monpa_init
 
     torch.manual_seed(0)
@@ -256,7 +258,8 @@ def test_the_shipped_fused_model_has_left_the_unigram_plateau():
     """Issue 14: the earlier zh-fused filled every blank with punctuation (0/20 probes, punctuation in all
     20 top-5 lists). The monpa-initialised model scored 11/20 in the top 5 (8 at rank 1), 7 lists with
     punctuation, when shipped; a model back on the plateau fails this."""
-    from models import chinese_mlm, scoring
+    from models import scoring
+    from models.chinese import mlm as chinese_mlm
 
     r = scoring.score_zh_probes("zh-fused")
     assert r["top5"] >= 12 and r["top1"] >= 9 and r["lists_with_punctuation"] <= 6, r
@@ -269,7 +272,7 @@ def test_the_shipped_fused_model_has_left_the_unigram_plateau():
 def test_the_shipped_fused_model_learned_meaning_not_only_shape():
     """Issue 14: neighbours of 猫 by fused embedding were look-alikes (猩 岩 疤 娃 ...); the GPU-trained model
     puts animals first. And its sentiment head reads the review the issue quotes as positive (was 0.91 negative)."""
-    from models import chinese_mlm
+    from models.chinese import mlm as chinese_mlm
 
     near = [c for c, _ in chinese_mlm.neighbours("猫", "zh-fused")["fused"][:8]]
     assert len(set(near) & set("狗羊狼鱼兔猪马牛鸡鸭虎鼠猴鸟")) >= 3, near
@@ -280,7 +283,7 @@ def test_the_shipped_fused_model_learned_meaning_not_only_shape():
 def test_pinyin_read_back_from_ids_matches_the_text_pinyin(tiny_zh):
     """The task models get ids only: their pinyin, read back from the characters, must equal the pinyin
     of the text, heteronyms included (银行 háng, 行走 xíng)."""
-    from models import chinese_mlm
+    from models.chinese import mlm as chinese_mlm
 
     tok = chinese_mlm.make_tokenizer(tiny_zh / "vocab.txt")
     text = "银行在行走的路边。"
@@ -294,7 +297,8 @@ def test_pinyin_read_back_from_ids_matches_the_text_pinyin(tiny_zh):
 def test_chinese_task_heads_run_through_the_app_pipelines(tiny_zh, tmp_path, monkeypatch):
     """CMRC and Weibo heads on the mini model: saved, rebuilt from their own metadata, and run by the QA and
     tagging modules unchanged (windows, spans, entity decoding), gradient x input included."""
-    from models import chinese_mlm, chinese_tasks, qa, registry, tagging
+    from models import qa, registry, tagging
+    from models.chinese import mlm as chinese_mlm, tasks as chinese_tasks
     from models.inside import captum_views
 
     lm = chinese_mlm.read_lm(tiny_zh / "chinesebert-mini-fused.safetensors")
@@ -345,7 +349,7 @@ def test_weibo_reader_and_cmrc_scoring(tmp_path):
 def test_packed_corpus_and_glyph_table_file(tmp_path, monkeypatch):
     """The .npz packed corpus gives the windows the old list-of-dicts packing gave; a glyph table stored by
     save_glyph_table reproduces the rendered one exactly (the GPU box reads it instead of the fonts)."""
-    from models import chinese_mlm, glyphs
+    from models.chinese import mlm as chinese_mlm, glyphs
     from recipes import train_chinesebert as t
 
     if not any(os.path.isfile(p) for p in glyphs.KAI_PATHS):
@@ -376,7 +380,7 @@ def test_whole_word_masking_masks_whole_chinese_words_only(tiny_zh):
     """--wwm: every masked position belongs to a fully chosen all-Chinese jieba word; punctuation and
     specials are never predicted."""
     pytest.importorskip("jieba")
-    from models import chinese_mlm
+    from models.chinese import mlm as chinese_mlm
     from recipes.train_chinesebert import WholeWordMasker
 
     tok = chinese_mlm.make_tokenizer(tiny_zh / "vocab.txt")

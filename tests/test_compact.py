@@ -100,7 +100,8 @@ def test_a_changed_reference_is_refused_at_load(tmp_path):
 
 def test_every_fused_chinese_model_shares_one_rendered_glyph_table():
     """Memory (issue 25): the masked LM, CMRC, Weibo and sentiment models hold one 38 MB glyph table."""
-    from models import chinese_mlm, qa, tagging
+    from models import qa, tagging
+    from models.chinese import mlm as chinese_mlm
 
     tables = [chinese_mlm.load("zh-fused").model, chinese_mlm.load_classifier("zh-fused")[0],
               qa.load("zh-cmrc").model, tagging.load("zh-weibo").model]

@@ -72,12 +72,12 @@ def test_embedded_models_hold_one_copy_of_the_frozen_minilm_tensors():
 
 
 def test_the_gpu_campaign_plan_is_what_made_the_shipped_english_files():
-    """Issue 13: the lease campaign (recipes/en_gpu_campaign.py) must run exactly the commands that the shipped
+    """Issue 13: the lease campaign (tools/en_gpu_campaign.py) must run exactly the commands that the shipped
     embedded-general, embedded-movies and embedded-ner files record, so one lease reproduces them."""
     import shlex
     from pathlib import Path
 
-    from recipes import en_gpu_campaign as plan
+    from tools import en_gpu_campaign as plan
 
     root = Path(__file__).resolve().parent.parent
     planned = {"mlm-general": ("train_mlm", plan.CONTINUED), "mlm-imdb": ("train_mlm", plan.MOVIES),

@@ -47,7 +47,7 @@ def test_broken_weight_file_is_a_clear_message(tmp_path, monkeypatch, damage):
 
 
 def test_missing_font_is_a_clear_message_in_the_chinese_tab(monkeypatch):
-    from models import glyphs
+    from models.chinese import glyphs
     from tabs import chinesebert as tab
 
     from models.errors import ModelUnavailable

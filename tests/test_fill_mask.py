@@ -111,7 +111,7 @@ def test_emoji_rtl_and_zero_width_are_handled():
 
 @pytest.mark.parametrize("model,top5_at_least", [("embedded-general", 15), ("embedded-movies", 12), ("embedded-tiny", 17)])
 def test_cloze_probes_stay_at_their_measured_level(model, top5_at_least):
-    """The 30 probes of tests/data/cloze_probes.tsv (issue 13); thresholds are 2 below what each shipped
+    """The 30 probes of samples/probes/cloze_probes.tsv (issue 13); thresholds are 2 below what each shipped
     model measured (17 / 14 / 19 in the top 5), so a broken model or tokenizer path fails here."""
     from models.scoring import score_probes
 

@@ -30,7 +30,21 @@ def test_every_hub_choice_of_the_app_is_covered(offline_hub_results):
 
     listed = {f"{c.task} {c.name}" for c in registry.CHECKPOINTS
               if c.needs_hub and c.task in ("fill-mask", "qa", "tagging", "nli", "chinese-mlm")}
-    assert listed == {k for k in offline_hub_results if not k.endswith(" zh")}, listed ^ set(offline_hub_results)
+    checked = {k for k in offline_hub_results if not k.endswith(" zh") and k != "views"}
+    assert listed == checked, listed ^ checked
+
+
+def test_the_views_offer_exactly_the_hub_models_they_can_open(offline_hub_results):
+    """The registry's capability table against the models themselves: the neuron view is offered for a model
+    iff it has BERT blocks (query/key per layer), runs on every one offered, and refuses the others clearly."""
+    views = {k: v for k, v in offline_hub_results["views"].items() if not k.startswith("attention ")}
+    assert any(not v["bert_blocks"] for v in views.values()) and any(v["bert_blocks"] for v in views.values())
+    for choice, v in views.items():
+        assert v["offered"] == v["bert_blocks"], (choice, v)
+        if v["bert_blocks"]:
+            assert v["neurons"] == "ran", (choice, v)
+        else:
+            assert "cannot open" in v["neurons"] and "pick one of" in v["neurons"], (choice, v)
 
 
 def test_fill_mask_hub_paths_mask_tokens(offline_hub_results):
@@ -97,9 +111,15 @@ def test_a_pickle_that_would_run_code_is_refused_not_run(tmp_path):
 
     marker = tmp_path / "code-ran"
     hub_fixtures.official_chinesebert(tmp_path / "cache", payload={"x": _RunsCode(marker)})
-    code = ("from models import chinese_mlm\n"
+    code = ("from models.chinese import mlm as chinese_mlm\n"
             "try:\n    chinese_mlm.load(chinese_mlm.HUB_ID)\nexcept Exception as e:\n    print(type(e).__name__, e)")
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert "WeightsError" in r.stdout and "weights-only" in r.stdout, r.stdout + r.stderr[-2000:]
     assert not marker.exists()
+
+
+def test_the_attention_view_reads_a_typed_mask_as_the_models_mask_token(offline_hub_results):
+    for name, mask in (("roberta-base", "<mask>"), ("bert-base-uncased", "[MASK]")):
+        tokens = offline_hub_results["views"][f"attention {name}"]["tokens"]
+        assert tokens.count(mask) == 1 and not any("MASK" in t and t != mask for t in tokens), (name, tokens)

@@ -26,7 +26,7 @@ def test_long_input_is_capped_with_a_notice():
 
 
 def test_attention_view_escapes_user_tokens():
-    from tabs import inside
+    from tabs.inside import attention as inside
 
     payload = "<script>alert('x')</script> & </script><img src=x onerror=alert(1)>"
     view = inside.attention_html(attention.attention(payload, MLM))
@@ -191,7 +191,7 @@ def test_attention_exports_are_bounded(tmp_path, monkeypatch):
     import time
 
     from tabs import common
-    from tabs import inside as tab
+    from tabs.inside import attention as tab
 
     monkeypatch.setattr(common, "EXPORT_DIR", tmp_path)
     monkeypatch.setattr(common, "EXPORT_MAX_FILES", 3)
@@ -309,13 +309,13 @@ def test_neuron_view_recomputes_the_heads_attention_from_its_query_and_key_vecto
 
 def test_figures_export_as_png_and_svg():
     """Issue 17, item 5: the neuron view's and the CKA plot's figures download as PNG and SVG."""
-    from tabs import inside
+    from tabs.inside import attention, compare
 
-    notes, fig, table, files = inside.show_neurons("The cat sat on the mat.", MLM, 1, 1, 2)
+    notes, fig, table, files = attention.show_neurons("The cat sat on the mat.", MLM, 1, 1, 2)
     assert [f.rsplit(".", 1)[1] for f in files] == ["png", "svg"]
     assert open(files[0], "rb").read(8) == b"\x89PNG\r\n\x1a\n" and "<svg" in open(files[1], encoding="utf-8").read()
     assert list(table.columns) == ["position", "key token", "q·k", "score q·k/√d", "attention"]
-    notes, fig, diff, files = inside.show_comparison("Paris is the [MASK] of France.\nThe cat sat on the mat.", MLM,
+    notes, fig, diff, files = compare.show_comparison("Paris is the [MASK] of France.\nThe cat sat on the mat.", MLM,
                                                      "fill-mask: embedded-movies")
     assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "png", "svg"]
     rows = open(files[0], encoding="utf-8").read().splitlines()
@@ -340,7 +340,12 @@ def test_corpus_search_finds_a_corpus_sentences_own_token_first_and_guards_its_i
     tagger = corpus_search.search("Angela Merkel visited Paris.", "tagging: embedded-ner", 1, 4, 5)
     assert all(n.predicted is None for n in tagger.neighbours)
     corpus_search.search("Angela Merkel visited Paris.", "tagging: embedded-upos", 1, 4, 5)
-    assert len(corpus_search._INDEX) == corpus_search.MAX_INDEXES and MLM not in corpus_search._INDEX  # oldest dropped
+    # the indexes live in the model store, counted against its memory budget like the models they come from
+    from models.loading import MODEL_CACHE
+
+    assert MODEL_CACHE.is_loaded(corpus_search.index_key("tagging: embedded-upos"))
+    index = corpus_search.get_index("tagging: embedded-upos")
+    assert MODEL_CACHE.evictable_bytes() >= sum(a.nbytes for a in vars(index).values() if hasattr(a, "nbytes"))
     with pytest.raises(InputError, match="Layer 9 does not exist"):
         corpus_search.search("A cat.", MLM, 1, 9, 5)
     with pytest.raises(InputError, match="Token 30 does not exist"):
@@ -487,7 +492,7 @@ def test_every_view_offers_its_tables_and_figures_as_downloads():
 
     import pandas as pd
 
-    from tabs import inside as tab
+    from tabs.inside import attribution, factors, projector
 
     def check(files, table=None):
         kinds = {f.rsplit(".", 1)[1] for f in files}
@@ -503,15 +508,39 @@ def test_every_view_offers_its_tables_and_figures_as_downloads():
                 assert list(pd.read_csv(f).columns) == [str(c) for c in table.columns]
         return kinds
 
-    notes, a, b, files = tab.explain_two_classification("A gorgeous, witty film.", "embedded-general", "Occlusion",
+    notes, a, b, files = attribution.explain_two_classification("A gorgeous, witty film.", "embedded-general", "Occlusion",
                                                         "LIME")
     assert check(files) == {"csv", "json"}
     scores = pd.read_csv(files[0])
     assert list(scores.columns) == ["word", "A: Occlusion", "B: LIME"]
     assert list(scores["word"]) == [w for w, s in a if s is not None]
-    notes, table, first, files = tab.show_token_factors("The bank raised its rates.", 4)
+    notes, table, first, files = factors.show_token_factors("The bank raised its rates.", 4)
     assert check(files, table) == {"csv", "json"}
-    info, curve, contexts, files = tab.show_factor(first)
+    info, curve, contexts, files = factors.show_factor(first)
     assert check(files, contexts) == {"png", "svg", "csv", "json"}
-    notes, points, table, proj, files = tab.show_projection("fill-mask: embedded-general", None, "PCA", "label")
+    notes, points, table, proj, files = projector.show_projection("fill-mask: embedded-general", None, "PCA", "label")
     assert check(files, points) == {"csv", "json", "png", "svg"}
+
+
+def test_the_attention_and_neuron_views_draw_the_input_the_tab_ran():
+    """A view reads the model's own tab input: the fill-mask blank as the mask token, QA's first window at the
+    length the QA tab reads (not the drawing limit), the tagger's words each encoded on their own."""
+    from models import qa as qa_task, tagging
+    from models.inside import neurons
+
+    res = attention.attention("Paris is the <mask> of France.", MLM)
+    assert res.tokens.count("[MASK]") == 1 and not any("<" in t for t in res.tokens)
+    context = " ".join(["The Amazon rainforest covers much of Brazil and eight other countries."] * 40)
+    long = attention.attention(f"Which country? [SEP] {context}", "qa: embedded-squad", max_tokens=2000)
+    window = qa_task.load("embedded-squad").meta["max_len"]  # the recipe's window (256), not the view's 128
+    assert len(long.tokens) == window and long.attentions.shape[-1] == window
+    assert any("first of the" in n and "windows" in n for n in long.notices)
+    tok = tagging.load("embedded-ner").tokenizer
+    words = ["Angela", "Merkel", "visited", "Paris", "."]
+    by_hand = [p for w in words for p in tok.tokenize(w)]
+    tagged = attention.attention("Angela Merkel visited Paris.", "tagging: embedded-ner")
+    assert tagged.tokens == [tok.cls_token] + by_hand + [tok.sep_token]
+    view = neurons.neuron_view("Angela Merkel visited Paris.", "tagging: embedded-ner", 0, 0, 1)
+    assert view.tokens == tagged.tokens
+    with pytest.raises(InputError, match=r"question \[SEP\] context"):
+        attention.attention("No separator here.", "qa: embedded-squad")

@@ -5,7 +5,8 @@ import warnings
 
 import pytest
 
-from models import chinese_mlm, fill_mask, prompt_cls, qa, readers, tagging
+from models import fill_mask, prompt_cls, qa, readers, tagging
+from models.chinese import mlm as chinese_mlm
 from models.errors import InputError
 from models.inside import batch, projector
 

@@ -1,6 +1,5 @@
 """Prompt classification: template/verbalizer validation, cloze scoring, calibration, few-shot."""
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,7 +147,7 @@ def test_nli_backend_offline_is_a_clear_error(monkeypatch):
         prompt_cls.predict("fine", SPEC, backend="nli")
 
 
-SENTIMENT_PROBES = readers.read_labelled_tsv(Path(__file__).parent / "data" / "sentiment_probes.tsv")
+SENTIMENT_PROBES = readers.read_labelled_tsv(readers.PROBES.with_name("sentiment_probes.tsv"))
 
 
 @pytest.mark.parametrize("backend,preset", [("embedding", prompt_cls.SST2_PRESET), ("causal-lm", prompt_cls.SST2_PRESET),

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models import registry
-from models.errors import InputError
+import torch
 
-VIEW_TASKS = ("fill-mask", "qa", "tagging")  # the tabs whose models the views open
+from models import fill_mask, qa, registry, tagging, tasks
+from models.errors import InputError
+from models.registry import VIEW_TASKS
 
 
 @dataclass
@@ -23,15 +24,35 @@ class Loaded:
     extra: object  # the tab's own wrapper (MaskedLM, QAModel, Tagger)
 
 
-def model_choices() -> list[str]:
-    """'tab: model' for every model of the covered tabs (embedded first)."""
-    return [registry.choice(task, name) for task in VIEW_TASKS for name in registry.names(task)]
+@dataclass
+class TaskInput:
+    """One forward pass's input exactly as the model's own tab builds it, so a view draws what the tab ran."""
+    batch: dict[str, torch.Tensor]  # [1, n] tensors, no padding
+    tokens: list[str]
+    notices: list[str]
 
 
-def load(choice: str) -> Loaded:
-    """'tagging: embedded-upos' -> the tab's loaded model."""
+VIEW_INPUTS = {fill_mask.TASK: fill_mask.view_input, qa.TASK: qa.view_input, tagging.TASK: tagging.view_input}
+
+
+def task_input(m: Loaded, text: str) -> TaskInput:
+    batch, notices = VIEW_INPUTS[m.task](m.extra, text)
+    return TaskInput(batch, m.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist()), notices)
+
+
+def model_choices(view: str = "attention") -> list[str]:
+    """'tab: model' for every model `view` can open (the registry's capabilities), embedded first per tab."""
+    return [registry.choice(c.task, c.name) for c in registry.for_view(view)]
+
+
+def load(choice: str, view: str | None = None) -> Loaded:
+    """'tagging: embedded-upos' -> the tab's loaded model; `view`: refuse a model that view cannot open."""
     task, name = registry.parse_choice(choice, VIEW_TASKS)
-    wrapper = registry.load(task, name)
+    if view and not registry.get(task, name).supports(view):
+        raise InputError(f"The {view} view cannot open {choice} (its family, "
+                         f"{registry.get(task, name).family.value}, names its parts differently); pick one of: "
+                         f"{', '.join(model_choices(view))}.")
+    wrapper = tasks.load(task, name)
     return Loaded(task, name, wrapper.model, wrapper.tokenizer, wrapper)
 
 

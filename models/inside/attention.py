@@ -7,9 +7,9 @@ import numpy as np
 import torch
 
 from models import registry
+from models.fill_mask import MASK_MARKER
 from models.errors import InputError
-from models.inside import load
-from models.text_checks import clean_text
+from models.inside import load, task_input
 
 MAX_DRAW_TOKENS = 128  # more lines than this make the head view unreadable (and the HTML heavy)
 PAIR_SEPARATOR = "[SEP]"  # "question [SEP] context" is read as a sentence pair (QA models)
@@ -29,7 +29,11 @@ class AttentionResult:
 
 
 def encode(tokenizer, text: str, max_tokens: int) -> tuple[dict, list[str]]:
-    """Tokenize (as a pair when the text holds [SEP]), cut to max_tokens; returns (batch, notices)."""
+    """Tokenize (as a pair when the text holds [SEP]), cut to max_tokens; returns (batch, notices).
+    A blank written [MASK] or <mask> becomes the model's own mask token, as the fill-mask tab reads it
+    (RoBERTa's tokenizer would otherwise split a typed [MASK] into pieces)."""
+    if tokenizer.mask_token:
+        text = MASK_MARKER.sub(lambda m: tokenizer.mask_token, text)
     first, sep, second = text.partition(PAIR_SEPARATOR)
     if sep and first.strip() and second.strip():
         enc = tokenizer(first.strip(), second.strip(), return_tensors="pt", truncation="only_second",
@@ -47,12 +51,17 @@ def encode(tokenizer, text: str, max_tokens: int) -> tuple[dict, list[str]]:
 @torch.no_grad()
 def attention(text: str, model: str = "fill-mask: embedded-general",
               max_tokens: int = MAX_DRAW_TOKENS) -> AttentionResult:
-    text, notices = clean_text(text)
+    """The attention of every layer and head on the input the model's tab builds for `text` (the same window,
+    mask token and pieces); inputs longer than `max_tokens` are run whole and their first tokens drawn."""
     lm = load(model)
-    batch, more = encode(lm.tokenizer, text, max_tokens)
-    out = lm.model(**batch, output_attentions=True)
+    inp = task_input(lm, text)
+    out = lm.model(**inp.batch, output_attentions=True)
     if not out.attentions or out.attentions[0] is None:
         raise InputError(f"{lm.name} did not return attention weights (its attention kernel hides them).")
     att = torch.stack([a[0] for a in out.attentions]).float().numpy()
-    tokens = lm.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
-    return AttentionResult(registry.choice(lm.task, lm.name), tokens, att, notices + more)
+    notices = list(inp.notices)
+    if len(inp.tokens) > max_tokens:
+        notices.append(f"The input is {len(inp.tokens):,} tokens; only the first {max_tokens} are drawn (the weights "
+                       f"are the model's, over all {len(inp.tokens):,}).")
+    return AttentionResult(registry.choice(lm.task, lm.name), inp.tokens[:max_tokens],
+                           att[:, :, :max_tokens, :max_tokens], notices)

@@ -1,7 +1,7 @@
 """What every attribution view shares: a per-word result shown as signed scores in [-1, 1] (positive = supports
 the prediction), and the answer the QA tab shows, located in its window, so that an explanation explains
 exactly that answer. The methods themselves are Captum's (models/inside/captum_views.py); the hand-written
-occlusion and gradient x input this module held before were retired in favour of them (issue 17).
+occlusion and gradient x input this module held before were retired in favour of them.
 """
 from __future__ import annotations
 

@@ -12,13 +12,12 @@ Rows run one at a time, reporting progress, so a long file can be cancelled from
 """
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from models import fill_mask, prompt_cls, qa, readers, registry, tagging
+from models import prompt_cls, qa, readers, registry, tagging
 from models.errors import InputError
 from models.inside import captum_views, projector
 
@@ -226,10 +225,6 @@ def run_batch(path: str | None, model: str | None = None, task: str = "sentiment
 
 
 def models_for(task: str) -> list[str]:
-    """The models a batch task can run: the masked LMs (sentiment), the entity taggers (not the part-of-speech
-    ones), the QA models."""
-    if task == "sentiment":
-        return registry.names(fill_mask.TASK)
-    if task == "entities":
-        return [n for n in registry.names(tagging.TASK) if not re.search(r"pos", n, re.I)]
-    return registry.names(qa.TASK)
+    """The models a batch task can run (the registry's capabilities): the masked LMs (sentiment), the entity
+    taggers, the QA models."""
+    return [c.name for c in registry.for_view(f"batch-{task}")]

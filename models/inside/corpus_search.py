@@ -11,7 +11,6 @@ index (FAISS) is needed at this size.
 from __future__ import annotations
 
 import functools
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +21,11 @@ from models import readers, registry
 from models.errors import InputError
 from models.inside import load
 from models.inside.attention import MAX_DRAW_TOKENS, encode
+from models.loading import cached_load
 from models.text_checks import clean_text
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 MAX_K = 50
-MAX_INDEXES = 2  # indexes kept in memory (oldest built dropped first)
-_INDEX: dict[str, "CorpusIndex"] = {}
-_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)  # read once: every search and factor lookup needs it
@@ -106,13 +103,14 @@ def predictions_at(choice: str, sentences: list[str], positions: list[int]) -> l
     return m.tokenizer.convert_ids_to_tokens(top)
 
 
+def index_key(choice: str) -> tuple[str, str]:
+    return ("corpus-index", choice)
+
+
 def get_index(choice: str) -> CorpusIndex:
-    with _LOCK:  # one build per model, even when two requests arrive together
-        if choice not in _INDEX:
-            while len(_INDEX) >= MAX_INDEXES:  # ~54 MB each for MiniLM, ~200 MB for a base model: keep the newest
-                _INDEX.pop(next(iter(_INDEX)))
-            _INDEX[choice] = build_index(choice)
-        return _INDEX[choice]
+    """Built once per model (two requests arriving together wait for one build), then kept in the model store
+    under its memory budget (~54 MB for MiniLM, ~200 MB for a base model), least recently used dropped first."""
+    return cached_load(index_key(choice), lambda: build_index(choice), evictable=True)
 
 
 @dataclass

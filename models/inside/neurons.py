@@ -16,9 +16,8 @@ import torch
 
 from models import registry
 from models.errors import InputError
-from models.inside import encoder_layers, load
-from models.inside.attention import MAX_DRAW_TOKENS, encode
-from models.text_checks import clean_text
+from models.inside import encoder_layers, load, task_input
+from models.inside.attention import MAX_DRAW_TOKENS
 
 
 @dataclass
@@ -39,8 +38,7 @@ class NeuronView:
 @torch.no_grad()
 def neuron_view(text: str, model: str = "fill-mask: embedded-general", layer: int = 0, head: int = 0,
                 query: int = 1, max_tokens: int = MAX_DRAW_TOKENS) -> NeuronView:
-    text, notices = clean_text(text)
-    m = load(model)
+    m = load(model, "neurons")
     blocks = encoder_layers(m.model)
     cfg = m.model.config
     n_heads = cfg.num_attention_heads
@@ -49,8 +47,8 @@ def neuron_view(text: str, model: str = "fill-mask: embedded-general", layer: in
     if not 0 <= int(head) < n_heads:
         raise InputError(f"Head {int(head) + 1} does not exist: {m.name} has {n_heads} heads per layer.")
     layer, head = int(layer), int(head)
-    batch, more = encode(m.tokenizer, text, max_tokens)
-    tokens = m.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
+    inp = task_input(m, text)  # the input the model's tab builds for this text
+    batch, tokens, notices = inp.batch, inp.tokens, list(inp.notices)
     query = int(query)
     if not 0 <= query < len(tokens):
         raise InputError(f"Query token {query} does not exist: the input has {len(tokens)} tokens (0-{len(tokens) - 1}).")
@@ -66,5 +64,9 @@ def neuron_view(text: str, model: str = "fill-mask: embedded-general", layer: in
     scores = product.sum(-1) / math.sqrt(d)
     keep = batch["attention_mask"][0].bool()
     weights = torch.where(keep, scores, torch.tensor(float("-inf"))).softmax(-1)
-    return NeuronView(registry.choice(m.task, m.name), layer, head, query, tokens, q.numpy(), k.numpy(),
-                      product.numpy(), scores.numpy(), weights.numpy(), notices + more)
+    shown = slice(0, max(max_tokens, query + 1))  # keys drawn; the softmax above ran over all of them
+    if len(tokens) > shown.stop:
+        notices.append(f"The input is {len(tokens):,} tokens; the first {shown.stop} keys are drawn (the weights are "
+                       f"the softmax over all {len(tokens):,}).")
+    return NeuronView(registry.choice(m.task, m.name), layer, head, query, tokens[shown], q.numpy(),
+                      k[shown].numpy(), product[shown].numpy(), scores[shown].numpy(), weights[shown].numpy(), notices)

@@ -2,7 +2,7 @@
 
 Two shipped models share a tokenizer (one character per token): `zh-fused` (char + glyph +
 pinyin fusion, as the paper) and `zh-char` (the ablation: char embeddings only). The glyph table
-is not shipped: it is re-rendered from the fonts at load time (models/glyphs.py).
+is not shipped: it is re-rendered from the fonts at load time (models/chinese/glyphs.py).
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models import chinese_inputs, chinesebert, embedded, glyphs, registry
+from models import embedded, registry
+from models.chinese import inputs as chinese_inputs, model as chinesebert, glyphs
 from models.errors import InputError, WeightsError
 from models.loading import cached_load
 

@@ -9,8 +9,8 @@ Everything it needs travels in an ignored bundle folder (built here by `--build-
 has no fonts, no pypinyin and no ../shared/data), and its results come back as a few files under $OUT:
 log.txt, results.json and the weights as split tar parts (at most 16 MiB per returned file).
 
-    python -m recipes.zh_gpu_campaign --build-bundle gpu            # here (fonts, pypinyin, data)
-    python3 -m recipes.zh_gpu_campaign --bundle gpu --budget 540    # on the GPU box, in the repo root
+    python -m tools.zh_gpu_campaign --build-bundle gpu            # here (fonts, pypinyin, data)
+    python3 -m tools.zh_gpu_campaign --bundle gpu --budget 540    # on the GPU box, in the repo root
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from recipes import common
-from recipes.gpu_lease import Lease, add_lease_arguments, read_meta
+from tools.gpu_lease import Lease, add_lease_arguments, read_meta
 
 STEP_LINE = re.compile(r"step (\d+)/\d+ loss [\d.]+ \(([\d.]+)s/step\)")
 
@@ -30,7 +30,7 @@ STEP_LINE = re.compile(r"step (\d+)/\d+ loss [\d.]+ \(([\d.]+)s/step\)")
 def build_bundle(bundle: Path) -> None:
     import site
 
-    from models import chinese_mlm, glyphs
+    from models.chinese import mlm as chinese_mlm, glyphs
     from recipes import train_chinesebert
 
     zh = Path("data/zh")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models import chinesebert
-from models.chinese_mlm import read_head, vocab_list
+from models.chinese import model as chinesebert
+from models.chinese.mlm import read_head, vocab_list
 from models.errors import WeightsError
 
 KINDS = {"zh-qa": "span extraction (CMRC 2018)", "zh-ner": "named entities (Weibo NER)"}

@@ -12,8 +12,8 @@ Each stage packs its files into $OUT as soon as it ends, so a later failure lose
 carried paths (data/en-tokens/*.ids.xz from recipes/prepare_token_corpus.py, data/corpora/*-heldout.*); the
 bundle folder carries what the lease box lacks (the MiniLM package, its weights fp16 + xz, seqeval, CoNLL-2003).
 
-    python -m recipes.en_gpu_campaign --build-bundle gpu-en            # here
-    python3 -m recipes.en_gpu_campaign --bundle gpu-en --budget 560     # on the GPU box, in the repo root
+    python -m tools.en_gpu_campaign --build-bundle gpu-en            # here
+    python3 -m tools.en_gpu_campaign --bundle gpu-en --budget 560     # on the GPU box, in the repo root
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from recipes import common
-from recipes.gpu_lease import Lease, add_lease_arguments, read_meta
+from tools.gpu_lease import Lease, add_lease_arguments, read_meta
 
 WIKI, IMDB = "data/en-tokens/enwiki-all.ids.xz", "data/en-tokens/imdb-4m.ids.xz"
 EVAL = ["data/corpora/wiki-heldout.txt", "data/corpora/imdb-heldout.jsonl"]

@@ -198,7 +198,7 @@ def pinyin_from_ids(input_ids: torch.Tensor, vocab: list[str]) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=4096)
 def _row_pinyin(text: str) -> list[list[int]]:
-    from models.chinese_inputs import pinyin_ids_for_tokens
+    from models.chinese.inputs import pinyin_ids_for_tokens
 
     return pinyin_ids_for_tokens(text, [(i, i + 1) if c != " " else (0, 0) for i, c in enumerate(text)])
 

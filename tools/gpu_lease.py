@@ -3,7 +3,7 @@ file, and results returned as a few files under $OUT (a lease returns at most 8 
 weight files travel back as split tar parts; `join_parts` puts them together here).
 
 The lease box has torch, transformers, peft and accelerate but no network, no ../shared/data and none of our
-other pins; each campaign builds an ignored bundle folder here that carries the rest (see zh_gpu_campaign and
+other pins; each campaign builds an ignored bundle folder here that carries the rest (see tools/zh_gpu_campaign and
 en_gpu_campaign).
 """
 from __future__ import annotations
