@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gradio as gr
 
-from tabs.inside import shared  # noqa: F401  (first: sets matplotlib's off-screen backend)
 from tabs.inside import attention, attribution, batch, compare, corpus_search, factors, heads, projector
 
 TITLE = "Look inside"
