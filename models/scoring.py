@@ -10,6 +10,8 @@ tokens), as in the Hugging Face course chapter the seed follows.
 """
 from __future__ import annotations
 
+import collections
+
 import math
 from dataclasses import dataclass
 
@@ -167,17 +169,39 @@ def cmrc_scores(qa, rows: list[dict], max_answer_len: int = 50) -> dict:
 
 # ---- tagging ----
 
+def entity_scores(gold: list[list[str]], pred: list[list[str]]) -> list[dict]:
+    """Entity-level precision / recall / F1 per type and over all ("all", micro-averaged), by seqeval (CoNLL
+    style: an entity counts when its type and its exact span match). The one entity scorer: the evaluation CLI
+    and batch mode both use it."""
+    from seqeval.metrics import classification_report
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    if not any(get_entities(seq) for seq in list(gold) + list(pred)):
+        return []  # nothing to score (seqeval needs at least one entity)
+    report = classification_report(gold, pred, output_dict=True, zero_division=0)
+    predicted = collections.Counter(kind for seq in pred for kind, _, _ in get_entities(seq))
+    rows = []
+    for kind in sorted(k for k in report if not k.endswith(" avg")):
+        r = report[kind]
+        rows.append({"label": kind, "gold": int(r["support"]), "predicted": predicted[kind],
+                     "precision": round(r["precision"], 4), "recall": round(r["recall"], 4),
+                     "f1": round(r["f1-score"], 4)})
+    if rows:
+        r = report["micro avg"]
+        rows.append({"label": "all", "gold": int(r["support"]), "predicted": sum(predicted.values()),
+                     "precision": round(r["precision"], 4), "recall": round(r["recall"], 4),
+                     "f1": round(r["f1-score"], 4)})
+    return rows
+
+
 def score_conll(tg, sents, aggregation: str = "first") -> dict:
     """Entity-level precision / recall / F1 (seqeval, CoNLL-style)."""
-    from seqeval.metrics import f1_score, precision_score, recall_score
-
     from models.tagging import labels_of, tag_word_lists
 
     dists, _ = tag_word_lists(tg, [w for w, _ in sents], aggregation, batch_size=64)
     pred = [[label for label, _ in labels_of(tg, d)] for d in dists]
-    gold = [t for _, t in sents]
-    return {"n": len(sents), "f1": round(f1_score(gold, pred), 4), "precision": round(precision_score(gold, pred), 4),
-            "recall": round(recall_score(gold, pred), 4)}
+    every = entity_scores([t for _, t in sents], pred)[-1]
+    return {"n": len(sents), "f1": every["f1"], "precision": every["precision"], "recall": every["recall"]}
 
 
 def score_upos(tg, sents, aggregation: str = "first") -> dict:

@@ -544,3 +544,21 @@ def test_the_attention_and_neuron_views_draw_the_input_the_tab_ran():
     assert view.tokens == tagged.tokens
     with pytest.raises(InputError, match=r"question \[SEP\] context"):
         attention.attention("No separator here.", "qa: embedded-squad")
+
+
+def test_batch_entity_gold_becomes_bio_over_the_taggers_words_and_a_missing_one_still_counts():
+    """Batch mode scores entities with the evaluation CLI's scorer (seqeval over BIO tags): gold written as text
+    is placed on the tagger's words; a gold entity the text does not hold is a gold entity the tagger missed."""
+    from models import scoring, tagging
+    from models.inside import batch
+
+    text = "Angela Merkel met Emmanuel Macron in Berlin."
+    words = tagging.predict(text, "embedded-ner").words
+    gold = batch.gold_bio(text, words, {("PER", "Angela Merkel"), ("LOC", "Berlin"), ("ORG", "Siemens")})
+    assert [w.word for w in words][:2] == ["Angela", "Merkel"] and gold[:2] == ["B-PER", "I-PER"]
+    assert gold[[w.word for w in words].index("Berlin")] == "B-LOC" and gold[-1] == "B-ORG"
+    assert len(gold) == len(words) + 1
+    # by hand: prediction finds PER and LOC exactly, misses ORG -> precision 1, recall 2/3
+    pred = [t if not t.endswith("ORG") else "O" for t in gold]
+    every = scoring.entity_scores([gold], [pred])[-1]
+    assert every["label"] == "all" and every["precision"] == 1.0 and every["recall"] == round(2 / 3, 4)

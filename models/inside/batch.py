@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from models import prompt_cls, qa, readers, registry, tagging
+from models import prompt_cls, qa, readers, registry, scoring, tagging
 from models.errors import InputError
 from models.inside import captum_views, projector
 
@@ -123,7 +123,7 @@ def _entities(path, model, progress):
         texts, labels, notices = projector.read_table(path, max_rows=MAX_ROWS["entities"], sample=False)
         gold = [parse_entities(x) if x.strip() else None for x in labels] if labels is not None else [None] * len(texts)
     rows, words = [], defaultdict(list)
-    counts = defaultdict(lambda: [0, 0, 0])  # type -> [true positives, predicted, gold]
+    gold_tags, pred_tags = [], []  # per labelled row, over the tagger's words: scored by scoring.entity_scores
     for i, text in enumerate(texts):
         res = tagging.predict(text, model)
         found = {(e.label, " ".join(e.text.split())) for e in res.entities}
@@ -138,21 +138,32 @@ def _entities(path, model, progress):
         if gold[i] is not None:
             row["gold"] = "; ".join(f"{k}: {t}" for k, t in sorted(gold[i]))
             row["correct"] = found == gold[i]
-            for kind in {k for k, _ in found | gold[i]}:
-                c = counts[kind]
-                c[0] += len({e for e in found & gold[i] if e[0] == kind})
-                c[1] += sum(e[0] == kind for e in found)
-                c[2] += sum(e[0] == kind for e in gold[i])
+            g = gold_bio(res.text, res.words, gold[i])
+            gold_tags.append(g)
+            pred_tags.append([w.label for w in res.words] + ["O"] * (len(g) - len(res.words)))
         rows.append(row)
         _progress(progress, i, len(texts))
-    per_label = []
-    if counts:
-        counts["all"] = [sum(c[j] for c in counts.values()) for j in range(3)]
-    for kind, (tp, n_pred, n_gold) in sorted(counts.items(), key=lambda kv: (kv[0] == "all", kv[0])):
-        p, r = tp / n_pred if n_pred else 0.0, tp / n_gold if n_gold else 0.0
-        per_label.append({"label": kind, "gold": n_gold, "predicted": n_pred, "precision": round(p, 4),
-                          "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0})
-    return rows, per_label, words, notices
+    return rows, scoring.entity_scores(gold_tags, pred_tags) if gold_tags else [], words, notices
+
+
+def gold_bio(text: str, words: list, entities: set[tuple[str, str]]) -> list[str]:
+    """Gold entities written as text ('PER: John Smith') -> BIO tags over the tagger's words (each entity at its
+    first occurrence whose ends are word boundaries); one the words cannot hold (its text is not there) is
+    appended as a span of its own, which the prediction (O) misses, so it still counts as a gold entity."""
+    tags, extra = ["O"] * len(words), []
+    starts = {w.start: i for i, w in enumerate(words)}
+    ends = {w.end: i for i, w in enumerate(words)}
+    for kind, entity in sorted(entities, key=lambda e: -len(e[1])):
+        at, placed = text.find(entity), False
+        while at >= 0 and not placed:
+            a, b = starts.get(at), ends.get(at + len(entity))
+            if a is not None and b is not None and b >= a and all(t == "O" for t in tags[a:b + 1]):
+                tags[a:b + 1] = [f"B-{kind}"] + [f"I-{kind}"] * (b - a)
+                placed = True
+            at = text.find(entity, at + 1)
+        if not placed:
+            extra.append(f"B-{kind}")
+    return tags + extra
 
 
 # ---------- question answering ----------
