@@ -186,6 +186,14 @@ def _chunks(word_token_counts: list[int], size: int) -> list[tuple[int, int]]:
     return out
 
 
+def word_pieces(tokenizer, words: list[str], size: int | None = None) -> list[list[int]]:
+    """Each word's sub-token ids, every word encoded on its own as the taggers were trained (a word with no
+    piece -> [UNK]; a word longer than `size` pieces is cut). The one word -> sub-token encoder of tagging:
+    the tab, the views, attribution and head importance all read words through it."""
+    ids = tokenizer(list(words), add_special_tokens=False)["input_ids"] if words else []
+    return [(p[:size] if size else p) or [tokenizer.unk_token_id] for p in ids]
+
+
 def view_input(tg: Tagger, text: str) -> tuple[dict[str, torch.Tensor], list[str]]:
     """What the model reads for `text` in this tab, for the "Look inside" views: the words as predict() splits
     them, each word's pieces encoded on their own (as tag_word_lists does), the first window of them."""
@@ -194,7 +202,7 @@ def view_input(tg: Tagger, text: str) -> tuple[dict[str, torch.Tensor], list[str
     if not words:
         raise InputError("The text has no words to tag.")
     tok, size = tg.tokenizer, tg.max_tokens - 2
-    pieces = [p[:size] if p else [tok.unk_token_id] for p in tok(words, add_special_tokens=False)["input_ids"]]
+    pieces = word_pieces(tok, words, size)
     start, end = _chunks([len(p) for p in pieces], size)[0]
     if end < len(words):
         notices.append(f"The text is longer than one {size}-token window: the tagging tab reads it in pieces; "
@@ -218,8 +226,7 @@ def tag_word_lists(tg: Tagger, word_lists: list[list[str]], aggregation: str = "
     size = tg.max_tokens - 2
     pieces, seqs = [], []  # seqs: (list index, first word, end word)
     for i, words in enumerate(word_lists):
-        ids = tok(list(words), add_special_tokens=False)["input_ids"] if words else []
-        ids = [p[:size] if p else [tok.unk_token_id] for p in ids]
+        ids = word_pieces(tok, words, size)
         pieces.append(ids)
         if words:
             seqs += [(i, s, e) for s, e in _chunks([len(p) for p in ids], size)]

@@ -206,7 +206,7 @@ def explain_entity(text: str, entity: int, method: str, model: str = "embedded-n
     ent = shown.entities[int(entity) - 1]
     tg = tagging.load(model)
     tok = tg.tokenizer
-    pieces = [tok(w.word, add_special_tokens=False)["input_ids"] or [tok.unk_token_id] for w in shown.words]
+    pieces = tagging.word_pieces(tok, [w.word for w in shown.words])
     if sum(map(len, pieces)) > tg.max_tokens - 2:
         raise InputError(f"These methods explain texts of one {tg.max_tokens - 2}-token window; shorten the text.")
     ids, feature, firsts = [tok.cls_token_id], [0], []

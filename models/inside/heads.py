@@ -91,8 +91,7 @@ def encode_labelled(tg: tagging.Tagger, sents) -> dict[str, torch.Tensor]:
     rows, labels = [], []
     for words, tags in sents:
         ids, labs = [tok.cls_token_id], [-100]
-        for w, t in zip(words, tags):
-            pieces = tok(w, add_special_tokens=False)["input_ids"] or [tok.unk_token_id]
+        for pieces, t in zip(tagging.word_pieces(tok, words), tags):
             ids += pieces
             labs += [label2id.get(t, -100)] + [-100] * (len(pieces) - 1)
         ids, labs = ids[:size - 1] + [tok.sep_token_id], labs[:size - 1] + [-100]
