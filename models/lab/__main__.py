@@ -1,0 +1,50 @@
+"""Fine-tuning lab from the command line (the same code a tab runs).
+
+    python -m models.lab strategies
+    python -m models.lab run --task sst2 --examples 2000 --seconds 30 [--strategies A B C] [--seed S]
+
+`run` prints one JSON line per strategy: strategy, task, metric (development accuracy), trainable_params,
+stored_mb (the trainable tensors in fp16: what must be kept per task), seconds, steps, epochs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from models.errors import InputError
+from models.lab import data, strategies, train
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m models.lab", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("strategies", help="list the strategies, one line each")
+    p = sub.add_parser("run", help="train strategies on a task, one JSON line each")
+    p.add_argument("--task", default="sst2", choices=data.TASKS)
+    p.add_argument("--examples", type=int, default=2000, help="training rows")
+    p.add_argument("--seconds", type=float, default=30, help="time budget per strategy")
+    p.add_argument("--max-steps", type=int, help="stop each strategy after this many steps (reproducible runs)")
+    p.add_argument("--strategies", nargs="+", default=list(strategies.DEFAULT), metavar="NAME")
+    p.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    if args.command == "strategies":
+        for s in strategies.STRATEGIES:
+            print(f"{s.name:20} {s.group:18} {s.summary}")
+        return
+    try:
+        for name in args.strategies:
+            strategies.get(name)  # every name checked before the first one trains
+        task = data.load_task(args.task, args.examples, args.seed)
+        print(f"# {task.source}", file=sys.stderr)
+        for name in args.strategies:
+            res = train.run(name, task, args.seconds, args.seed, args.max_steps)
+            print(json.dumps(res.summary()), flush=True)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The lab's model: the MiniLM encoder (the embedded models' base) and a linear head over one representation
+(mean over the tokens of one layer, or ELMo's scalar mix of all of them)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models import embedded
+from models.lab.strategies import Strategy
+
+
+class ScalarMix(nn.Module):
+    """gamma * sum_j softmax(w)_j * h_j over the embedding layer and every encoder layer (Peters et al. 2018)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.weights = nn.Parameter(torch.zeros(n))
+        self.gamma = nn.Parameter(torch.ones(()))
+
+    def layer_weights(self) -> torch.Tensor:
+        return self.weights.softmax(-1)
+
+    def forward(self, layers: torch.Tensor) -> torch.Tensor:  # [n_layers, batch, hidden] -> [batch, hidden]
+        return self.gamma * torch.einsum("l,lbh->bh", self.layer_weights(), layers)
+
+
+def layer_index(spec: str, n_layers: int) -> int | None:
+    """Index into hidden_states (0 = embeddings) of a strategy's `layer`; None for the scalar mix."""
+    if spec == "mix":
+        return None
+    if spec == "embeddings":
+        return 0
+    if spec == "top":
+        return n_layers
+    return int(spec.split("-")[1])
+
+
+class LabModel(nn.Module):
+    def __init__(self, strategy: Strategy, n_labels: int) -> None:
+        super().__init__()
+        encoder, self.tokenizer = minilm_encoder()
+        self.encoder = encoder
+        n_layers = encoder.config.num_hidden_layers
+        self.index = layer_index(strategy.layer, n_layers)
+        self.mix = ScalarMix(n_layers + 1) if self.index is None else None
+        self.head = nn.Linear(encoder.config.hidden_size, n_labels)
+
+    @property
+    def n_layers(self) -> int:
+        return self.encoder.config.num_hidden_layers
+
+    def pooled_layers(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Mean over the real tokens of every hidden layer: [n_layers + 1, batch, hidden]."""
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        m = attention_mask.unsqueeze(-1).to(out.hidden_states[0].dtype)
+        return torch.stack([(h * m).sum(1) / m.sum(1) for h in out.hidden_states])
+
+    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Logits from pooled layers [n_layers + 1, batch, hidden] (so frozen features can be cached)."""
+        rep = self.mix(pooled) if self.mix is not None else pooled[self.index]
+        return self.head(rep)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.pooled_layers(input_ids, attention_mask))
+
+
+def minilm_encoder():
+    """The MiniLM encoder as pre-trained (BertModel, no pooler) and its tokenizer: the embedded models' base."""
+    from transformers import AutoConfig, AutoTokenizer, BertModel
+
+    from models.errors import WeightsError
+
+    path = embedded.encoder_path()
+    encoder = BertModel(AutoConfig.from_pretrained(path), add_pooling_layer=False)
+    missing, unexpected = encoder.load_state_dict(embedded.load_encoder_state(path), strict=False)
+    if missing or unexpected:
+        raise WeightsError(f"encoder weights do not fit: missing={missing[:3]} unexpected={unexpected[:3]}")
+    return encoder, AutoTokenizer.from_pretrained(path)

@@ -1,0 +1,64 @@
+"""The fine-tuning strategies of the lab, each a named recipe of what feeds the head and what trains.
+
+Groups follow the survey of pre-trained models (Qiu et al. 2020, section on fine-tuning): which
+representation feeds the head; frozen encoder (feature extraction) vs fine-tuning; extra adaptation modules
+with the encoder frozen; and schedules (discriminative learning rates, gradual unfreezing).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.errors import InputError
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    group: str
+    summary: str
+    layer: str = "top"  # what feeds the head: "embeddings", "layer-N" (1-based), "top", "mix" (scalar mix)
+    train: str = "head"  # "head" (encoder frozen), "all", "bias" (BitFit), "lora", "ia3"
+    lr: float = 1e-3
+    lr_decay: float = 1.0  # discriminative: each layer below the top trains at lr / lr_decay**depth
+    gradual: bool = False  # ULMFiT: the top layer first, one more each epoch (the head trains throughout)
+
+    @property
+    def frozen_encoder(self) -> bool:
+        """Does the encoder stay exactly as pre-trained (so its features can be computed once)?"""
+        return self.train == "head" and not self.gradual
+
+
+STRATEGIES = [
+    Strategy("frozen-embeddings", "representation", "encoder frozen; the head reads the embedding layer only "
+             "(no context): how much the word vectors alone know", layer="embeddings"),
+    Strategy("frozen-middle", "representation", "encoder frozen; the head reads layer 3 of 6", layer="layer-3"),
+    Strategy("frozen-top", "representation", "encoder frozen; the head reads the top layer (feature extraction)"),
+    Strategy("frozen-scalar-mix", "representation", "encoder frozen; the head reads a learned softmax-weighted sum "
+             "of every layer, times a scale gamma (ELMo's scalar mix)", layer="mix"),
+    Strategy("full", "fine-tuning", "every encoder weight and the head trained (standard fine-tuning)",
+             train="all", lr=5e-5),
+    Strategy("discriminative-lr", "fine-tuning", "full fine-tuning, each layer down at the rate of the one above "
+             "/ 2.6 (ULMFiT's discriminative learning rates)", train="all", lr=1e-4, lr_decay=2.6),
+    Strategy("gradual-unfreezing", "fine-tuning", "the head first with the top layer, one more layer unfrozen each "
+             "epoch, top down (ULMFiT)", train="all", lr=5e-5, gradual=True),
+    Strategy("bitfit", "adaptation module", "encoder frozen except its bias terms (BitFit: 0.1 % of the weights)",
+             train="bias", lr=1e-3),
+    Strategy("lora", "adaptation module", "encoder frozen; low-rank updates (r=8) on the attention's query and "
+             "value (LoRA, through peft)", train="lora", lr=1e-3),
+    Strategy("ia3", "adaptation module", "encoder frozen; learned rescaling of keys, values and the feed-forward "
+             "(IA3, through peft)", train="ia3", lr=5e-3),
+]
+BY_NAME = {s.name: s for s in STRATEGIES}
+DEFAULT = ("frozen-scalar-mix", "lora", "full")  # the live run a visitor starts with: ~30 s each
+
+
+def get(name: str) -> Strategy:
+    if name not in BY_NAME:
+        raise InputError(f"Unknown strategy '{name}'; choose from: {', '.join(BY_NAME)}.")
+    return BY_NAME[name]
+
+
+def unfrozen_layers(n_layers: int, epoch: int) -> list[int]:
+    """Gradual unfreezing: the encoder layers (0-based) trainable in `epoch` (0-based): the top one in the
+    first epoch, one more below it each epoch after, until all are."""
+    return list(range(max(0, n_layers - 1 - epoch), n_layers))

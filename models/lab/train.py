@@ -1,0 +1,185 @@
+"""One time-boxed training run of one strategy: what trains, the loop, the curves and the final dev metric."""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from models.lab import strategies
+from models.lab.data import TaskData
+from models.lab.model import LabModel
+
+BATCH, MAX_LEN, EVAL_EVERY, CURVE_DEV = 32, 64, 20, 200
+
+
+@dataclass
+class RunResult:
+    strategy: str
+    task: str
+    metric: float  # development accuracy at the end
+    trainable_params: int
+    stored_mb: float  # what must be kept per task (the trainable tensors, fp16)
+    seconds: float  # training time (the model load not counted)
+    steps: int
+    epochs: float
+    loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss since the last point)
+    dev_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, accuracy on the first dev rows)
+    mix_weights: list[float] | None = None  # scalar mix: softmax weight per layer (0 = embeddings)
+    unfrozen_per_epoch: list[list[int]] | None = None  # gradual unfreezing: encoder layers trainable each epoch
+    peft_trainable: int | None = None  # adapter strategies: what peft itself counts
+    model: LabModel | None = field(default=None, repr=False)  # the trained model (a tab runs it on a sentence)
+
+    def summary(self) -> dict:
+        return {"strategy": self.strategy, "task": self.task, "metric": round(self.metric, 4),
+                "trainable_params": self.trainable_params, "stored_mb": round(self.stored_mb, 3),
+                "seconds": round(self.seconds, 1), "steps": self.steps, "epochs": round(self.epochs, 2),
+                **({"mix_weights": [round(w, 3) for w in self.mix_weights]} if self.mix_weights else {})}
+
+
+def make_trainable(model: LabModel, s: strategies.Strategy) -> int | None:
+    """Freeze / wrap the encoder as the strategy says; returns peft's own trainable count for adapters."""
+    for p in model.encoder.parameters():
+        p.requires_grad = s.train in ("all",) and not s.gradual
+    if s.train == "bias":
+        for name, p in model.encoder.named_parameters():
+            p.requires_grad = name.endswith(".bias")
+    if s.train in ("lora", "ia3"):
+        from peft import IA3Config, LoraConfig, get_peft_model
+
+        config = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=["query", "value"]) \
+            if s.train == "lora" else IA3Config(target_modules=["key", "value", "output.dense"],
+                                                feedforward_modules=["output.dense"])
+        model.encoder = get_peft_model(model.encoder, config)
+        return model.encoder.get_nb_trainable_parameters()[0]
+    return None
+
+
+def _blocks(model: LabModel) -> list[nn.Module]:
+    base = model.encoder.get_base_model() if hasattr(model.encoder, "get_base_model") else model.encoder
+    return list(base.encoder.layer)
+
+
+def set_gradual(model: LabModel, epoch: int) -> list[int]:
+    """ULMFiT's schedule for `epoch`: which encoder layers train (the embeddings once every layer does)."""
+    layers = strategies.unfrozen_layers(model.n_layers, epoch)
+    for i, block in enumerate(_blocks(model)):
+        for p in block.parameters():
+            p.requires_grad = i in layers
+    for p in model.encoder.embeddings.parameters():
+        p.requires_grad = epoch >= model.n_layers
+    return layers
+
+
+def _param_groups(model: LabModel, s: strategies.Strategy) -> list[dict]:
+    if s.lr_decay == 1.0:
+        return [{"params": list(model.parameters()), "lr": s.lr}]
+    blocks, seen, groups = _blocks(model), set(), []
+    for depth, block in enumerate(reversed(blocks)):  # depth 0 = the top layer
+        params = list(block.parameters())
+        seen |= {id(p) for p in params}
+        groups.append({"params": params, "lr": s.lr / s.lr_decay ** depth})
+    emb = list(model.encoder.embeddings.parameters())
+    seen |= {id(p) for p in emb}
+    groups.append({"params": emb, "lr": s.lr / s.lr_decay ** len(blocks)})
+    groups.append({"params": [p for p in model.parameters() if id(p) not in seen], "lr": s.lr})  # head, mix
+    return groups
+
+
+def _encode(tokenizer, rows: list[tuple[str, int]]) -> list[tuple[list[int], int]]:
+    ids = tokenizer([t for t, _ in rows], truncation=True, max_length=MAX_LEN)["input_ids"]
+    return list(zip(ids, [label for _, label in rows]))
+
+
+def _collate(items, pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(ids) for ids, _ in items)
+    x = torch.full((len(items), width), pad, dtype=torch.long)
+    for i, (ids, _) in enumerate(items):
+        x[i, :len(ids)] = torch.tensor(ids)
+    return x, (x != pad).long(), torch.tensor([label for _, label in items])
+
+
+@torch.no_grad()
+def _pooled(model: LabModel, items, pad: int) -> torch.Tensor:
+    """Pooled layers of every row [n_layers + 1, n, hidden]: computed once for a frozen encoder."""
+    model.eval()
+    out = [model.pooled_layers(*_collate(items[i:i + 64], pad)[:2]) for i in range(0, len(items), 64)]
+    return torch.cat(out, dim=1)
+
+
+@torch.no_grad()
+def _accuracy(model: LabModel, items, pad: int, cached: torch.Tensor | None = None) -> float:
+    model.eval()
+    gold = torch.tensor([label for _, label in items])
+    if cached is not None:
+        pred = model.classify(cached).argmax(-1)
+    else:
+        pred = torch.cat([model(*_collate(items[i:i + 64], pad)[:2]).argmax(-1) for i in range(0, len(items), 64)])
+    return float((pred == gold).float().mean())
+
+
+def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps: int | None = None,
+        max_epochs: int = 20, progress: Callable[[str, float], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False) -> RunResult:
+    """Train strategy `name` on `data` until `seconds` (or `max_steps`, or `max_epochs`) run out."""
+    s = strategies.get(name)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    model = LabModel(s, len(data.labels))
+    peft_count = make_trainable(model, s)
+    pad = model.tokenizer.pad_token_id
+    train, dev = _encode(model.tokenizer, data.train), _encode(model.tokenizer, data.dev)
+    t0 = time.perf_counter()
+    cached = cached_dev = None
+    if s.frozen_encoder:  # the encoder never changes: its features once, then only the head (and mix) train
+        cached, cached_dev = _pooled(model, train, pad), _pooled(model, dev, pad)
+    unfrozen = []
+    if s.gradual:
+        unfrozen.append(set_gradual(model, 0))
+    optimiser = torch.optim.AdamW(_param_groups(model, s), weight_decay=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    step, epoch, losses, result_losses, dev_curve = 0, 0, [], [], []
+    order = list(range(len(train)))
+    done = False
+    while not done and epoch < max_epochs:
+        rng.shuffle(order)
+        for b in range(0, len(order), BATCH):
+            model.train()
+            idx = order[b:b + BATCH]
+            if cached is not None:
+                logits = model.classify(cached[:, idx])
+                gold = torch.tensor([train[i][1] for i in idx])
+            else:
+                x, mask, gold = _collate([train[i] for i in idx], pad)
+                logits = model(x, mask)
+            loss = loss_fn(logits, gold)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            step += 1
+            losses.append(loss.item())
+            if step % EVAL_EVERY == 0:
+                result_losses.append((step, sum(losses) / len(losses)))
+                losses = []
+                sub = cached_dev[:, :CURVE_DEV] if cached_dev is not None else None
+                dev_curve.append((step, _accuracy(model, dev[:CURVE_DEV], pad, sub)))
+                if progress:
+                    progress(f"{name}: step {step}, dev accuracy {dev_curve[-1][1]:.3f}",
+                             min(1.0, (time.perf_counter() - t0) / seconds))
+            if should_stop() or (max_steps and step >= max_steps) or \
+                    (not max_steps and time.perf_counter() - t0 >= seconds):
+                done = True
+                break
+        epoch += 1
+        if s.gradual and not done:
+            unfrozen.append(set_gradual(model, epoch))
+    elapsed = time.perf_counter() - t0
+    metric = _accuracy(model, dev, pad, cached_dev)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return RunResult(name, data.task, metric, trainable, trainable * 2 / 1e6, elapsed, step,
+                     step * BATCH / max(1, len(train)), result_losses, dev_curve,
+                     model.mix.layer_weights().tolist() if model.mix is not None else None,
+                     unfrozen or None, peft_count, model)
