@@ -68,3 +68,30 @@ def test_the_command_line_lists_strategies_and_refuses_an_unknown_one():
     assert [l.split()[0] for l in listed] == [s.name for s in strategies.STRATEGIES]
     bad = run("run", "--strategies", "lora", "nope", "--max-steps", "1")
     assert bad.returncode == 2 and "Unknown strategy 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_chain_thaw_trains_the_head_alone_then_one_layer_at_a_time_bottom_up(tiny):
+    res = train.run("chain-thaw", tiny, max_steps=6)  # 3 epochs of 2 steps
+    assert res.unfrozen_per_epoch == [[], [0], [1]]
+    blocks = res.model.encoder.encoder.layer
+    assert [all(p.requires_grad for p in b.parameters()) for b in blocks] == [False, True] + [False] * 4
+    assert not any(p.requires_grad for p in res.model.head.parameters())
+    assert strategies.chain_thaw_layers(6, 7) == (list(range(6)), True)
+
+
+def test_bottleneck_adapters_start_as_the_identity_and_train_beside_a_frozen_encoder(tiny):
+    from models.lab.model import LabModel
+
+    fresh = LabModel(strategies.get("adapter"), 2)
+    plain = LabModel(strategies.get("frozen-top"), 2)
+    fresh.eval(), plain.eval()  # no dropout
+    enc = fresh.tokenizer(["a fine film"], return_tensors="pt")
+    with torch.no_grad():  # zero-initialised up-projections: the encoder's own output, unchanged
+        assert torch.allclose(fresh.pooled_layers(enc["input_ids"], enc["attention_mask"]),
+                              plain.pooled_layers(enc["input_ids"], enc["attention_mask"]), atol=1e-6)
+    res = train.run("adapter", tiny, max_steps=2)
+    pretrained = minilm_encoder()[0].state_dict()
+    assert all(torch.equal(v, res.model.encoder.state_dict()[k]) for k, v in pretrained.items())
+    own = sum(p.numel() for p in res.model.adapters.parameters()) + sum(p.numel() for p in res.model.head.parameters())
+    assert res.trainable_params == own == 6 * (384 * 32 + 32 + 32 * 384 + 384) + 770
+    assert any(float(a.up.weight.abs().sum()) > 0 for a in res.model.adapters)  # they trained

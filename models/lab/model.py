@@ -35,6 +35,20 @@ def layer_index(spec: str, n_layers: int) -> int | None:
     return int(spec.split("-")[1])
 
 
+class Bottleneck(nn.Module):
+    """h + up(gelu(down(h))): an adapter that starts as the identity (up is zero) so training begins from the
+    pre-trained model's own behaviour."""
+
+    def __init__(self, hidden: int, size: int = 32) -> None:
+        super().__init__()
+        self.down, self.up = nn.Linear(hidden, size), nn.Linear(size, hidden)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.up(nn.functional.gelu(self.down(h)))
+
+
 class LabModel(nn.Module):
     def __init__(self, strategy: Strategy, n_labels: int) -> None:
         super().__init__()
@@ -44,6 +58,11 @@ class LabModel(nn.Module):
         self.index = layer_index(strategy.layer, n_layers)
         self.mix = ScalarMix(n_layers + 1) if self.index is None else None
         self.head = nn.Linear(encoder.config.hidden_size, n_labels)
+        self.adapters = None
+        if strategy.train == "adapter":  # after each layer's feed-forward projection, inside its residual
+            self.adapters = nn.ModuleList(Bottleneck(encoder.config.hidden_size) for _ in range(n_layers))
+            for block, adapter in zip(encoder.encoder.layer, self.adapters):
+                block.output.dense.register_forward_hook(lambda mod, args, out, a=adapter: a(out))
 
     @property
     def n_layers(self) -> int:

@@ -21,11 +21,17 @@ class Strategy:
     lr: float = 1e-3
     lr_decay: float = 1.0  # discriminative: each layer below the top trains at lr / lr_decay**depth
     gradual: bool = False  # ULMFiT: the top layer first, one more each epoch (the head trains throughout)
+    chain_thaw: bool = False  # Felbo et al. 2017: the head alone, then each layer alone bottom up, then all
 
     @property
     def frozen_encoder(self) -> bool:
         """Does the encoder stay exactly as pre-trained (so its features can be computed once)?"""
-        return self.train == "head" and not self.gradual
+        return self.train == "head" and not self.scheduled
+
+    @property
+    def scheduled(self) -> bool:
+        """Does what trains change from epoch to epoch?"""
+        return self.gradual or self.chain_thaw
 
 
 STRATEGIES = [
@@ -41,6 +47,10 @@ STRATEGIES = [
              "/ 2.6 (ULMFiT's discriminative learning rates)", train="all", lr=1e-4, lr_decay=2.6),
     Strategy("gradual-unfreezing", "fine-tuning", "the head first with the top layer, one more layer unfrozen each "
              "epoch, top down (ULMFiT)", train="all", lr=5e-5, gradual=True),
+    Strategy("chain-thaw", "fine-tuning", "the head alone for an epoch, then each layer alone, bottom up, an "
+             "epoch each, then everything (chain-thaw, Felbo et al. 2017)", train="all", lr=5e-5, chain_thaw=True),
+    Strategy("adapter", "adaptation module", "encoder frozen; a bottleneck (384 -> 32 -> 384, residual) after "
+             "each layer's feed-forward, initialised to do nothing (Houlsby et al. 2019)", train="adapter", lr=1e-3),
     Strategy("bitfit", "adaptation module", "encoder frozen except its bias terms (BitFit: 0.1 % of the weights)",
              train="bias", lr=1e-3),
     Strategy("lora", "adaptation module", "encoder frozen; low-rank updates (r=8) on the attention's query and "
@@ -56,6 +66,16 @@ def get(name: str) -> Strategy:
     if name not in BY_NAME:
         raise InputError(f"Unknown strategy '{name}'; choose from: {', '.join(BY_NAME)}.")
     return BY_NAME[name]
+
+
+def chain_thaw_layers(n_layers: int, epoch: int) -> tuple[list[int], bool]:
+    """Chain-thaw: (the encoder layers trainable in `epoch`, whether the head trains): the head alone first,
+    then layer 0, 1, ... alone, then every layer and the head together."""
+    if epoch == 0:
+        return [], True
+    if epoch <= n_layers:
+        return [epoch - 1], False
+    return list(range(n_layers)), True
 
 
 def unfrozen_layers(n_layers: int, epoch: int) -> list[int]:

@@ -29,7 +29,7 @@ class RunResult:
     loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss since the last point)
     dev_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, accuracy on the first dev rows)
     mix_weights: list[float] | None = None  # scalar mix: softmax weight per layer (0 = embeddings)
-    unfrozen_per_epoch: list[list[int]] | None = None  # gradual unfreezing: encoder layers trainable each epoch
+    unfrozen_per_epoch: list[list[int]] | None = None  # scheduled strategies: encoder layers trainable each epoch
     peft_trainable: int | None = None  # adapter strategies: what peft itself counts
     model: LabModel | None = field(default=None, repr=False)  # the trained model (a tab runs it on a sentence)
 
@@ -43,7 +43,7 @@ class RunResult:
 def make_trainable(model: LabModel, s: strategies.Strategy) -> int | None:
     """Freeze / wrap the encoder as the strategy says; returns peft's own trainable count for adapters."""
     for p in model.encoder.parameters():
-        p.requires_grad = s.train in ("all",) and not s.gradual
+        p.requires_grad = s.train in ("all",) and not s.scheduled
     if s.train == "bias":
         for name, p in model.encoder.named_parameters():
             p.requires_grad = name.endswith(".bias")
@@ -63,14 +63,23 @@ def _blocks(model: LabModel) -> list[nn.Module]:
     return list(base.encoder.layer)
 
 
-def set_gradual(model: LabModel, epoch: int) -> list[int]:
-    """ULMFiT's schedule for `epoch`: which encoder layers train (the embeddings once every layer does)."""
-    layers = strategies.unfrozen_layers(model.n_layers, epoch)
+def set_schedule(model: LabModel, s: strategies.Strategy, epoch: int) -> list[int]:
+    """What trains in `epoch` for a scheduled strategy; returns the encoder layers that do. Gradual unfreezing
+    (ULMFiT): top down, the embeddings once every layer does, the head throughout. Chain-thaw: the head alone,
+    each layer alone, then all."""
+    if s.chain_thaw:
+        layers, head = strategies.chain_thaw_layers(model.n_layers, epoch)
+        embeddings = epoch > model.n_layers
+    else:
+        layers, head = strategies.unfrozen_layers(model.n_layers, epoch), True
+        embeddings = epoch >= model.n_layers
     for i, block in enumerate(_blocks(model)):
         for p in block.parameters():
             p.requires_grad = i in layers
     for p in model.encoder.embeddings.parameters():
-        p.requires_grad = epoch >= model.n_layers
+        p.requires_grad = embeddings
+    for p in model.head.parameters():
+        p.requires_grad = head
     return layers
 
 
@@ -137,8 +146,8 @@ def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps
     if s.frozen_encoder:  # the encoder never changes: its features once, then only the head (and mix) train
         cached, cached_dev = _pooled(model, train, pad), _pooled(model, dev, pad)
     unfrozen = []
-    if s.gradual:
-        unfrozen.append(set_gradual(model, 0))
+    if s.scheduled:
+        unfrozen.append(set_schedule(model, s, 0))
     optimiser = torch.optim.AdamW(_param_groups(model, s), weight_decay=0.01)
     loss_fn = nn.CrossEntropyLoss()
     step, epoch, losses, result_losses, dev_curve = 0, 0, [], [], []
@@ -174,8 +183,8 @@ def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps
                 done = True
                 break
         epoch += 1
-        if s.gradual and not done:
-            unfrozen.append(set_gradual(model, epoch))
+        if s.scheduled and not done:
+            unfrozen.append(set_schedule(model, s, epoch))
     elapsed = time.perf_counter() - t0
     metric = _accuracy(model, dev, pad, cached_dev)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
