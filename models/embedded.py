@@ -123,7 +123,7 @@ def read_adapter(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
                            f"with `git checkout weights/`. Other models and tabs keep working.") from exc
     if compact.is_compact(state):  # int8 rows, or int8 deltas on a reference (models/compact.py)
         delta_of = meta.get("delta_of")
-        reference = _reference_state(path, delta_of) if delta_of else None
+        reference = reference_state(delta_of, path.name) if delta_of else None
         ref_name = compact.reference_name(delta_of)
         if reference is not None:
             compact.check_reference(path, state, reference, ref_name)
@@ -131,12 +131,13 @@ def read_adapter(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return state, meta
 
 
-def _reference_state(path: Path, delta_of: str) -> dict[str, torch.Tensor]:
-    """The weights a compact file's deltas are on: the MiniLM encoder, or another shipped file."""
+def reference_state(delta_of: str, stored_as: str = "A compact file") -> dict[str, torch.Tensor]:
+    """The weights a compact file's deltas are on (its `delta_of`): the MiniLM encoder, or another shipped file.
+    The reader, the recipe that writes compact files and the tests all take references from here."""
     if delta_of == compact.ENCODER:
         return load_encoder_state(encoder_path())
     if not (WEIGHTS_DIR / delta_of).is_file():
-        raise WeightsError(f"{path.name} is stored as changes to {delta_of}, which is missing; restore it with "
+        raise WeightsError(f"{stored_as} is stored as changes to {delta_of}, which is missing; restore it with "
                            f"`git checkout weights/`.")
     return read_adapter(WEIGHTS_DIR / delta_of)[0]
 

@@ -47,21 +47,14 @@ def raw_metadata(path: Path) -> dict[str, str]:
         return dict(f.metadata() or {})
 
 
-def reference_state(name: str | None) -> dict[str, torch.Tensor] | None:
-    if name is None:
-        return None
-    if name == compact.ENCODER:
-        return embedded.load_encoder_state(embedded.encoder_path())
-    return embedded.read_adapter(W / name)[0]
-
-
 def compact_file(name: str, reference: str | None, check_only: bool) -> None:
     path = W / name
     state = load_file(str(path))
     if compact.is_compact(state):
         print(f"{name}: already compact, {path.stat().st_size / 1e6:.2f} MB")
         return
-    ref, ref_name = reference_state(reference), compact.reference_name(reference)
+    ref = embedded.reference_state(reference, name) if reference is not None else None
+    ref_name = compact.reference_name(reference)
     stored = compact.compact_state(state, ref, ref_name)
     back = compact.expand_state(stored, ref, ref_name)
     worst = max(float((back[k].float() - v.float()).norm() / v.float().norm().clamp_min(1e-12))
@@ -90,7 +83,7 @@ def record_references() -> None:
     for name, reference in DELTA_FILES.items():
         stored = load_file(str(W / name))
         table[name] = {"delta_of": reference, "fingerprint": compact.fingerprint(
-            stored, reference_state(reference), compact.reference_name(reference))}
+            stored, embedded.reference_state(reference, name), compact.reference_name(reference))}
     (W / compact.REFERENCES).write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
 
 

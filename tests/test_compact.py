@@ -49,8 +49,7 @@ def test_every_delta_file_is_recorded_with_the_fingerprint_of_its_reference():
     for name, entry in table.items():
         from safetensors.torch import load_file
 
-        ref = (embedded.load_encoder_state(embedded.encoder_path()) if entry["delta_of"] == compact.ENCODER
-               else embedded.read_adapter(W / entry["delta_of"])[0])
+        ref = embedded.reference_state(entry["delta_of"], name)
         got = compact.fingerprint(load_file(str(W / name)), ref, compact.reference_name(entry["delta_of"]))
         assert got == entry["fingerprint"], name
 

@@ -48,9 +48,10 @@ def model_choices(view: str = "attention") -> list[str]:
 def load(choice: str, view: str | None = None) -> Loaded:
     """'tagging: embedded-upos' -> the tab's loaded model; `view`: refuse a model that view cannot open."""
     task, name = registry.parse_choice(choice, VIEW_TASKS)
-    if view and not registry.get(task, name).supports(view):
+    checkpoint = registry.get(task, name)
+    if view and not checkpoint.supports(view):
         raise InputError(f"The {view} view cannot open {choice} (its family, "
-                         f"{registry.get(task, name).family.value}, names its parts differently); pick one of: "
+                         f"{checkpoint.family.value}, names its parts differently); pick one of: "
                          f"{', '.join(model_choices(view))}.")
     wrapper = tasks.load(task, name)
     return Loaded(task, name, wrapper.model, wrapper.tokenizer, wrapper)

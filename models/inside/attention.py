@@ -8,11 +8,11 @@ import torch
 
 from models import registry
 from models.fill_mask import MASK_MARKER
+from models.qa import VIEW_SEPARATOR
 from models.errors import InputError
 from models.inside import load, task_input
 
 MAX_DRAW_TOKENS = 128  # more lines than this make the head view unreadable (and the HTML heavy)
-PAIR_SEPARATOR = "[SEP]"  # "question [SEP] context" is read as a sentence pair (QA models)
 
 
 @dataclass
@@ -34,7 +34,7 @@ def encode(tokenizer, text: str, max_tokens: int) -> tuple[dict, list[str]]:
     (RoBERTa's tokenizer would otherwise split a typed [MASK] into pieces)."""
     if tokenizer.mask_token:
         text = MASK_MARKER.sub(lambda m: tokenizer.mask_token, text)
-    first, sep, second = text.partition(PAIR_SEPARATOR)
+    first, sep, second = text.partition(VIEW_SEPARATOR)  # "question [SEP] context": a pair
     if sep and first.strip() and second.strip():
         enc = tokenizer(first.strip(), second.strip(), return_tensors="pt", truncation="only_second",
                         max_length=max_tokens)
