@@ -18,6 +18,7 @@ from models.errors import InputError
 from models import registry
 from models.task_model import TaskModel, load_task_model
 from models.text_checks import clean_text, language_notice, script_check
+from models.trace import Trace
 
 TASK = "fill-mask"
 DEFAULT_MODEL = registry.default(TASK)
@@ -59,6 +60,7 @@ class FillMaskResult:
     attentions: list[np.ndarray] | None = None  # per layer [heads, seq, seq]
     hidden_states: list[np.ndarray] | None = None  # embeddings + per layer [seq, hidden]
     mask_logits: np.ndarray | None = None  # [n_masks, vocab]
+    trace: Trace | None = None  # the ids the model ran (what the "Look inside" views read)
 
     def to_dict(self) -> dict:
         return {"model": self.model, "text": self.text, "filled": self.filled, "sequences": self.sequences,
@@ -170,12 +172,14 @@ def preprocess(text: str, lm: MaskedLM) -> MaskInputs:
     return MaskInputs(segments, ids, positions, notices)
 
 
-def view_input(lm: MaskedLM, text: str) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """What the model reads for `text` in this tab, for the "Look inside" views: with blanks, the very window
-    predict() runs; without, the text in the same form (special tokens around, cut to the model's window)."""
-    if MASK_MARKER.search(text or ""):
+def trace(lm: MaskedLM, text: str, inputs: MaskInputs | None = None) -> Trace:
+    """What the model reads for `text` in this tab: with blanks, the very window predict() runs (it passes its
+    `inputs`); without, the text in the same form (special tokens around, cut to the model's window), so the
+    "Look inside" views can also show a sentence with no blank."""
+    if inputs is None and MASK_MARKER.search(text or ""):
         inputs = preprocess(text, lm)
-        ids, notices = inputs.ids, inputs.notices
+    if inputs is not None:
+        ids, notices = inputs.ids, list(inputs.notices)
     else:
         text, notices = clean_text(text)
         tok = lm.tokenizer
@@ -184,7 +188,7 @@ def view_input(lm: MaskedLM, text: str) -> tuple[dict[str, torch.Tensor], list[s
         if len(ids) > size:
             notices.append(f"The text is {len(ids):,} tokens; the model reads {size} at once: the first {size}.")
         ids = [tok.cls_token_id] + ids[:size] + [tok.sep_token_id]
-    return {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}, notices
+    return Trace(TASK, lm.name, [ids], lm.tokenizer.convert_ids_to_tokens(ids), notices)
 
 
 @dataclass
@@ -255,5 +259,6 @@ def predict(text: str, model: str = DEFAULT_MODEL, top_k: int = 5, capture: bool
     t0 = time.perf_counter()  # time the prediction, not the one-off load
     inputs = preprocess(text, lm)
     result = postprocess(lm, inputs, forward(lm, inputs, capture), top_k, capture)
+    result.trace = trace(lm, text, inputs)
     result.seconds = round(time.perf_counter() - t0, 4)
     return result

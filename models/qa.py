@@ -19,6 +19,7 @@ from models.errors import InputError
 from models import registry
 from models.task_model import TaskModel, load_task_model
 from models.text_checks import clean_text, language_notice, script_check
+from models.trace import Trace
 
 TASK = "qa"
 DEFAULT_MODEL = registry.default(TASK)
@@ -78,6 +79,7 @@ class QAResult:
     context_logits: list[TokenLogit]  # one per context token, from its most central window
     notices: list[str]
     seconds: float
+    trace: Trace | None = None  # every window's ids as run (what the "Look inside" views read)
 
     def to_dict(self) -> dict:
         ans = lambda a: None if a is None else {"text": a.text, "start": a.start, "end": a.end,
@@ -133,11 +135,16 @@ class QAInputs:
 
     def batch(self, qa: QAModel, windows: slice | list[int]) -> dict[str, torch.Tensor]:
         """Model inputs for some windows (no token_type_ids for models that have none)."""
-        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in self.enc]
-        if qa.model.config.model_type in ("distilbert", "roberta"):
-            keys = [k for k in keys if k != "token_type_ids"]
+        keys = self.model_keys(qa, self.enc)
         rows = range(self.n_windows)[windows] if isinstance(windows, slice) else windows
         return {k: torch.tensor([self.enc[k][i] for i in rows]) for k in keys}
+
+    @staticmethod
+    def model_keys(qa: QAModel, enc) -> list[str]:
+        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+        if qa.model.config.model_type in ("distilbert", "roberta"):
+            keys = [k for k in keys if k != "token_type_ids"]
+        return keys
 
     def is_context(self, w: int) -> np.ndarray:
         return np.array([s == self.ctx_id for s in self.enc.sequence_ids(w)])
@@ -176,20 +183,31 @@ def preprocess(question: str, context: str, qa: QAModel, top_n: int = 5, max_ans
 VIEW_SEPARATOR = "[SEP]"  # the "Look inside" views take one text box: "question [SEP] context"
 
 
-def view_input(qa: QAModel, text: str) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """What the model reads for "question [SEP] context" in this tab, for the "Look inside" views: the first
-    window preprocess() makes (same length, stride, token types), without its padding."""
+def trace(qa: QAModel, inputs: QAInputs) -> Trace:
+    """Every window the model reads for these inputs, as run (without padding), and the context characters
+    each covers."""
+    keys = QAInputs.model_keys(qa, inputs.enc)
+    real = lambda key, w: [x for x, m in zip(inputs.enc[key][w], inputs.enc["attention_mask"][w]) if m]
+    rows = [real("input_ids", w) for w in range(inputs.n_windows)]
+    types = [real("token_type_ids", w) for w in range(inputs.n_windows)] if "token_type_ids" in keys else None
+    spans = []
+    for w in range(inputs.n_windows):
+        ctx = [o for o, c in zip(inputs.enc["offset_mapping"][w], inputs.is_context(w)) if c]
+        spans.append((int(ctx[0][0]), int(ctx[-1][1])) if ctx else (0, 0))
+    notices = list(inputs.notices)
+    return Trace(TASK, qa.name, rows, qa.tokenizer.convert_ids_to_tokens(rows[0]), notices, types, spans)
+
+
+def view_trace(qa: QAModel, text: str) -> Trace:
+    """The trace for "question [SEP] context", the one text box of the "Look inside" views."""
     question, sep, context = (text or "").partition(VIEW_SEPARATOR)
     if not sep or not question.strip() or not context.strip():
         raise InputError(f"A QA model reads a question and its context: write them as 'question {VIEW_SEPARATOR} "
                          f"context'.")
-    inputs = preprocess(question, context, qa)
-    batch = inputs.batch(qa, [0])
-    real = batch["attention_mask"][0].bool()
-    notices = list(inputs.notices)
-    if inputs.n_windows > 1:
-        notices.append(f"This view shows the first of the {inputs.n_windows} windows the QA tab reads.")
-    return {k: v[:, real] for k, v in batch.items()}, notices
+    t = trace(qa, preprocess(question, context, qa))
+    if len(t.windows) > 1:
+        t.notices.append(f"This view shows the first of the {len(t.windows)} windows the QA tab reads.")
+    return t
 
 
 def forward(qa: QAModel, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None):
@@ -270,8 +288,10 @@ def answer(qa: QAModel, inputs: QAInputs, top_n: int = 5, max_answer_len: int = 
         s, e = forward(qa, inputs.batch(qa, slice(i, i + BATCH)))
         starts.append(s.float().numpy())
         ends.append(e.float().numpy())
-    return postprocess(qa, inputs, np.concatenate(starts), np.concatenate(ends), top_n, max_answer_len,
-                       null_threshold, time.perf_counter() - t0)
+    result = postprocess(qa, inputs, np.concatenate(starts), np.concatenate(ends), top_n, max_answer_len,
+                         null_threshold, time.perf_counter() - t0)
+    result.trace = trace(qa, inputs)
+    return result
 
 
 def predict(question: str, context: str, model: "str | QAModel" = DEFAULT_MODEL, top_n: int = 5, max_answer_len: int = 30,

@@ -24,6 +24,7 @@ from models import precision
 from models.errors import InputError
 from models import registry
 from models.task_model import TaskModel, load_task_model
+from models.trace import Trace
 from models.text_checks import clean_text, language_notice, script_check
 
 TASK = "tagging"
@@ -67,6 +68,7 @@ class TaggingResult:
     aggregation: str
     notices: list[str]
     seconds: float
+    trace: Trace | None = None  # the sequences the model ran (what the "Look inside" views read)
 
     def highlighted(self) -> list[dict]:
         """gr.HighlightedText entity dicts: entities for NER-style labels, every word for POS."""
@@ -194,21 +196,35 @@ def word_pieces(tokenizer, words: list[str], size: int | None = None) -> list[li
     return [(p[:size] if size else p) or [tokenizer.unk_token_id] for p in ids]
 
 
-def view_input(tg: Tagger, text: str) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """What the model reads for `text` in this tab, for the "Look inside" views: the words as predict() splits
-    them, each word's pieces encoded on their own (as tag_word_lists does), the first window of them."""
+def chunk_rows(tokenizer, pieces: list[list[int]], size: int) -> list[tuple[int, int, list[int]]]:
+    """Words' pieces cut at word boundaries into the sequences the model reads: (first word, end word,
+    [CLS] + their pieces + [SEP]). What tag_word_lists runs and what the trace records."""
+    return [(s, e, [tokenizer.cls_token_id] + [t for p in pieces[s:e] for t in p] + [tokenizer.sep_token_id])
+            for s, e in _chunks([len(p) for p in pieces], size)]
+
+
+def trace(tg: Tagger, words: list[str]) -> Trace:
+    """Every sequence the model reads for these words, and which words each covers."""
+    size = tg.max_tokens - 2
+    rows = chunk_rows(tg.tokenizer, word_pieces(tg.tokenizer, words, size), size)
+    return Trace(TASK, tg.name, [r for _, _, r in rows], tg.tokenizer.convert_ids_to_tokens(rows[0][2]),
+                 spans=[(s, e) for s, e, _ in rows])
+
+
+def view_trace(tg: Tagger, text: str) -> Trace:
+    """The trace for `text` as the tab splits it into words, for the "Look inside" views (they draw the first
+    sequence)."""
     text, notices = clean_text(text)
     words = [w for w, _, _ in split_words(tg.tokenizer, text)]
     if not words:
         raise InputError("The text has no words to tag.")
-    tok, size = tg.tokenizer, tg.max_tokens - 2
-    pieces = word_pieces(tok, words, size)
-    start, end = _chunks([len(p) for p in pieces], size)[0]
-    if end < len(words):
-        notices.append(f"The text is longer than one {size}-token window: the tagging tab reads it in pieces; "
-                       f"this view shows the first ({end} of {len(words)} words).")
-    ids = [tok.cls_token_id] + [t for p in pieces[start:end] for t in p] + [tok.sep_token_id]
-    return {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}, notices
+    t = trace(tg, words)
+    t.notices = notices
+    if len(t.windows) > 1:
+        end = t.spans[0][1]
+        t.notices.append(f"The text is longer than one {tg.max_tokens - 2}-token window: the tagging tab reads it "
+                         f"in pieces; this view shows the first ({end} of {len(words)} words).")
+    return t
 
 
 @torch.no_grad()
@@ -224,20 +240,19 @@ def tag_word_lists(tg: Tagger, word_lists: list[list[str]], aggregation: str = "
         raise InputError(f"Unknown aggregation '{aggregation}'; choose one of {', '.join(AGGREGATIONS)}.")
     tok = tg.tokenizer
     size = tg.max_tokens - 2
-    pieces, seqs = [], []  # seqs: (list index, first word, end word)
+    pieces, seqs = [], []  # seqs: (list index, first word, end word, ids)
     for i, words in enumerate(word_lists):
         ids = word_pieces(tok, words, size)
         pieces.append(ids)
         if words:
-            seqs += [(i, s, e) for s, e in _chunks([len(p) for p in ids], size)]
+            seqs += [(i, s, e, row) for s, e, row in chunk_rows(tok, ids, size)]
     # batch sequences of similar length together (less padding), then put results back in order
-    lengths = [sum(len(p) for p in pieces[i][s:e]) for i, s, e in seqs]
+    lengths = [len(row) for *_, row in seqs]
     order = sorted(range(len(seqs)), key=lengths.__getitem__)
     per_seq: list[list[np.ndarray]] = [[] for _ in seqs]
     for b in range(0, len(order), batch_size):
         batch = order[b:b + batch_size]
-        rows = [[tok.cls_token_id] + [t for p in pieces[seqs[k][0]][seqs[k][1]:seqs[k][2]] for t in p]
-                + [tok.sep_token_id] for k in batch]
+        rows = [seqs[k][3] for k in batch]
         x = torch.full((len(rows), max(map(len, rows))), tok.pad_token_id, dtype=torch.long)
         for j, r in enumerate(rows):
             x[j, :len(r)] = torch.tensor(r)
@@ -245,7 +260,7 @@ def tag_word_lists(tg: Tagger, word_lists: list[list[str]], aggregation: str = "
             logits = tg.model(input_ids=x, attention_mask=(x != tok.pad_token_id).long()).logits
         probs = logits.float().softmax(-1).numpy()
         for j, k in enumerate(batch):
-            i, s, e = seqs[k]
+            i, s, e, _ = seqs[k]
             pos = 1
             for p in pieces[i][s:e]:
                 per_seq[k].append(aggregate(probs[j, pos:pos + len(p)], aggregation))
@@ -253,7 +268,7 @@ def tag_word_lists(tg: Tagger, word_lists: list[list[str]], aggregation: str = "
         if progress:
             progress(min(1.0, (b + batch_size) / len(order)), "Tagging")
     out: list[list[np.ndarray]] = [[] for _ in word_lists]
-    for k, (i, _, _) in enumerate(seqs):  # seqs are in list order, chunks of a list in word order
+    for k, (i, *_) in enumerate(seqs):  # seqs are in list order, chunks of a list in word order
         out[i] += per_seq[k]
     return out, len(seqs)
 
@@ -280,7 +295,7 @@ def predict(text: str, model: "str | Tagger" = DEFAULT_MODEL, aggregation: str =
                        f"it was tagged in {n_seq} chunks.")
     tags = [WordTag(w, a, b, label, score) for (w, a, b), (label, score) in zip(words, labels_of(tg, dists))]
     return TaggingResult(tg.name, text, tags, decode_entities(tags, text), aggregation, notices,
-                         round(time.perf_counter() - t0, 4))
+                         round(time.perf_counter() - t0, 4), trace(tg, [w for w, _, _ in words]))
 
 
 # ---- data sets and scoring (shared by the recipe, the eval CLI and the tests) ----

@@ -70,6 +70,7 @@ def main() -> None:
             "glyph_rows": int(emb.glyph_embeddings.embedding.weight.abs().sum(-1).gt(0).sum())
             if hasattr(emb, "glyph_embeddings") else 0}
     out["views"] = view_checks()
+    out["traces"] = trace_checks()
     print(json.dumps(out, default=str))
 
 
@@ -105,6 +106,43 @@ def view_checks() -> dict:
     for name in ("roberta-base", "bert-base-uncased"):  # a typed [MASK] is the model's one mask token
         tokens = attention.attention("Paris is the [MASK] of France.", registry.choice("fill-mask", name)).tokens
         seen[f"attention {name}"] = {"tokens": tokens}
+    return seen
+
+
+def trace_checks() -> dict:
+    """A RoBERTa `<mask>` input and a 300-token QA context through the tabs' predict(), then through every view
+    that opens those models: the ids each view reports, the ids the tab ran, and the ids built by hand."""
+    from models import fill_mask, qa, registry
+    from models.inside import attention, attribution, logit_lens, neurons
+
+    seen = {}
+    text = "Paris is the <mask> of France."
+    lm = fill_mask.load("roberta-base")
+    tok = lm.tokenizer
+    by_hand = ([tok.bos_token_id] + tok("Paris is the", add_special_tokens=False)["input_ids"] + [tok.mask_token_id]
+               + tok(" of France.", add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
+    choice = registry.choice("fill-mask", "roberta-base")
+    seen["fill-mask roberta-base"] = {
+        "by_hand": by_hand, "tab": fill_mask.predict(text, "roberta-base").trace.windows,
+        "attention": attention.attention(text, choice).input_ids,
+        "neurons": neurons.neuron_view(text, choice, 0, 0, 1).input_ids,
+        "logit_lens": logit_lens.logit_lens(text, "roberta-base")[0].trace.input_ids}
+    name = "deepset/roberta-base-squad2"
+    m = qa.load(name)
+    question = "Which country has most of the rainforest?"
+    context = " ".join(["The Amazon rainforest covers much of Brazil and eight other countries."] * 40)  # > one 384-token window
+    enc = m.tokenizer(question, context, truncation="only_second", max_length=qa.MAX_LEN, stride=qa.DOC_STRIDE,
+                      return_overflowing_tokens=True)
+    res = qa.predict(question, context, name, null_threshold=float("inf"))
+    choice = registry.choice("qa", name)
+    shown = attribution.shown_answer(question, context, name, 30)
+    seen[f"qa {name}"] = {
+        "context_tokens": len(m.tokenizer(context, add_special_tokens=False)["input_ids"]),
+        "by_hand": enc["input_ids"], "tab": res.trace.windows,
+        "attention": attention.attention(f"{question} [SEP] {context}", choice, max_tokens=1000).input_ids,
+        "neurons": neurons.neuron_view(f"{question} [SEP] {context}", choice, 0, 0, 1).input_ids,
+        "explain_qa": [i for i, a in zip(shown.batch["input_ids"][0].tolist(), shown.batch["attention_mask"][0]) if a],
+        "explain_qa_window": shown.answer.window}
     return seen
 
 

@@ -87,50 +87,72 @@ def _labels(names: list[str]) -> dict:
     return {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
 
 
-def checkpoints() -> dict[str, tuple]:
-    """repo id -> (model, tokenizer), for every Hub row of models/registry.py that the fixtures cover."""
-    import torch
+def stand_in(c, toks: dict) -> tuple | None:
+    """A tiny (model, tokenizer) of a Hub registry row, built from what the row declares: its task, family,
+    label set and languages (None: a row built elsewhere, the official ChineseBERT). `toks`: the tokenizers."""
     from transformers import (BartConfig, BartForSequenceClassification, BertConfig, BertForMaskedLM,
                               BertForQuestionAnswering, BertForTokenClassification, DistilBertConfig,
-                              DistilBertForMaskedLM, DistilBertForQuestionAnswering, RobertaConfig,
-                              RobertaForMaskedLM, RobertaForQuestionAnswering, XLMRobertaConfig,
-                              XLMRobertaForMaskedLM)
+                              DistilBertForMaskedLM, DistilBertForQuestionAnswering, DistilBertForTokenClassification,
+                              RobertaConfig, RobertaForMaskedLM, RobertaForQuestionAnswering,
+                              RobertaForTokenClassification, XLMRobertaConfig, XLMRobertaForMaskedLM,
+                              XLMRobertaForQuestionAnswering, XLMRobertaForTokenClassification)
+
+    from models.registry import Family, Labels
+
+    zh_only, multilingual = "en" not in c.languages, len(c.languages) > 1
+    if c.family is Family.CHINESEBERT:
+        return None
+    if c.family is Family.BART:
+        tok = toks["bart"]
+        config = BartConfig(vocab_size=len(tok), d_model=32, encoder_layers=1, decoder_layers=1,
+                            encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+                            decoder_ffn_dim=64, max_position_embeddings=512, pad_token_id=tok.pad_token_id,
+                            bos_token_id=0, eos_token_id=2, num_labels=3, **_labels([MNLI_LABELS[i] for i in range(3)]))
+        return BartForSequenceClassification(config), tok
+    if c.family is Family.ROBERTA:
+        tok = toks["spm"] if multilingual else toks["bpe"]
+        cfg_cls = XLMRobertaConfig if multilingual else RobertaConfig
+        make = lambda **extra: cfg_cls(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
+                                       num_attention_heads=2, intermediate_size=64, max_position_embeddings=514,
+                                       pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                                       eos_token_id=tok.eos_token_id, type_vocab_size=1, **extra)
+        classes = ((XLMRobertaForMaskedLM, XLMRobertaForQuestionAnswering, XLMRobertaForTokenClassification)
+                   if multilingual else (RobertaForMaskedLM, RobertaForQuestionAnswering, RobertaForTokenClassification))
+    else:
+        # Hub repos name their casing ("-uncased"); our stand-ins follow it so both WordPiece kinds are run
+        tok = toks["zh"] if zh_only else toks["uncased" if "uncased" in c.location else "cased"]
+        if c.family is Family.DISTILBERT:
+            make = lambda **extra: DistilBertConfig(vocab_size=len(tok), dim=32, n_layers=2, n_heads=2, hidden_dim=64,
+                                                    max_position_embeddings=512, **extra)
+            classes = (DistilBertForMaskedLM, DistilBertForQuestionAnswering, DistilBertForTokenClassification)
+        else:
+            make = lambda **extra: _bert_config(BertConfig, tok, **extra)
+            classes = (BertForMaskedLM, BertForQuestionAnswering, BertForTokenClassification)
+    masked_lm, span, tagger = classes
+    if c.task in ("fill-mask", "chinese-mlm"):
+        return masked_lm(make()), tok
+    if c.task == "qa":
+        return span(make()), tok
+    if c.task == "tagging":
+        names = UPOS if c.labels is Labels.UPOS else ONTONOTES_ZH if zh_only else CONLL_LABELS
+        return tagger(make(**_labels(names))), tok
+    raise ValueError(f"no stand-in for a {c.family.value} {c.task} model ({c.name}); add one here")
+
+
+def checkpoints(rows: list | None = None) -> dict[str, tuple]:
+    """repo id -> (model, tokenizer), for every Hub row of the registry (or of `rows`) the fixtures cover."""
+    import torch
+
+    from models import registry
 
     torch.manual_seed(0)
-    uncased, cased, zh, bpe, spm = (wordpiece(True), wordpiece(False), chinese_chars(), byte_level_bpe(),
-                                    sentencepiece_unigram())
-
-    def distil(tok):
-        return DistilBertConfig(vocab_size=len(tok), dim=32, n_layers=2, n_heads=2, hidden_dim=64,
-                                max_position_embeddings=512)
-
-    def roberta(tok, cls=RobertaConfig):
-        return cls(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                             intermediate_size=64, max_position_embeddings=514, pad_token_id=tok.pad_token_id,
-                             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, type_vocab_size=1)
-
-    bart_tok = byte_level_bpe("bart")
-    bart = BartConfig(vocab_size=len(bart_tok), d_model=32, encoder_layers=1, decoder_layers=1,
-                      encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
-                      max_position_embeddings=512, pad_token_id=bart_tok.pad_token_id, bos_token_id=0,
-                      eos_token_id=2, num_labels=3, **_labels([MNLI_LABELS[i] for i in range(3)]))
-    return {
-        "bert-base-uncased": (BertForMaskedLM(_bert_config(BertConfig, uncased)), uncased),
-        "distilbert-base-uncased": (DistilBertForMaskedLM(distil(uncased)), uncased),
-        "roberta-base": (RobertaForMaskedLM(roberta(bpe)), bpe),
-        "FacebookAI/xlm-roberta-base": (XLMRobertaForMaskedLM(roberta(spm, XLMRobertaConfig)), spm),
-        "distilbert-base-cased-distilled-squad": (DistilBertForQuestionAnswering(distil(cased)), cased),
-        "deepset/roberta-base-squad2": (RobertaForQuestionAnswering(roberta(bpe)), bpe),
-        "uer/roberta-base-chinese-extractive-qa": (BertForQuestionAnswering(_bert_config(BertConfig, zh)), zh),
-        "dslim/bert-base-NER": (BertForTokenClassification(_bert_config(BertConfig, cased, **_labels(CONLL_LABELS))),
-                                cased),
-        "vblagoje/bert-english-uncased-finetuned-pos": (
-            BertForTokenClassification(_bert_config(BertConfig, uncased, **_labels(UPOS))), uncased),
-        "ckiplab/bert-base-chinese-ner": (
-            BertForTokenClassification(_bert_config(BertConfig, zh, **_labels(ONTONOTES_ZH))), zh),
-        "facebook/bart-large-mnli": (BartForSequenceClassification(bart), bart_tok),
-        "google-bert/bert-base-chinese": (BertForMaskedLM(_bert_config(BertConfig, zh)), zh),
-    }
+    toks = {"uncased": wordpiece(True), "cased": wordpiece(False), "zh": chinese_chars(), "bpe": byte_level_bpe(),
+            "spm": sentencepiece_unigram(), "bart": byte_level_bpe("bart")}
+    made = {}
+    for c in rows if rows is not None else registry.CHECKPOINTS:
+        if c.needs_hub and (pair := stand_in(c, toks)) is not None:
+            made[c.location] = pair
+    return made
 
 
 def _snapshot(cache: Path, repo: str) -> Path:

@@ -17,21 +17,24 @@ def offline_hub_results(tmp_path_factory):
     import hub_fixtures
 
     cache = tmp_path_factory.mktemp("hf-cache")
-    hub_fixtures.build_cache(cache)
+    built = hub_fixtures.build_cache(cache)
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     r = subprocess.run([sys.executable, str(ROOT / "tests" / "hub_checks.py")], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return {**json.loads(r.stdout.strip().splitlines()[-1]), "built": built}
 
 
-def test_every_hub_choice_of_the_app_is_covered(offline_hub_results):
+def test_every_hub_choice_of_the_app_has_a_stand_in_built_from_its_registry_row(offline_hub_results):
+    """The stand-ins come from what each registry row declares (task, family, labels, languages): every Hub row
+    gets one, and a row of a kind the fixtures cannot build fails here instead of going untested."""
     from models import registry
 
-    listed = {f"{c.task} {c.name}" for c in registry.CHECKPOINTS
-              if c.needs_hub and c.task in ("fill-mask", "qa", "tagging", "nli", "chinese-mlm")}
-    checked = {k for k in offline_hub_results if not k.endswith(" zh") and k != "views"}
-    assert listed == checked, listed ^ checked
+    built = set(offline_hub_results["built"])
+    wanted = {c.location for c in registry.CHECKPOINTS if c.needs_hub}
+    assert built == wanted, built ^ wanted
+    ran = {k.split(" ", 1)[1] for k in offline_hub_results if k.count(" ") == 1 and k not in ("views", "traces")}
+    assert {c.name for c in registry.CHECKPOINTS if c.needs_hub} <= ran
 
 
 def test_the_views_offer_exactly_the_hub_models_they_can_open(offline_hub_results):
@@ -123,3 +126,16 @@ def test_the_attention_view_reads_a_typed_mask_as_the_models_mask_token(offline_
     for name, mask in (("roberta-base", "<mask>"), ("bert-base-uncased", "[MASK]")):
         tokens = offline_hub_results["views"][f"attention {name}"]["tokens"]
         assert tokens.count(mask) == 1 and not any("MASK" in t and t != mask for t in tokens), (name, tokens)
+
+
+def test_every_view_reads_the_ids_the_tab_ran_for_roberta_and_a_long_qa_context(offline_hub_results):
+    """RoBERTa's `<mask>` and a QA context of several windows: the tab's trace is the input built by hand (the
+    mask one token, every window the tokenizer's own overflow), and every view reports those same ids."""
+    fm = offline_hub_results["traces"]["fill-mask roberta-base"]
+    assert fm["tab"] == [fm["by_hand"]]
+    for view in ("attention", "neurons", "logit_lens"):
+        assert fm[view] == fm["by_hand"], view
+    q = offline_hub_results["traces"]["qa deepset/roberta-base-squad2"]
+    assert q["context_tokens"] > 300 and len(q["tab"]) >= 2 and q["tab"] == q["by_hand"]
+    assert q["attention"] == q["neurons"] == q["by_hand"][0]  # the views draw the first window
+    assert q["explain_qa"] == q["by_hand"][q["explain_qa_window"]]  # attribution: the answer's own window

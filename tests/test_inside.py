@@ -562,3 +562,32 @@ def test_batch_entity_gold_becomes_bio_over_the_taggers_words_and_a_missing_one_
     pred = [t if not t.endswith("ORG") else "O" for t in gold]
     every = scoring.entity_scores([gold], [pred])[-1]
     assert every["label"] == "all" and every["precision"] == 1.0 and every["recall"] == round(2 / 3, 4)
+
+
+def test_every_view_reports_the_ids_and_windows_the_qa_and_tagging_tabs_ran():
+    """A 300-token context through the QA tab: its trace holds the tokenizer's own overflowing windows (built
+    here by hand, at the model's 256-token window), and the attention, neuron and attribution views report exactly those ids; the tagger's trace is its words' pieces, each word encoded on its own."""
+    from models import qa as qa_task, tagging
+    from models.inside import attribution, neurons
+
+    m = qa_task.load("embedded-squad")
+    question = "Which country has most of the rainforest?"
+    context = " ".join(["The Amazon rainforest covers much of Brazil and eight other countries."] * 25)
+    assert 290 <= len(m.tokenizer(context, add_special_tokens=False)["input_ids"]) <= 320
+    size = m.meta["max_len"]
+    by_hand = m.tokenizer(question, context, truncation="only_second", max_length=size, stride=size // 3,
+                          return_overflowing_tokens=True)["input_ids"]
+    ran = qa_task.predict(question, context, "embedded-squad").trace
+    assert len(by_hand) == 2 and ran.windows == by_hand
+    text, choice = f"{question} [SEP] {context}", "qa: embedded-squad"
+    assert attention.attention(text, choice, max_tokens=1000).input_ids == by_hand[0]
+    assert neurons.neuron_view(text, choice, 0, 0, 1).input_ids == by_hand[0]
+    shown = attribution.shown_answer(question, context, "embedded-squad", 30)
+    real = shown.batch["attention_mask"][0].bool()
+    assert shown.batch["input_ids"][0][real].tolist() == by_hand[shown.answer.window]
+
+    tok = tagging.load("embedded-ner").tokenizer
+    words = ["Angela", "Merkel", "visited", "Paris", "."]
+    pieces = [tok.cls_token_id] + [i for w in words for i in tok(w, add_special_tokens=False)["input_ids"]] + [tok.sep_token_id]
+    assert tagging.predict("Angela Merkel visited Paris.", "embedded-ner").trace.windows == [pieces]
+    assert attention.attention("Angela Merkel visited Paris.", "tagging: embedded-ner").input_ids == pieces

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from models import fill_mask, qa, registry, tagging, tasks
 from models.errors import InputError
 from models.registry import VIEW_TASKS
+from models.trace import Trace
 
 
 @dataclass
@@ -24,20 +23,13 @@ class Loaded:
     extra: object  # the tab's own wrapper (MaskedLM, QAModel, Tagger)
 
 
-@dataclass
-class TaskInput:
-    """One forward pass's input exactly as the model's own tab builds it, so a view draws what the tab ran."""
-    batch: dict[str, torch.Tensor]  # [1, n] tensors, no padding
-    tokens: list[str]
-    notices: list[str]
+# each view-task's trace of one text box: what its tab's predict() runs for that text
+VIEW_TRACES = {fill_mask.TASK: fill_mask.trace, qa.TASK: qa.view_trace, tagging.TASK: tagging.view_trace}
 
 
-VIEW_INPUTS = {fill_mask.TASK: fill_mask.view_input, qa.TASK: qa.view_input, tagging.TASK: tagging.view_input}
-
-
-def task_input(m: Loaded, text: str) -> TaskInput:
-    batch, notices = VIEW_INPUTS[m.task](m.extra, text)
-    return TaskInput(batch, m.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist()), notices)
+def task_trace(m: Loaded, text: str) -> Trace:
+    """The input `m`'s own tab builds for `text` (same window, mask token, pieces); views draw its first window."""
+    return VIEW_TRACES[m.task](m.extra, text)
 
 
 def model_choices(view: str = "attention") -> list[str]:

@@ -7,10 +7,8 @@ import numpy as np
 import torch
 
 from models import registry
-from models.fill_mask import MASK_MARKER
-from models.qa import VIEW_SEPARATOR
 from models.errors import InputError
-from models.inside import load, task_input
+from models.inside import load, task_trace
 
 MAX_DRAW_TOKENS = 128  # more lines than this make the head view unreadable (and the HTML heavy)
 
@@ -21,31 +19,12 @@ class AttentionResult:
     tokens: list[str]
     attentions: np.ndarray  # [layers, heads, seq, seq], each row a distribution over the keys
     notices: list[str] = field(default_factory=list)
+    input_ids: list[int] = field(default_factory=list)  # every id the model ran (the drawn ones first)
 
     def to_dict(self, decimals: int = 4) -> dict:
         return {"model": self.model, "tokens": self.tokens, "notices": self.notices,
                 "layers": int(self.attentions.shape[0]), "heads": int(self.attentions.shape[1]),
                 "attention": np.round(self.attentions, decimals).tolist()}
-
-
-def encode(tokenizer, text: str, max_tokens: int) -> tuple[dict, list[str]]:
-    """Tokenize (as a pair when the text holds [SEP]), cut to max_tokens; returns (batch, notices).
-    A blank written [MASK] or <mask> becomes the model's own mask token, as the fill-mask tab reads it
-    (RoBERTa's tokenizer would otherwise split a typed [MASK] into pieces)."""
-    if tokenizer.mask_token:
-        text = MASK_MARKER.sub(lambda m: tokenizer.mask_token, text)
-    first, sep, second = text.partition(VIEW_SEPARATOR)  # "question [SEP] context": a pair
-    if sep and first.strip() and second.strip():
-        enc = tokenizer(first.strip(), second.strip(), return_tensors="pt", truncation="only_second",
-                        max_length=max_tokens)
-        full = len(tokenizer(first.strip(), second.strip())["input_ids"])
-    else:
-        enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)
-        full = len(tokenizer(text)["input_ids"])
-    notices = []
-    if full > max_tokens:
-        notices.append(f"The input is {full:,} tokens; only the first {max_tokens} are drawn.")
-    return dict(enc), notices
 
 
 @torch.no_grad()
@@ -54,8 +33,8 @@ def attention(text: str, model: str = "fill-mask: embedded-general",
     """The attention of every layer and head on the input the model's tab builds for `text` (the same window,
     mask token and pieces); inputs longer than `max_tokens` are run whole and their first tokens drawn."""
     lm = load(model)
-    inp = task_input(lm, text)
-    out = lm.model(**inp.batch, output_attentions=True)
+    inp = task_trace(lm, text)
+    out = lm.model(**inp.batch(), output_attentions=True)
     if not out.attentions or out.attentions[0] is None:
         raise InputError(f"{lm.name} did not return attention weights (its attention kernel hides them).")
     att = torch.stack([a[0] for a in out.attentions]).float().numpy()
@@ -64,4 +43,5 @@ def attention(text: str, model: str = "fill-mask: embedded-general",
         notices.append(f"The input is {len(inp.tokens):,} tokens; only the first {max_tokens} are drawn (the weights "
                        f"are the model's, over all {len(inp.tokens):,}).")
     return AttentionResult(registry.choice(lm.task, lm.name), inp.tokens[:max_tokens],
-                           att[:, :, :max_tokens, :max_tokens], notices)
+                           att[:, :, :max_tokens, :max_tokens], notices,
+                           inp.input_ids)

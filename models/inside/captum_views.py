@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from models import fill_mask, prompt_cls, qa
+from models.prompt import cloze
+from models.trace import encode_with_offsets
 from models.errors import InputError
 from models.inside.attribution import Attribution, _spans, shown_answer
 from models.text_checks import clean_text
@@ -114,12 +116,10 @@ def explain_classification(text: str, spec: prompt_cls.PromptSpec, method: str, 
     label = int(probs[0].argmax())
     prompt = prompt_cls.build_cloze_prompt(lm, spec, text, 1)
     start = len(spec.template.split("{text}")[0].replace("{mask}", tok.mask_token))
-    enc = tok(prompt, return_offsets_mapping=True, truncation=True, max_length=lm.max_tokens)
-    ids = torch.tensor([enc["input_ids"]])
-    if tok.mask_token_id not in enc["input_ids"]:
-        raise InputError("The text is too long for the prompt: the mask was cut off.")
-    at = enc["input_ids"].index(tok.mask_token_id)
-    words, feature = _word_features(enc["offset_mapping"], start, text)
+    prompt_ids, offsets = cloze.encode_prompt(lm, prompt, offsets=True)  # the ids the prompt tab runs
+    ids = torch.tensor([prompt_ids])
+    at = prompt_ids.index(tok.mask_token_id)
+    words, feature = _word_features(offsets, start, text)
     word_ids = [torch.tensor([p[0] for p in ps]) for ps in pieces.values()]
 
     def forward(x):
@@ -148,11 +148,12 @@ def explain_contrast(text: str, word_x: str, word_y: str, method: str, model: st
         if len(p) != 1:
             raise InputError(f"'{w}' must be one word-piece of {model}'s vocabulary (it is {len(p)}).")
         ids_xy.append(p[0])
-    enc = tok(text, return_offsets_mapping=True, truncation=True, max_length=lm.max_tokens)
-    if tok.mask_token_id not in enc["input_ids"]:
-        raise InputError("The mask was cut off: the text is too long.")
-    at = enc["input_ids"].index(tok.mask_token_id)
-    words, feature = _word_features(enc["offset_mapping"], 0, text)
+    ids, offsets = encode_with_offsets(tok, text, lm.max_tokens)
+    if ids != fill_mask.trace(lm, text).input_ids:  # explain only what the fill-mask tab runs
+        raise InputError(f"The text is longer than the {lm.max_tokens} tokens {model} reads at once: shorten it "
+                         f"to explain one prediction.")
+    at = ids.index(tok.mask_token_id)
+    words, feature = _word_features(offsets, 0, text)
     feature[at] = 0  # the mask itself stays
 
     def forward(x):
@@ -160,8 +161,8 @@ def explain_contrast(text: str, word_x: str, word_y: str, method: str, model: st
         return logits[:, ids_xy[0]] - logits[:, ids_xy[1]]
 
     with torch.no_grad():
-        margin = float(forward(torch.tensor([enc["input_ids"]]))[0])
-    scores, delta = _run(method, forward, torch.tensor([enc["input_ids"]]), feature, tok.pad_token_id,
+        margin = float(forward(torch.tensor([ids]))[0])
+    scores, delta = _run(method, forward, torch.tensor([ids]), feature, tok.pad_token_id,
                          lm.model.get_input_embeddings())
     att = Attribution(method, f"{word_x} rather than {word_y}", round(margin, 3), _spans(text, words, scores))
     return CaptumResult(method, att, delta, f"logit('{word_x}') - logit('{word_y}') at the mask = {margin:+.2f}")

@@ -69,19 +69,17 @@ def word_states(choice: str, sentences: list[list[str]]) -> tuple[list[np.ndarra
     """Per layer, the first-sub-token hidden state of every word of every sentence: [n_words, hidden]."""
     m = load(choice)
     mask = getattr(m.tokenizer, "mask_token", None) or "[MASK]"
+    tok = m.tokenizer
     per_layer: list[list[np.ndarray]] = []
     for words in sentences:
         words = [mask if w in ("[MASK]", "<mask>") else w for w in words]
-        enc = m.tokenizer(words, is_split_into_words=True, truncation=True, max_length=512, return_tensors="pt")
-        first, prev = [], None
-        for j, wid in enumerate(enc.word_ids(0)):
-            if wid is not None and wid != prev:
-                first.append(j)
-            prev = wid
-        if len(first) < len(words):
+        pieces = tagging.word_pieces(tok, words)  # the product's one word -> sub-token encoder
+        first = list(np.cumsum([1] + [len(p) for p in pieces[:-1]]))  # each word's first piece, after [CLS]
+        ids = [tok.cls_token_id] + [t for p in pieces for t in p] + [tok.sep_token_id]
+        if len(ids) > 512:
             raise InputError(f"A sentence is longer than {m.name} reads (512 tokens); shorten it.")
-        out = m.model(**{k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")},
-                      output_hidden_states=True)
+        enc = {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}
+        out = m.model(**enc, output_hidden_states=True)
         for layer, h in enumerate(out.hidden_states):
             if len(per_layer) <= layer:
                 per_layer.append([])

@@ -19,8 +19,9 @@ import torch
 
 from models import readers, registry
 from models.errors import InputError
-from models.inside import load
-from models.inside.attention import MAX_DRAW_TOKENS, encode
+from models.inside import load, task_trace
+from models.inside.attention import MAX_DRAW_TOKENS
+from models.trace import encode_texts, model_inputs
 from models.loading import cached_load
 from models.text_checks import clean_text
 
@@ -69,8 +70,8 @@ def build_index(choice: str, batch_size: int = 32) -> CorpusIndex:
     chunks, sent_ids, positions, all_tokens = [], [], [], []
     for start in range(0, len(corpus), batch_size):
         chunk = [s for _, s in corpus[start:start + batch_size]]
-        enc = m.tokenizer(chunk, padding=True, truncation=True, max_length=MAX_DRAW_TOKENS, return_tensors="pt")
-        batch = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        enc = encode_texts(m.tokenizer, chunk, MAX_DRAW_TOKENS)
+        batch = model_inputs(enc, m.model)
         out = m.model(**batch, output_hidden_states=True)
         hs = torch.stack(out.hidden_states)  # [L+1, b, seq, H]
         special = set(m.tokenizer.all_special_ids)
@@ -95,8 +96,7 @@ def predictions_at(choice: str, sentences: list[str], positions: list[int]) -> l
     head = _mlm_head(m.model) if m.task == "fill-mask" else None
     if head is None:
         return [None] * len(sentences)
-    enc = m.tokenizer(sentences, padding=True, truncation=True, max_length=MAX_DRAW_TOKENS, return_tensors="pt")
-    batch = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    batch = model_inputs(encode_texts(m.tokenizer, sentences, MAX_DRAW_TOKENS), m.model)
     hidden = m.model(**batch, output_hidden_states=True).hidden_states[-1]
     rows = hidden[torch.arange(len(sentences)), torch.tensor(positions)]
     top = head(rows.to(next(m.model.parameters()).dtype)).argmax(-1).tolist()
@@ -147,8 +147,8 @@ def search(text: str, choice: str, query: int, layer: int, k: int = 10) -> Searc
         raise InputError(f"Layer {int(layer)} does not exist: {m.name} has layers 0 (embeddings) to {n_layers}.")
     if not 1 <= int(k) <= MAX_K:
         raise InputError(f"Show between 1 and {MAX_K} neighbours.")
-    batch, _ = encode(m.tokenizer, text, MAX_DRAW_TOKENS)
-    tokens = m.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
+    inp = task_trace(m, text)  # what the model's tab reads for this text
+    batch, tokens = inp.batch(), inp.tokens
     if not 0 <= int(query) < len(tokens):
         raise InputError(f"Token {int(query)} does not exist: the input has {len(tokens)} tokens (0-{len(tokens) - 1}).")
     out = m.model(**batch, output_hidden_states=True)

@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from models.errors import InputError, WeightsError
-from models.inside import load
-from models.inside.attention import MAX_DRAW_TOKENS, encode
+from models.inside import load, task_trace
+from models.inside.attention import MAX_DRAW_TOKENS
+from models.trace import encode_texts
 from models.text_checks import clean_text
 
 FILE = Path(__file__).resolve().parents[2] / "weights" / "transformer-factors.safetensors"
@@ -73,8 +74,8 @@ def token_factors(text: str, layer: int, k: int = 3) -> TokenFactors:
     if not 0 <= int(layer) <= n_layers:
         raise InputError(f"Layer {int(layer)} does not exist: the factors cover layers 0 (embeddings) to {n_layers}.")
     m = load(f.meta["model"])
-    batch, _ = encode(m.tokenizer, text, MAX_DRAW_TOKENS)
-    tokens = m.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
+    inp = task_trace(m, text)  # what the model's tab reads for this text
+    batch, tokens = inp.batch(), inp.tokens
     h = m.model(**batch, output_hidden_states=True).hidden_states[int(layer)][0].float()
     h = (h / h.norm(dim=-1, keepdim=True).clamp_min(1e-6)).numpy()
     codes = sparse_codes(h)
@@ -106,7 +107,7 @@ def factor_detail(factor: int, layers: list[int] | None = None) -> FactorDetail:
         for (s, p), a in zip(f.top_contexts[factor, layer], f.top_activations[factor, layer]):
             if a <= 0:
                 continue
-            ids = m.tokenizer(corpus[int(s)][1], truncation=True, max_length=MAX_DRAW_TOKENS)["input_ids"]
+            ids = encode_texts(m.tokenizer, [corpus[int(s)][1]], MAX_DRAW_TOKENS)["input_ids"][0].tolist()
             rows.append({"layer": layer, "activation": round(float(a), 3),
                          "context": corpus_search._context(m.tokenizer.convert_ids_to_tokens(ids), int(p))})
     return FactorDetail(factor, [round(float(x), 4) for x in f.importance[factor]], rows)

@@ -16,7 +16,7 @@ import torch
 
 from models import registry
 from models.errors import InputError
-from models.inside import encoder_layers, load, task_input
+from models.inside import encoder_layers, load, task_trace
 from models.inside.attention import MAX_DRAW_TOKENS
 
 
@@ -33,6 +33,7 @@ class NeuronView:
     scores: np.ndarray  # [seq] q.k / sqrt(d)
     weights: np.ndarray  # [seq] softmax of the scores (over the attended keys)
     notices: list[str] = field(default_factory=list)
+    input_ids: list[int] = field(default_factory=list)  # every id the model ran
 
 
 @torch.no_grad()
@@ -47,8 +48,8 @@ def neuron_view(text: str, model: str = "fill-mask: embedded-general", layer: in
     if not 0 <= int(head) < n_heads:
         raise InputError(f"Head {int(head) + 1} does not exist: {m.name} has {n_heads} heads per layer.")
     layer, head = int(layer), int(head)
-    inp = task_input(m, text)  # the input the model's tab builds for this text
-    batch, tokens, notices = inp.batch, inp.tokens, list(inp.notices)
+    inp = task_trace(m, text)  # the input the model's tab builds for this text
+    batch, tokens, notices = inp.batch(), inp.tokens, list(inp.notices)
     query = int(query)
     if not 0 <= query < len(tokens):
         raise InputError(f"Query token {query} does not exist: the input has {len(tokens)} tokens (0-{len(tokens) - 1}).")
@@ -69,4 +70,5 @@ def neuron_view(text: str, model: str = "fill-mask: embedded-general", layer: in
         notices.append(f"The input is {len(tokens):,} tokens; the first {shown.stop} keys are drawn (the weights are "
                        f"the softmax over all {len(tokens):,}).")
     return NeuronView(registry.choice(m.task, m.name), layer, head, query, tokens[shown], q.numpy(),
-                      k[shown].numpy(), product[shown].numpy(), scores[shown].numpy(), weights[shown].numpy(), notices)
+                      k[shown].numpy(), product[shown].numpy(), scores[shown].numpy(), weights[shown].numpy(), notices,
+                      inp.input_ids)

@@ -13,6 +13,7 @@ import torch
 from models import precision, readers
 from models.errors import InputError
 from models.inside import load
+from models.trace import encode_texts
 from models.text_checks import clean_text
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sst2-300.tsv"
@@ -73,8 +74,7 @@ def embed(texts: list[str], model: str, batch_size: int = 32) -> np.ndarray:
     base = lm.model.base_model
     out = []
     for i in range(0, len(texts), batch_size):
-        enc = lm.tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True, truncation=True,
-                           max_length=MAX_TEXT_TOKENS)
+        enc = encode_texts(lm.tokenizer, texts[i:i + batch_size], MAX_TEXT_TOKENS)
         with precision.autocast("embeddings"):  # bf16 where the CPU has it
             h = base(**enc).last_hidden_state.float()
         m = enc["attention_mask"].unsqueeze(-1).float()

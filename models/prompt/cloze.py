@@ -19,11 +19,13 @@ def build_cloze_prompt(lm, spec: PromptSpec, text: str, n_masks: int,
     return f" {tok.sep_token} ".join(parts)
 
 
-def _encode_prompt(lm, prompt: str) -> list[int]:
-    ids = lm.tokenizer(prompt, truncation=False)["input_ids"]
+def encode_prompt(lm, prompt: str, offsets: bool = False):
+    """The prompt's ids as the cloze backend runs them (and, for attribution, each token's character span)."""
+    enc = lm.tokenizer(prompt, truncation=False, return_offsets_mapping=offsets)
+    ids = enc["input_ids"]
     if len(ids) > lm.max_tokens:
         raise InputError(f"The prompt is {len(ids)} tokens; the model reads at most {lm.max_tokens}.")
-    return ids
+    return (ids, enc["offset_mapping"]) if offsets else ids
 
 
 def word_pieces(tok, word: str) -> list[int]:
@@ -49,7 +51,7 @@ def cloze_label_logprobs(lm, spec: PromptSpec, texts: list[str], demos: list[tup
     ctx = torch.enable_grad() if grad else torch.no_grad()
     with ctx:
         for n, keys in sorted(by_len.items()):
-            seqs = [_encode_prompt(lm, build_cloze_prompt(lm, spec, t, n, demos)) for t in texts]
+            seqs = [encode_prompt(lm, build_cloze_prompt(lm, spec, t, n, demos)) for t in texts]
             width = max(map(len, seqs))
             x = torch.full((len(seqs), width), tok.pad_token_id, dtype=torch.long)
             for i, s in enumerate(seqs):
