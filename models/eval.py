@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from models import readers, scoring
 from models.errors import InputError, ModelUnavailable
@@ -119,15 +120,18 @@ def cmd_sst2(args) -> dict:
         use_demos = bool(args.shots) and args.mode == "demos"
         # similar demonstrations depend on the text, so those rows are scored one at a time (the app's choice)
         step = 1 if use_demos and args.demo_selection == "similar" else 32
-        correct = 0
+        correct, predicted = 0, []
         for i in range(0, len(rows), step):
             batch = rows[i:i + step]
             demos = prompt_cls.sample_demos(shots, spec, seed, query=batch[0][0], selection=args.demo_selection) \
                 if use_demos else []
             probs, _, _ = prompt_cls.label_probabilities(spec, [t for t, _ in batch], args.backend, args.model,
                                                          demos, args.calibrate, tuned)
-            correct += sum(spec.labels[int(p.argmax())] == l for p, (_, l) in zip(probs, batch))
+            predicted += [spec.labels[int(p.argmax())] for p in probs]
+            correct += sum(pred == l for pred, (_, l) in zip(predicted[-len(batch):], batch))
         accs.append(correct / len(rows))
+        if args.predictions:  # one label per row (the last seed's), to compare with the prompt tab row by row
+            Path(args.predictions).write_text("".join(f"{l}\n" for l in predicted), encoding="utf-8")
     out = {"task": args.task, "model": args.model if args.backend in ("cloze", "ensemble") else args.backend,
            "backend": args.backend, "shots": args.shots, "seed": args.seed[0] if len(args.seed) == 1 else args.seed,
            "n": len(rows), "accuracy": round(float(np.mean(accs)), 4)}
@@ -230,6 +234,7 @@ def _english_commands(sub) -> None:
     p.add_argument("--preset", default=prompt_cls.SST2_PRESET, choices=list(prompt_cls.PRESETS))
     p.add_argument("--calibrate", action="store_true", help="contextual calibration")
     p.add_argument("--limit", type=int, help="first N rows only")
+    p.add_argument("--predictions", help="write each row's predicted label to this file, one per line")
     p.set_defaults(run=cmd_sst2)
     p = sub.add_parser("heads", help="tagger accuracy as heads are pruned: importance order vs random")
     p.add_argument("data", nargs="?", help="CoNLL-U / CoNLL file (default: the built-in 100-sentence sample)")

@@ -260,3 +260,23 @@ def test_chinese_task_eval_clis(tmp_path):
         ensure_ascii=False), encoding="utf-8")
     res = _last_json(run("-m", "models.eval", "cmrc", str(cmrc), "--model", "zh-cmrc"))
     assert set(res) >= {"exact_match", "f1"} and res["n"] == 1 and 0 <= res["exact_match"] <= res["f1"] <= 100
+
+
+@pytest.mark.parametrize("preset", ["Movie sentiment (SST-2 style)", "Movie sentiment, summary prompt",
+                                    "Review sentiment"])
+def test_the_eval_cli_and_the_prompt_tab_give_the_same_label_on_every_sst2_row(tmp_path, preset):
+    """Command-line defaults are the app's: `models.eval sst2 --preset P` and the prompt tab with preset P (its
+    template, verbalizer, model and backend as the tab loads them) agree on every row of samples/sst2-300.tsv."""
+    from models import eval as eval_cli, readers
+    from tabs import prompt_cls as tab
+
+    sample = ROOT / "samples" / "sst2-300.tsv"
+    out = tmp_path / "labels.txt"
+    eval_cli.main(["sst2", str(sample), "--preset", preset, "--predictions", str(out)])
+    cli = out.read_text(encoding="utf-8").splitlines()
+    template, verbalizer, model = tab.load_preset(preset)
+    texts = [t for t, _ in readers.read_labelled_tsv(sample)]
+    assert len(cli) == len(texts) == 300
+    for text, label in zip(texts, cli):
+        scores = tab.classify(text, template, verbalizer, "cloze", model, False, None, False, None)[1]
+        assert max(scores, key=scores.get) == label, text

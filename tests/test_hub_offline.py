@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.hub  # the Hub choices, on tiny offline stand-ins (no network needed)
 
 
 @pytest.fixture(scope="module")
