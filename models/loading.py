@@ -74,6 +74,8 @@ def model_bytes(obj: Any) -> int:
             return sum(t.numel() * t.element_size() for t in [*o.parameters(), *o.buffers()])
         if isinstance(o, np.ndarray):
             return o.nbytes
+        if isinstance(o, torch.Tensor):
+            return o.numel() * o.element_size()
         if isinstance(o, (tuple, list)):
             return sum(walk(x, depth + 1) for x in o)
         if hasattr(o, "__dict__"):

@@ -30,6 +30,7 @@ import torch
 
 from models import fill_mask, registry, sentence_embedding, tuning
 from models.errors import InputError
+from models.loading import cached_load
 from models.text_checks import clean_text, language_notice, script_check
 
 # the prompt, its presets and each backend live in models/prompt/; this module is their one interface, so the
@@ -134,10 +135,11 @@ def check_examples(spec: PromptSpec, rows) -> list[tuple[str, str]]:
 DEMO_SELECTIONS = ("similar", "random")
 
 
-@functools.lru_cache(maxsize=2)
 def _example_vectors(texts: tuple[str, ...]) -> torch.Tensor:
-    """Sentence vectors of a few-shot table, computed once per table (up to 2,000 rows; the last two kept)."""
-    return sentence_embedding.embed(sentence_embedding.load(), list(texts))
+    """Sentence vectors of a few-shot table, computed once per table (up to 2,000 rows), kept in the model
+    store under its memory budget."""
+    return cached_load(("demo-vectors", texts), lambda: sentence_embedding.embed(sentence_embedding.load(), list(texts)),
+                       evictable=True)
 
 
 def sample_demos(examples: list[tuple[str, str]], spec: PromptSpec, seed: int = 0, max_words: int = 40,

@@ -91,14 +91,16 @@ def squad_scores(qa, rows: list[dict], allow_no_answer: bool = False) -> dict:
 
     from models.qa import predict
 
-    preds, target = [], []
+    preds, target, windows = [], [], 0
     for r in rows:
         res = predict(r["question"], r["context"], qa, top_n=1,
                       null_threshold=0.0 if allow_no_answer else float("inf"))
+        windows += len(res.trace.windows)  # what the model read, from the prediction's own trace
         preds.append({"prediction_text": res.answer.text if res.answer else "", "id": r["id"]})
         target.append({"answers": {"answer_start": r["answer_starts"], "text": r["answers"]}, "id": r["id"]})
     scores = squad(preds, target)
-    return {"n": len(rows), "exact_match": round(float(scores["exact_match"]), 2), "f1": round(float(scores["f1"]), 2)}
+    return {"n": len(rows), "exact_match": round(float(scores["exact_match"]), 2), "f1": round(float(scores["f1"]), 2),
+            "windows": windows}
 
 
 # CMRC 2018's official evaluation (cmrc2018_evaluate.py): character-level for Chinese. Its

@@ -140,7 +140,6 @@ def test_inspection_neighbours_and_fill_mask(tiny_zh, monkeypatch):
 
     monkeypatch.setattr(chinese_mlm, "ZH_DIR", tiny_zh)
     loading.MODEL_CACHE.clear()
-    chinese_mlm._space.cache_clear()
     r = chinese_mlm.inspect_text("我喜欢猫ab")
     assert [c.char for c in r.chars][:4] == ["我", "喜", "欢", "猫"]
     cat = r.chars[3]
@@ -156,7 +155,6 @@ def test_inspection_neighbours_and_fill_mask(tiny_zh, monkeypatch):
     with pytest.raises(Exception, match="char-only"):
         chinese_mlm.neighbours("猫", "zh-char")
     loading.MODEL_CACHE.clear()
-    chinese_mlm._space.cache_clear()  # its vectors were the tiny model's: later tests read the shipped one
 
 
 def test_official_hub_checkpoint_offline_is_a_fast_clear_error(monkeypatch):

@@ -292,8 +292,12 @@ def inspect_text(text: str, model: str = "zh-fused") -> Inspection:
     return Inspection(model, text, chars, notices)
 
 
-@functools.lru_cache(maxsize=4)
 def _space(model: str, kind: str) -> np.ndarray:
+    """The vectors below, built once per model and kind and kept in the model store (its memory budget)."""
+    return cached_load(("chinese-space", model, kind), lambda: _build_space(model, kind), evictable=True)
+
+
+def _build_space(model: str, kind: str) -> np.ndarray:
     """Per-vocabulary-character vectors: 'glyph' (glyph_map of the bitmaps), 'pinyin' (the pinyin CNN on
     the character's own reading), 'fused' (map_fc of all three, the character alone)."""
     lm = load(model)
