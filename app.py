@@ -15,9 +15,9 @@ import threading
 
 import gradio as gr
 
-from tabs import chinesebert, common, fill_mask, inside, prompt_cls, qa, tagging
+from tabs import chinesebert, common, fill_mask, inside, lab, prompt_cls, qa, tagging
 
-TABS = [fill_mask, qa, tagging, prompt_cls, chinesebert, inside]
+TABS = [fill_mask, qa, tagging, prompt_cls, chinesebert, inside, lab]
 
 HEADER = """# BERT family, live
 See what BERT-style models do inside: every tab runs a real model, offline by default.

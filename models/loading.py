@@ -140,6 +140,13 @@ class _Cache:
     def is_loaded(self, key: Any) -> bool:
         return key in self._items
 
+    def peek(self, key: Any) -> Any:
+        """The item if it is held (it counts as used), else None: nothing is built."""
+        item = self._items.get(key)
+        if item is not None:
+            self._touch(key)
+        return item
+
     def forget(self, key: Any) -> None:
         """Drop one model (the next request builds it again)."""
         with self._guard:

@@ -27,7 +27,7 @@ def test_every_public_endpoint_and_output_has_a_meaningful_name():
 @pytest.mark.parametrize("module", app.TABS, ids=lambda m: m.TITLE)
 def test_every_tab_example_runs(module):
     """The first example of every tab, through the tab's own handler, gives a non-empty result."""
-    from tabs import chinesebert, fill_mask, inside, prompt_cls, qa, tagging
+    from tabs import chinesebert, fill_mask, inside, lab, prompt_cls, qa, tagging
 
     if module is fill_mask:
         notes, filled, label, table, raw = fill_mask.predict(*module.EXAMPLES[0])
@@ -64,6 +64,12 @@ def test_every_tab_example_runs(module):
         notes, table, curve, files = inside.attention.show_logit_lens("Paris is the [MASK] of France.", "embedded-general")
         assert len(table) == 7 and set(curve["layer"]) == set(range(7))
         assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "json", "png", "svg"]
+    elif module is lab:  # no examples: its defaults, on a small slice, one cheap strategy
+        *_, last = lab.train_live("sst2", None, 32, 5, 0, ["frozen-top"], None)
+        status, loss, dev, table, pareto, mix, files, run_id = last
+        assert list(table["strategy"]) == ["frozen-top"] and 0 <= table["dev_accuracy"][0] <= 1
+        assert {f.rsplit(".", 1)[1] for f in files} == {"csv", "json", "png", "safetensors"}
+        assert list(lab.classify("A fine film.", run_id)["strategy"]) == ["frozen-top"]
     else:
         raise AssertionError(f"no example check for tab {module.TITLE}")
 

@@ -169,7 +169,8 @@ def test_squad_eval_cli(tmp_path):
         {"id": "q1", "question": "Who wrote Hamlet?", "answers": [{"text": "William Shakespeare", "answer_start": 31}]},
         {"id": "q2", "question": "Where is Hamlet set?", "answers": [{"text": "Denmark", "answer_start": 77}]}]}]}]}))
     res = _last_json(run("-m", "models.eval", "squad", str(data), "--model", "embedded-squad"))
-    assert set(res) == {"task", "model", "n", "exact_match", "f1"} and res["n"] == 2
+    assert set(res) == {"task", "model", "n", "exact_match", "f1", "windows"} and res["n"] == 2
+    assert res["windows"] == 2  # one window per short context, read from each prediction's trace
     assert 0 <= res["exact_match"] <= res["f1"] <= 100 and res["f1"] > 0
 
 

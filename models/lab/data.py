@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # the 300-row sample that ships with the app
 SST2_POOL, SST2_DEV = ROOT / "data/corpora/sst2-pool.tsv", ROOT / "data/corpora/sst2-heldout.tsv"
 SST2_SAMPLE = ROOT / "samples/sst2-300.tsv"
-TASKS = ("sst2",)
+TASKS = ("sst2", "upload")
+MIN_UPLOAD_ROWS, MAX_LABELS = 20, 20
 
 
 @dataclass
@@ -25,8 +26,12 @@ class TaskData:
     source: str
 
 
-def load_task(task: str = "sst2", examples: int = 2000, seed: int = 0, dev_size: int = 500) -> TaskData:
-    """`examples` training rows drawn with `seed`, and the first `dev_size` development rows (always the same)."""
+def load_task(task: str = "sst2", examples: int = 2000, seed: int = 0, dev_size: int = 500,
+              upload: str | Path | None = None) -> TaskData:
+    """`examples` training rows drawn with `seed`, and the first `dev_size` development rows (always the same).
+    `upload`: the path of a CSV / TSV with a text and a label column (task "upload")."""
+    if task == "upload":
+        return load_upload(upload, examples, seed, dev_size)
     if task not in TASKS:
         raise InputError(f"Unknown lab task '{task}'; choose one of {', '.join(TASKS)}.")
     if examples < 2:
@@ -42,3 +47,41 @@ def load_task(task: str = "sst2", examples: int = 2000, seed: int = 0, dev_size:
     train = random.Random(seed).sample(pool, min(examples, len(pool)))
     index = {label: i for i, label in enumerate(labels)}
     return TaskData(task, labels, [(t, index[l]) for t, l in train], [(t, index[l]) for t, l in dev], source)
+
+
+def load_upload(path, examples: int = 2000, seed: int = 0, dev_size: int = 500) -> TaskData:
+    """A visitor's own labelled file: a text and a label column (found by name), at least two classes. One
+    row in five (at most `dev_size`) is held out as the development set, the same rows for every seed."""
+    if path is None:
+        raise InputError("Upload a CSV or TSV file with a text column and a label column for this task.")
+    _check_utf8(path)
+    df = readers.read_columns(path, {"text": ("sentence", "review", "content"), "label": ("labels", "class", "category")})
+    rows = [(t.strip(), str(l).strip()) for t, l in zip(df["text"], df["label"]) if str(t).strip() and str(l).strip()]
+    if len(rows) < MIN_UPLOAD_ROWS:
+        raise InputError(f"The file has {len(rows)} rows with both a text and a label; the lab needs at least "
+                         f"{MIN_UPLOAD_ROWS} (a fifth of them become the development set).")
+    labels = sorted({l for _, l in rows})
+    if len(labels) < 2:
+        raise InputError(f"Every row has the label '{labels[0]}': a classifier needs at least two classes.")
+    if len(labels) > MAX_LABELS:
+        raise InputError(f"The label column has {len(labels)} different values (at most {MAX_LABELS}); is it the "
+                         f"right column? First values: {', '.join(labels[:5])}.")
+    mixed = rows[:]
+    random.Random(12345).shuffle(mixed)  # a fixed dev split, whatever the seed
+    n_dev = min(dev_size, max(1, len(mixed) // 5))
+    dev, pool = mixed[:n_dev], mixed[n_dev:]
+    train = random.Random(seed).sample(pool, min(examples, len(pool)))
+    index = {label: i for i, label in enumerate(labels)}
+    source = (f"uploaded file: {len(train)} training rows, {len(dev)} development rows, {len(labels)} labels "
+              f"({', '.join(labels[:6])}{', ...' if len(labels) > 6 else ''})")
+    return TaskData("upload", labels, [(t, index[l]) for t, l in train], [(t, index[l]) for t, l in dev], source)
+
+
+def _check_utf8(path) -> None:
+    path = Path(path if isinstance(path, (str, Path)) else path.name)
+    if path.is_file() and path.stat().st_size <= readers.MAX_UPLOAD_BYTES:
+        try:
+            path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"The file is not UTF-8 text (byte {exc.start:,} cannot be read); save it as UTF-8 "
+                             f"and upload it again.") from None

@@ -14,6 +14,7 @@ from models.lab.data import TaskData
 from models.lab.model import LabModel
 
 BATCH, MAX_LEN, EVAL_EVERY, CURVE_DEV = 32, 64, 20, 200
+POINT_SECONDS = 5.0  # a curve point at least this often (slow strategies make few steps), and one at the end
 
 
 @dataclass
@@ -132,8 +133,10 @@ def _accuracy(model: LabModel, items, pad: int, cached: torch.Tensor | None = No
 
 def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps: int | None = None,
         max_epochs: int = 20, progress: Callable[[str, float], None] | None = None,
-        should_stop: Callable[[], bool] = lambda: False) -> RunResult:
-    """Train strategy `name` on `data` until `seconds` (or `max_steps`, or `max_epochs`) run out."""
+        should_stop: Callable[[], bool] = lambda: False,
+        on_point: Callable[[int, float, float], None] | None = None) -> RunResult:
+    """Train strategy `name` on `data` until `seconds` (or `max_steps`, or `max_epochs`) run out.
+    `on_point(step, loss, dev accuracy)`: each curve point as it is measured (the tab draws them live)."""
     s = strategies.get(name)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -141,7 +144,7 @@ def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps
     peft_count = make_trainable(model, s)
     pad = model.tokenizer.pad_token_id
     train, dev = _encode(model.tokenizer, data.train), _encode(model.tokenizer, data.dev)
-    t0 = time.perf_counter()
+    t0 = last_point = time.perf_counter()
     cached = cached_dev = None
     if s.frozen_encoder:  # the encoder never changes: its features once, then only the head (and mix) train
         cached, cached_dev = _pooled(model, train, pad), _pooled(model, dev, pad)
@@ -170,22 +173,31 @@ def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps
             optimiser.step()
             step += 1
             losses.append(loss.item())
-            if step % EVAL_EVERY == 0:
+            done = should_stop() or bool(max_steps and step >= max_steps) or \
+                (not max_steps and time.perf_counter() - t0 >= seconds)
+            if step % EVAL_EVERY == 0 or time.perf_counter() - last_point >= POINT_SECONDS or done:
                 result_losses.append((step, sum(losses) / len(losses)))
                 losses = []
                 sub = cached_dev[:, :CURVE_DEV] if cached_dev is not None else None
                 dev_curve.append((step, _accuracy(model, dev[:CURVE_DEV], pad, sub)))
+                last_point = time.perf_counter()
+                if on_point:
+                    on_point(step, result_losses[-1][1], dev_curve[-1][1])
                 if progress:
                     progress(f"{name}: step {step}, dev accuracy {dev_curve[-1][1]:.3f}",
                              min(1.0, (time.perf_counter() - t0) / seconds))
-            if should_stop() or (max_steps and step >= max_steps) or \
-                    (not max_steps and time.perf_counter() - t0 >= seconds):
-                done = True
+            if done:
                 break
         epoch += 1
         if s.scheduled and not done:
             unfrozen.append(set_schedule(model, s, epoch))
     elapsed = time.perf_counter() - t0
+    if losses:  # the epoch limit ended it between points: the last point
+        result_losses.append((step, sum(losses) / len(losses)))
+        dev_curve.append((step, _accuracy(model, dev[:CURVE_DEV], pad,
+                                          cached_dev[:, :CURVE_DEV] if cached_dev is not None else None)))
+        if on_point:
+            on_point(step, result_losses[-1][1], dev_curve[-1][1])
     metric = _accuracy(model, dev, pad, cached_dev)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return RunResult(name, data.task, metric, trainable, trainable * 2 / 1e6, elapsed, step,

@@ -1,0 +1,183 @@
+"""Fine-tuning lab tab: pick strategies, press Run, watch them learn the same task side by side."""
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from models.lab import data, runner, strategies  # noqa: E402
+from tabs.common import export_file, figure_files, run_model, table_files  # noqa: E402
+
+TITLE = "Fine-tuning lab"
+POLL_SECONDS = 1.0
+
+INTRO = """
+### How is a pre-trained encoder adapted to a task?
+Every strategy below starts from the same pre-trained MiniLM-L6 encoder and trains on the same rows for the
+same time. They differ in **which representation feeds the classifier head** (the embeddings, one layer, the
+top layer, or a learned mix of all layers), **what trains** (only the head, every weight, only the biases,
+small added modules such as LoRA, adapters or IA3) and **when** (gradual unfreezing, chain-thaw). Press Run:
+one loss curve and one development-accuracy curve per strategy appear while they train (one run at a time
+on this machine: a second visitor waits in line). Frozen strategies compute the encoder's features once, so
+their steps are cheap; full fine-tuning moves 22 M weights.
+"""
+TASKS = [("SST-2 movie-review sentiment", "sst2"), ("My own CSV / TSV (a text and a label column)", "upload")]
+
+
+def _choices() -> list[tuple[str, str]]:
+    return [(f"{s.name} ({s.group}): {s.summary}", s.name) for s in strategies.STRATEGIES]
+
+
+def _status(run: runner.LiveRun) -> str:
+    head = f"**{run.task.source}** · {run.seconds:.0f} s per strategy · seed {run.seed}"
+    if run.position > 0:
+        head += f"\n\n⏳ Another visitor's lab run is training: you are number {run.position} in line."
+    lines = [f"- `{name}`: {run.lines.get(name, '')}" for name in run.strategies]
+    if run.error:
+        lines.append(f"\n**The run stopped:** {run.error}")
+    return head + "\n" + "\n".join(lines)
+
+
+def _curves(run: runner.LiveRun, which: int, ylabel: str):
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for name in run.strategies:
+        pts = list(run.points.get(name, []))
+        if pts:
+            ax.plot([p[0] for p in pts], [p[which] for p in pts], "o-", ms=3, label=name)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    if any(run.points.values()):
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def results_table(run: runner.LiveRun) -> pd.DataFrame:
+    rows = [{**{k: v for k, v in r.summary().items() if k not in ("mix_weights", "task")},
+             "peak_memory_mb": run.peak_mb.get(r.strategy)} for r in run.results]
+    cols = ["strategy", "metric", "trainable_params", "stored_mb", "seconds", "steps", "epochs", "peak_memory_mb"]
+    return pd.DataFrame(rows, columns=cols).rename(columns={"metric": "dev_accuracy"})
+
+
+def pareto_figure(table: pd.DataFrame):
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    if len(table):
+        ax.scatter(table["trainable_params"], table["dev_accuracy"], s=25)
+        for _, r in table.iterrows():
+            ax.annotate(r["strategy"], (r["trainable_params"], r["dev_accuracy"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters (log scale)")
+    ax.set_ylabel("development accuracy")
+    ax.set_title("What each strategy trains against what it reaches", fontsize=9)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def mix_figure(run: runner.LiveRun):
+    mixes = [(r.strategy, r.mix_weights) for r in run.results if r.mix_weights]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for i, (name, w) in enumerate(mixes):
+        width = 0.8 / len(mixes)
+        ax.bar([x + i * width for x in range(len(w))], w, width=width, label=name)
+    ax.set_xlabel("layer (0 = embeddings)")
+    ax.set_ylabel("softmax weight")
+    ax.set_title("Learned scalar-mix weights" if mixes else "No scalar-mix strategy in this run", fontsize=9)
+    if mixes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _downloads(run: runner.LiveRun, table: pd.DataFrame, figures: dict) -> list[str]:
+    from safetensors.torch import save
+
+    files = table_files(table, "lab-results")
+    for stem, fig in figures.items():
+        files.append(figure_files(fig, stem)[0])  # PNG
+    for r in run.results:
+        tensors = runner.trained_tensors(run, r.strategy)
+        if tensors:
+            meta = {"strategy": r.strategy, "task": run.task.source, "labels": json.dumps(run.task.labels),
+                    "dev_accuracy": str(round(r.metric, 4)), "seed": str(run.seed)}
+            files.append(export_file(f"lab-{r.strategy}.safetensors", save(tensors, metadata=meta)))
+    return files
+
+
+def train_live(task, upload, examples, seconds, seed, names, previous):
+    """A generator: the status, both curves every second while training, then the table, figures, files."""
+    runner.drop(previous)  # one run's variants per visitor
+    task_data = run_model(data.load_task, task, int(examples), int(seed), upload=upload)
+    run = run_model(runner.start, task_data, list(names or []), float(seconds), int(seed))
+    try:
+        while not run.finished.wait(POLL_SECONDS):
+            yield (_status(run), _curves(run, 1, "training loss"), _curves(run, 2, "dev accuracy (200 rows)"),
+                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), run.id)
+        table = results_table(run)
+        figures = {"lab-loss": _curves(run, 1, "training loss"), "lab-dev": _curves(run, 2, "dev accuracy (200 rows)"),
+                   "lab-pareto": pareto_figure(table), "lab-mix": mix_figure(run)}
+        yield (_status(run), figures["lab-loss"], figures["lab-dev"], table, figures["lab-pareto"],
+               figures["lab-mix"], _downloads(run, table, figures), run.id)
+    finally:
+        if not run.finished.is_set():  # Cancel pressed, or the visitor left: the training stops too
+            run.cancel()
+
+
+def cancel(run_id):
+    run = runner.get_run(run_id)
+    if run is not None:
+        run.cancel()
+    return "Cancelled: the strategy that was training stops at its next step; the others do not start."
+
+
+def classify(sentence, run_id):
+    run = runner.get_run(run_id)
+    if run is None or not run.results:
+        raise gr.Error("Train some strategies first (Run above); then every trained variant reads the sentence.")
+    return pd.DataFrame(run_model(runner.classify, run, sentence))
+
+
+def build() -> None:
+    gr.Markdown(INTRO)
+    with gr.Row():
+        task = gr.Radio(TASKS, value="sst2", label="Task")
+        upload = gr.File(label="CSV / TSV for 'My own' (columns: text, label)", file_types=[".csv", ".tsv"],
+                         type="filepath")
+    with gr.Row():
+        examples = gr.Slider(16, 5000, value=2000, step=1, label="Training examples")
+        seconds = gr.Slider(5, runner.MAX_SECONDS, value=30, step=5, label="Time budget per strategy (s)")
+        seed = gr.Number(0, precision=0, label="Seed")
+    names = gr.CheckboxGroup(_choices(), value=list(strategies.DEFAULT), label="Strategies (several at once)")
+    with gr.Row():
+        run_btn = gr.Button("Run", variant="primary")
+        cancel_btn = gr.Button("Cancel")
+    status = gr.Markdown(label="Progress")
+    with gr.Row():
+        loss_plot = gr.Plot(label="Training loss")
+        dev_plot = gr.Plot(label="Development accuracy")
+    table = gr.Dataframe(label="Per strategy: dev accuracy, trainable parameters, MB stored per task, time, "
+                               "peak extra memory", interactive=False)
+    with gr.Row():
+        pareto = gr.Plot(label="Accuracy against trainable parameters")
+        mix = gr.Plot(label="Scalar-mix weights")
+    files = gr.File(label="Downloads: table (CSV, JSON), figures (PNG), each trained head / adapter (safetensors)",
+                    file_count="multiple")
+    with gr.Row():
+        sentence = gr.Textbox(label="A sentence for every trained variant", value="A gripping, beautifully acted film.",
+                              max_length=2000, scale=3)
+        sent_btn = gr.Button("Classify with every variant", scale=1)
+    sent_table = gr.Dataframe(label="Each trained variant's label", interactive=False)
+    run_id = gr.State(None, time_to_live=runner.KEEP_SECONDS, delete_callback=runner.drop)
+    event = run_btn.click(train_live, [task, upload, examples, seconds, seed, names, run_id],
+                          [status, loss_plot, dev_plot, table, pareto, mix, files, run_id], api_name="lab_run",
+                          concurrency_limit=4, concurrency_id="lab")
+    cancel_btn.click(cancel, [run_id], [status], cancels=[event], api_visibility="private")
+    sent_btn.click(classify, [sentence, run_id], [sent_table], api_name="lab_classify")
