@@ -75,7 +75,7 @@ def pareto_figure(table: pd.DataFrame):
         ax.set_xscale("log")
     ax.set_xlabel("trainable parameters (log scale)")
     ax.set_ylabel("development accuracy")
-    ax.set_title("What each strategy trains against what it reaches", fontsize=9)
+    ax.set_title("Accuracy against what trains", fontsize=9)
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -164,7 +164,7 @@ def build() -> None:
         loss_plot = gr.Plot(label="Training loss")
         dev_plot = gr.Plot(label="Development accuracy")
     table = gr.Dataframe(label="Per strategy: dev accuracy, trainable parameters, MB stored per task, time, "
-                               "peak extra memory", interactive=False)
+                               "peak extra memory", interactive=False, elem_id="lab-table")
     with gr.Row():
         pareto = gr.Plot(label="Accuracy against trainable parameters")
         mix = gr.Plot(label="Scalar-mix weights")
@@ -174,7 +174,7 @@ def build() -> None:
         sentence = gr.Textbox(label="A sentence for every trained variant", value="A gripping, beautifully acted film.",
                               max_length=2000, scale=3)
         sent_btn = gr.Button("Classify with every variant", scale=1)
-    sent_table = gr.Dataframe(label="Each trained variant's label", interactive=False)
+    sent_table = gr.Dataframe(label="Each trained variant's label", interactive=False, elem_id="lab-sentence")
     run_id = gr.State(None, time_to_live=runner.KEEP_SECONDS, delete_callback=runner.drop)
     event = run_btn.click(train_live, [task, upload, examples, seconds, seed, names, run_id],
                           [status, loss_plot, dev_plot, table, pareto, mix, files, run_id], api_name="lab_run",

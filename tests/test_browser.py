@@ -348,17 +348,15 @@ def test_the_fine_tuning_lab_trains_two_strategies_live_and_shows_their_table(pa
     boxes.first.fill("64")
     page.get_by_label("Time budget per strategy (s)").filter(visible=True).first.fill("5")
     for name in ("frozen-scalar-mix", "lora", "full"):  # the defaults off, then two cheap ones on
-        page.get_by_label(re.compile(rf"^{name} \(")).set_checked(name != "full" and name != "lora")
-    page.get_by_label(re.compile(r"^bitfit \(")).check()
+        page.get_by_role("checkbox", name=re.compile(rf"^{name} \(")).set_checked(name == "frozen-scalar-mix")
+    page.get_by_role("checkbox", name=re.compile(r"^bitfit \(")).check()
     page.get_by_role("button", name="Run", exact=True).click()
     for name in ("frozen-scalar-mix", "bitfit"):
         page.get_by_text(re.compile(rf"{name}: done: dev accuracy \d\.\d{{3}}")).wait_for(timeout=240_000)
     _settle(page)
-    table = page.locator("table").filter(has_text="dev_accuracy").filter(visible=True).first
-    for name in ("frozen-scalar-mix", "bitfit"):
-        table.get_by_text(name, exact=True).first.wait_for()
+    table = page.locator("#lab-table").filter(has_text="dev_accuracy")
+    table.filter(has_text="frozen-scalar-mix").filter(has_text="bitfit").first.wait_for()
     assert page.locator(".js-plotly-plot, img, svg").filter(visible=True).count() >= 2  # the curves are drawn
     page.get_by_role("button", name="Classify with every variant", exact=True).click()
-    sent = page.locator("table").filter(has_text="probability").filter(visible=True).first
-    sent.get_by_text("bitfit", exact=True).wait_for()
+    page.locator("#lab-sentence").filter(has_text="probability").filter(has_text="bitfit").first.wait_for()
     _no_error_then_screenshot(page, "fine-tuning-lab")
