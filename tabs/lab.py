@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from models.lab import data, runner, strategies  # noqa: E402
+from models.errors import InputError  # noqa: E402
+from models.lab import data, recorded, runner, strategies  # noqa: E402
 from tabs.common import export_file, figure_files, run_model, table_files  # noqa: E402
 
 TITLE = "Fine-tuning lab"
@@ -65,10 +66,10 @@ def results_table(run: runner.LiveRun) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).rename(columns={"metric": "dev_accuracy"})
 
 
-def pareto_figure(table: pd.DataFrame):
+def pareto_figure(table: pd.DataFrame, std: list[float] | None = None):
     fig, ax = plt.subplots(figsize=(6, 3.4))
     if len(table):
-        ax.scatter(table["trainable_params"], table["dev_accuracy"], s=25)
+        ax.errorbar(table["trainable_params"], table["dev_accuracy"], yerr=std, fmt="o", ms=5, capsize=3)
         for _, r in table.iterrows():
             ax.annotate(r["strategy"], (r["trainable_params"], r["dev_accuracy"]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
@@ -145,8 +146,39 @@ def classify(sentence, run_id):
     return pd.DataFrame(run_model(runner.classify, run, sentence))
 
 
+GROUPS = list(dict.fromkeys(s.group for s in strategies.STRATEGIES))
+
+
+def recorded_view(groups):
+    """The shipped comparison (every strategy x 3 seeds), filtered by strategy group: notes, table, Pareto plot."""
+    try:
+        rows = recorded.summary(recorded.load())
+    except InputError as exc:
+        return str(exc), pd.DataFrame(), None
+    group_of = {s.name: s.group for s in strategies.STRATEGIES}
+    table = pd.DataFrame([{**r, "group": group_of.get(r["strategy"], "?"), "seeds": len(r["seeds"])} for r in rows
+                          if group_of.get(r["strategy"]) in (groups or GROUPS)])
+    if table.empty:
+        return "No strategy of the chosen groups is in the recorded file.", table, None
+    first = recorded.load()[0]
+    notes = (f"Recorded with `{first['command']}` on {first['date']}: {first['data']}; every strategy the same "
+             f"{first['max_steps']} training steps (batch 32), development accuracy on {first['dev_rows']} "
+             f"held-out rows, mean ± std over seeds.")
+    fig = pareto_figure(table.rename(columns={"metric": "dev_accuracy"}), table["std"].tolist())
+    return notes, table[["task", "strategy", "group", "metric", "std", "seeds", "trainable_params", "stored_mb",
+                         "seconds", "steps", "examples"]], fig
+
+
 def build() -> None:
     gr.Markdown(INTRO)
+    with gr.Accordion("Recorded comparison: every strategy, 3 seeds each (nothing to train)", open=False):
+        rec_groups = gr.CheckboxGroup(GROUPS, value=GROUPS, label="Strategy groups")
+        rec_btn = gr.Button("Show the recorded comparison")
+        rec_notes = gr.Markdown(label="Recorded comparison notes")
+        rec_table = gr.Dataframe(label="Recorded comparison", interactive=False, elem_id="lab-recorded")
+        rec_plot = gr.Plot(label="Recorded: accuracy against trainable parameters")
+    rec_btn.click(recorded_view, [rec_groups], [rec_notes, rec_table, rec_plot], api_name="lab_recorded")
+    rec_groups.change(recorded_view, [rec_groups], [rec_notes, rec_table, rec_plot], api_visibility="private")
     with gr.Row():
         task = gr.Radio(TASKS, value="sst2", label="Task")
         upload = gr.File(label="CSV / TSV for 'My own' (columns: text, label)", file_types=[".csv", ".tsv"],

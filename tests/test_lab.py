@@ -95,3 +95,91 @@ def test_bottleneck_adapters_start_as_the_identity_and_train_beside_a_frozen_enc
     own = sum(p.numel() for p in res.model.adapters.parameters()) + sum(p.numel() for p in res.model.head.parameters())
     assert res.trainable_params == own == 6 * (384 * 32 + 32 + 32 * 384 + 384) + 770
     assert any(float(a.up.weight.abs().sum()) > 0 for a in res.model.adapters)  # they trained
+
+
+def test_two_stage_starts_stage_two_from_stage_ones_weights(tiny, monkeypatch):
+    """Stage one's encoder (here a marked one) is what stage two trains from: after a few tiny stage-two steps
+    the weight still carries the mark, so it did not restart from the pre-trained encoder."""
+    from models.lab import two_stage
+
+    key = "encoder.layer.2.output.dense.weight"
+
+    def marked_stage_one(model, texts, steps=None, seconds=None, seed=0):
+        with torch.no_grad():
+            model.encoder.state_dict()[key].add_(1.0)
+        return 1
+
+    monkeypatch.setattr(two_stage, "mlm_steps", marked_stage_one)
+    res = train.run("two-stage-mlm", tiny, max_steps=3)
+    base = minilm_encoder()[0].state_dict()[key]
+    moved = res.model.encoder.state_dict()[key] - base
+    assert res.stage_one_steps == 1 and res.steps == 3
+    assert float(moved.mean()) == pytest.approx(1.0, abs=0.01)
+
+
+def test_stage_one_masked_lm_moves_the_encoder_with_a_head_tied_to_its_embeddings(tiny):
+    from models.lab import two_stage
+    from models.lab.model import LabModel
+
+    model = LabModel(strategies.get("two-stage-mlm"), 2)
+    assert two_stage.mlm_head(model).predictions.decoder.weight is model.encoder.embeddings.word_embeddings.weight
+    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    assert two_stage.mlm_steps(model, [t for t, _ in tiny.train], steps=2) == 2
+    after = model.encoder.state_dict()
+    assert not torch.equal(before["encoder.layer.5.output.dense.weight"], after["encoder.layer.5.output.dense.weight"])
+
+
+def test_multi_task_heads_share_one_encoder_tensor(tiny):
+    """Both heads' losses reach the very same encoder parameter (one tensor, not a copy per task)."""
+    import random
+
+    from models.lab import data as lab_data, multitask
+    from models.lab.model import LabModel
+
+    sents, tags = lab_data.ner_sentences(limit=50)
+    model = LabModel(strategies.get("multi-task"), 2, len(tags))
+    shared = model.encoder.encoder.layer[0].attention.self.query.weight
+    items = multitask.encode_tagged(model.tokenizer, sents, tags)
+    pad = model.tokenizer.pad_token_id
+    multitask.aux_loss(model, items, random.Random(0), 8, pad).backward()
+    from_entities = shared.grad.clone()
+    shared.grad = None
+    enc = model.tokenizer(["a fine film", "a dull film"], padding=True, return_tensors="pt")
+    model(enc["input_ids"], enc["attention_mask"]).sum().backward()
+    assert from_entities.abs().sum() > 0 and shared.grad.abs().sum() > 0
+    assert model.head.weight.grad is not None and model.aux_head.weight.grad is not None
+
+
+def test_prompt_tuning_trains_only_its_vectors_and_the_head(tiny):
+    res = train.run("prompt-tuning", tiny, max_steps=2)
+    pretrained = minilm_encoder()[0].state_dict()
+    assert all(torch.equal(pretrained[k], v) for k, v in res.model.encoder.state_dict().items())
+    assert res.trainable_params == 20 * 384 + res.model.head.weight.numel() + res.model.head.bias.numel()
+
+
+def test_the_recorded_summary_is_the_mean_and_spread_over_seeds(tmp_path):
+    import json
+
+    from models.lab import recorded
+
+    rows = [{"task": "sst2", "strategy": s, "seed": seed, "metric": m, "trainable_params": 10, "stored_mb": 0.1,
+             "seconds": 2.0, "steps": 96, "examples": 1000}
+            for s, ms in {"full": [0.8, 0.82, 0.84], "lora": [0.7, 0.7, 0.7]}.items() for seed, m in enumerate(ms)]
+    path = tmp_path / "recorded.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = recorded.summary(recorded.load(path))
+    assert [r["strategy"] for r in summary] == ["full", "lora"]  # best first
+    assert summary[0]["metric"] == pytest.approx(0.82) and summary[0]["std"] == pytest.approx(0.0163, abs=1e-4)
+    assert summary[1]["std"] == 0 and summary[0]["seeds"] == [0, 1, 2]
+
+
+def test_the_shipped_recorded_comparison_has_every_strategy_with_three_seeds():
+    import json
+
+    out = subprocess.run([sys.executable, "-m", "models.lab", "recorded"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-1500:]
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert {r["strategy"] for r in rows} == {s.name for s in strategies.STRATEGIES}
+    for r in rows:
+        assert {"task", "strategy", "metric", "std", "seeds"} <= set(r) and len(r["seeds"]) >= 3, r
+        assert 0.5 < r["metric"] <= 1 and 0 <= r["std"] < 0.2

@@ -6,5 +6,9 @@ model.py       the MiniLM encoder + a classification head over the chosen repres
                ELMo's scalar mix of all layers)
 data.py        the tasks' labelled rows (SST-2 from the prepared corpora, else the shipped sample)
 train.py       one time-boxed training run per strategy: loss and dev-accuracy curves, the final metric
-__main__.py    `python -m models.lab strategies | run` (the same code a tab will run)
+two_stage.py   stage one of two-stage fine-tuning: masked-LM steps on the task's own texts
+multitask.py   the second task of multi-task fine-tuning (CoNLL-2003 entities on the shared encoder)
+runner.py      a run as the tab drives it: one at a time, live points, Cancel, variants in the model store
+recorded.py    the recorded comparison (every strategy x seeds, equal steps): record, load, summarise
+__main__.py    `python -m models.lab strategies | run | record | recorded` (the same code the tab runs)
 """

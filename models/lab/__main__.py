@@ -2,6 +2,8 @@
 
     python -m models.lab strategies
     python -m models.lab run --task sst2 --examples 2000 --seconds 30 [--strategies A B C] [--seed S]
+    python -m models.lab record --task sst2 --examples 1000 --max-steps 96 --seeds 0 1 2   (writes RECORDED)
+    python -m models.lab recorded                       (the shipped comparison: mean and std per strategy)
 
 `run` prints one JSON line per strategy: strategy, task, metric (development accuracy), trainable_params,
 stored_mb (the trainable tensors in fp16: what must be kept per task), seconds, steps, epochs.
@@ -13,7 +15,7 @@ import json
 import sys
 
 from models.errors import InputError
-from models.lab import data, strategies, train
+from models.lab import data, recorded, strategies, train
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,7 +30,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-steps", type=int, help="stop each strategy after this many steps (reproducible runs)")
     p.add_argument("--strategies", nargs="+", default=list(strategies.DEFAULT), metavar="NAME")
     p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("record", help="every strategy x seeds at an equal step budget -> the recorded file")
+    p.add_argument("--task", default="sst2", choices=data.TASKS[:1])
+    p.add_argument("--examples", type=int, default=1000)
+    p.add_argument("--max-steps", type=int, default=96)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--strategies", nargs="+", default=[s.name for s in strategies.STRATEGIES], metavar="NAME")
+    p.add_argument("--out", default=str(recorded.RECORDED))
+    sub.add_parser("recorded", help="the recorded comparison: one JSON line per task and strategy")
     args = ap.parse_args(argv)
+    if args.command == "recorded":
+        for row in recorded.summary(recorded.load()):
+            print(json.dumps(row))
+        return
+    if args.command == "record":
+        recorded.record(args.task, args.examples, args.max_steps, args.seeds, args.strategies, args.out,
+                        " ".join(["python -m models.lab", *(argv if argv is not None else sys.argv[1:])]))
+        return
     if args.command == "strategies":
         for s in strategies.STRATEGIES:
             print(f"{s.name:20} {s.group:18} {s.summary}")

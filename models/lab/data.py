@@ -85,3 +85,16 @@ def _check_utf8(path) -> None:
         except UnicodeDecodeError as exc:
             raise InputError(f"The file is not UTF-8 text (byte {exc.start:,} cannot be read); save it as UTF-8 "
                              f"and upload it again.") from None
+
+
+# multi-task's second task: CoNLL-2003 entities (the shared data's training file where it is, else the
+# 100-sentence sample that ships with the app)
+CONLL_TRAIN = ROOT.parent / "shared" / "data" / "conll2003" / "eng.train"
+CONLL_SAMPLE = ROOT / "samples" / "conll2003-testa-100.txt"
+
+
+def ner_sentences(limit: int = 2000) -> tuple[list[tuple[list[str], list[str]]], list[str]]:
+    """(words, BIO tags) of up to `limit` CoNLL-2003 sentences, and the tag set in a fixed order."""
+    path = CONLL_TRAIN if CONLL_TRAIN.is_file() else CONLL_SAMPLE
+    sents = [s for s in readers.read_conll(path) if s[0]][:limit]
+    return sents, sorted({t for _, tags in sents for t in tags})

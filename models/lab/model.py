@@ -50,14 +50,21 @@ class Bottleneck(nn.Module):
 
 
 class LabModel(nn.Module):
-    def __init__(self, strategy: Strategy, n_labels: int) -> None:
+    def __init__(self, strategy: Strategy, n_labels: int, n_aux_labels: int = 0) -> None:
         super().__init__()
         encoder, self.tokenizer = minilm_encoder()
         self.encoder = encoder
-        n_layers = encoder.config.num_hidden_layers
+        n_layers, hidden = encoder.config.num_hidden_layers, encoder.config.hidden_size
         self.index = layer_index(strategy.layer, n_layers)
         self.mix = ScalarMix(n_layers + 1) if self.index is None else None
-        self.head = nn.Linear(encoder.config.hidden_size, n_labels)
+        self.head = nn.Linear(hidden, n_labels)
+        # multi-task: a token-labelling head on the same encoder (its last layer)
+        self.aux_head = nn.Linear(hidden, n_aux_labels) if n_aux_labels else None
+        self.prompt = None
+        if strategy.prompt_tokens:  # initialised from random vocabulary embeddings (Lester et al.)
+            vocab = encoder.embeddings.word_embeddings.weight
+            pick = torch.randint(1000, vocab.shape[0], (strategy.prompt_tokens,))
+            self.prompt = nn.Parameter(vocab[pick].detach().clone())
         self.adapters = None
         if strategy.train == "adapter":  # after each layer's feed-forward projection, inside its residual
             self.adapters = nn.ModuleList(Bottleneck(encoder.config.hidden_size) for _ in range(n_layers))
@@ -68,11 +75,28 @@ class LabModel(nn.Module):
     def n_layers(self) -> int:
         return self.encoder.config.num_hidden_layers
 
+    def _encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """The encoder's output, and the mask of the text's own tokens (prompt vectors excluded)."""
+        if self.prompt is None:
+            return self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True), \
+                attention_mask
+        b, k = input_ids.shape[0], self.prompt.shape[0]
+        words = self.encoder.embeddings.word_embeddings(input_ids)  # the prompt goes right after [CLS]
+        embeds = torch.cat([words[:, :1], self.prompt.expand(b, -1, -1), words[:, 1:]], 1)
+        ones, zeros = attention_mask.new_ones(b, k), attention_mask.new_zeros(b, k)
+        full = torch.cat([attention_mask[:, :1], ones, attention_mask[:, 1:]], 1)
+        out = self.encoder(inputs_embeds=embeds, attention_mask=full, output_hidden_states=True)
+        return out, torch.cat([attention_mask[:, :1], zeros, attention_mask[:, 1:]], 1)
+
     def pooled_layers(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Mean over the real tokens of every hidden layer: [n_layers + 1, batch, hidden]."""
-        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
-        m = attention_mask.unsqueeze(-1).to(out.hidden_states[0].dtype)
+        out, own = self._encode(input_ids, attention_mask)
+        m = own.unsqueeze(-1).to(out.hidden_states[0].dtype)
         return torch.stack([(h * m).sum(1) / m.sum(1) for h in out.hidden_states])
+
+    def token_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Multi-task: the second head's per-token logits, from the same encoder's last layer."""
+        return self.aux_head(self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state)
 
     def classify(self, pooled: torch.Tensor) -> torch.Tensor:
         """Logits from pooled layers [n_layers + 1, batch, hidden] (so frozen features can be cached)."""

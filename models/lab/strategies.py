@@ -22,6 +22,9 @@ class Strategy:
     lr_decay: float = 1.0  # discriminative: each layer below the top trains at lr / lr_decay**depth
     gradual: bool = False  # ULMFiT: the top layer first, one more each epoch (the head trains throughout)
     chain_thaw: bool = False  # Felbo et al. 2017: the head alone, then each layer alone bottom up, then all
+    stage_one: str | None = None  # two-stage: "mlm" = masked-LM steps on the task's own texts first
+    multitask: bool = False  # a second head (CoNLL-2003 entities) trained on the same encoder at every step
+    prompt_tokens: int = 0  # prompt tuning: learned input vectors (train="prompt")
 
     @property
     def frozen_encoder(self) -> bool:
@@ -55,6 +58,15 @@ STRATEGIES = [
              train="bias", lr=1e-3),
     Strategy("lora", "adaptation module", "encoder frozen; low-rank updates (r=8) on the attention's query and "
              "value (LoRA, through peft)", train="lora", lr=1e-3),
+    Strategy("prompt-tuning", "adaptation module", "encoder frozen; 20 learned vectors put in front of the input "
+             "embeddings, read by every layer (prompt tuning, Lester et al. 2021)", train="prompt", lr=3e-2,
+             prompt_tokens=20),
+    Strategy("two-stage-mlm", "two-stage", "a third of the steps masked-LM training on the task's own texts "
+             "(domain adaptation, as ULMFiT and DAPT do), then full fine-tuning from those weights",
+             train="all", lr=5e-5, stage_one="mlm"),
+    Strategy("multi-task", "multi-task", "full fine-tuning of one shared encoder with two heads trained together "
+             "at every step: this task's and CoNLL-2003 named entities (MT-DNN style)", train="all", lr=5e-5,
+             multitask=True),
     Strategy("ia3", "adaptation module", "encoder frozen; learned rescaling of keys, values and the feed-forward "
              "(IA3, through peft)", train="ia3", lr=5e-3),
 ]

@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from models.lab import strategies
+from models.lab import data as lab_data, multitask, strategies, two_stage
 from models.lab.data import TaskData
 from models.lab.model import LabModel
 
@@ -33,6 +33,7 @@ class RunResult:
     unfrozen_per_epoch: list[list[int]] | None = None  # scheduled strategies: encoder layers trainable each epoch
     peft_trainable: int | None = None  # adapter strategies: what peft itself counts
     model: LabModel | None = field(default=None, repr=False)  # the trained model (a tab runs it on a sentence)
+    stage_one_steps: int = 0  # two-stage: the masked-LM steps before the task's (counted in `steps` too)
 
     def summary(self) -> dict:
         return {"strategy": self.strategy, "task": self.task, "metric": round(self.metric, 4),
@@ -140,11 +141,18 @@ def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps
     s = strategies.get(name)
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    model = LabModel(s, len(data.labels))
+    aux_sents, aux_labels = lab_data.ner_sentences() if s.multitask else ([], [])
+    model = LabModel(s, len(data.labels), len(aux_labels))
     peft_count = make_trainable(model, s)
     pad = model.tokenizer.pad_token_id
     train, dev = _encode(model.tokenizer, data.train), _encode(model.tokenizer, data.dev)
+    aux = multitask.encode_tagged(model.tokenizer, aux_sents, aux_labels) if s.multitask else None
     t0 = last_point = time.perf_counter()
+    stage_one_steps = 0
+    if s.stage_one == "mlm":  # two-stage: a third of the budget on masked-LM steps, then the task from there
+        stage_one_steps = two_stage.mlm_steps(model, [t for t, _ in data.train], steps=max_steps // 3 if max_steps
+                                              else None, seconds=None if max_steps else seconds / 3)
+        max_steps = max_steps - stage_one_steps if max_steps else None
     cached = cached_dev = None
     if s.frozen_encoder:  # the encoder never changes: its features once, then only the head (and mix) train
         cached, cached_dev = _pooled(model, train, pad), _pooled(model, dev, pad)
@@ -168,6 +176,8 @@ def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps
                 x, mask, gold = _collate([train[i] for i in idx], pad)
                 logits = model(x, mask)
             loss = loss_fn(logits, gold)
+            if aux is not None:  # multi-task: the entity head's loss on a batch of its own, same encoder
+                loss = loss + multitask.aux_loss(model, aux, rng, BATCH, pad)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -200,7 +210,7 @@ def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps
             on_point(step, result_losses[-1][1], dev_curve[-1][1])
     metric = _accuracy(model, dev, pad, cached_dev)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return RunResult(name, data.task, metric, trainable, trainable * 2 / 1e6, elapsed, step,
+    return RunResult(name, data.task, metric, trainable, trainable * 2 / 1e6, elapsed, step + stage_one_steps,
                      step * BATCH / max(1, len(train)), result_losses, dev_curve,
                      model.mix.layer_weights().tolist() if model.mix is not None else None,
-                     unfrozen or None, peft_count, model)
+                     unfrozen or None, peft_count, model, stage_one_steps)
