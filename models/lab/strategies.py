@@ -25,6 +25,8 @@ class Strategy:
     stage_one: str | None = None  # two-stage: "mlm" = masked-LM steps on the task's own texts first
     multitask: bool = False  # a second head (CoNLL-2003 entities) trained on the same encoder at every step
     prompt_tokens: int = 0  # prompt tuning: learned input vectors (train="prompt")
+    average: bool = False  # self-ensemble: the model kept is the average of its checkpoints' weights
+    distill: float = 0.0  # self-distillation: weight of the loss towards the averaged model's logits
 
     @property
     def frozen_encoder(self) -> bool:
@@ -67,6 +69,12 @@ STRATEGIES = [
     Strategy("multi-task", "multi-task", "full fine-tuning of one shared encoder with two heads trained together "
              "at every step: this task's and CoNLL-2003 named entities (MT-DNN style)", train="all", lr=5e-5,
              multitask=True),
+    Strategy("self-ensemble", "self-ensemble", "full fine-tuning; the model kept is the average of the weights "
+             "of its checkpoints, one every 10 steps (parameter averaging, Xu et al. 2020)", train="all", lr=5e-5,
+             average=True),
+    Strategy("self-distillation", "self-ensemble", "full fine-tuning plus a loss pulling its logits towards "
+             "those of a running average of its own past weights, the teacher (Xu et al. 2020)", train="all",
+             lr=5e-5, average=True, distill=1.0),
     Strategy("ia3", "adaptation module", "encoder frozen; learned rescaling of keys, values and the feed-forward "
              "(IA3, through peft)", train="ia3", lr=5e-3),
 ]

@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from models.lab import data as lab_data, multitask, strategies, two_stage
+from models.lab import data as lab_data, multitask, self_ensemble, strategies, two_stage
 from models.lab.data import TaskData
 from models.lab.model import LabModel
 
@@ -138,79 +138,101 @@ def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps
         on_point: Callable[[int, float, float], None] | None = None) -> RunResult:
     """Train strategy `name` on `data` until `seconds` (or `max_steps`, or `max_epochs`) run out.
     `on_point(step, loss, dev accuracy)`: each curve point as it is measured (the tab draws them live)."""
-    s = strategies.get(name)
-    torch.manual_seed(seed)
-    rng = random.Random(seed)
-    aux_sents, aux_labels = lab_data.ner_sentences() if s.multitask else ([], [])
-    model = LabModel(s, len(data.labels), len(aux_labels))
-    peft_count = make_trainable(model, s)
-    pad = model.tokenizer.pad_token_id
-    train, dev = _encode(model.tokenizer, data.train), _encode(model.tokenizer, data.dev)
-    aux = multitask.encode_tagged(model.tokenizer, aux_sents, aux_labels) if s.multitask else None
-    t0 = last_point = time.perf_counter()
-    stage_one_steps = 0
-    if s.stage_one == "mlm":  # two-stage: a third of the budget on masked-LM steps, then the task from there
-        stage_one_steps = two_stage.mlm_steps(model, [t for t, _ in data.train], steps=max_steps // 3 if max_steps
-                                              else None, seconds=None if max_steps else seconds / 3)
-        max_steps = max_steps - stage_one_steps if max_steps else None
-    cached = cached_dev = None
-    if s.frozen_encoder:  # the encoder never changes: its features once, then only the head (and mix) train
-        cached, cached_dev = _pooled(model, train, pad), _pooled(model, dev, pad)
-    unfrozen = []
-    if s.scheduled:
-        unfrozen.append(set_schedule(model, s, 0))
-    optimiser = torch.optim.AdamW(_param_groups(model, s), weight_decay=0.01)
-    loss_fn = nn.CrossEntropyLoss()
-    step, epoch, losses, result_losses, dev_curve = 0, 0, [], [], []
-    order = list(range(len(train)))
-    done = False
-    while not done and epoch < max_epochs:
-        rng.shuffle(order)
-        for b in range(0, len(order), BATCH):
-            model.train()
-            idx = order[b:b + BATCH]
-            if cached is not None:
-                logits = model.classify(cached[:, idx])
-                gold = torch.tensor([train[i][1] for i in idx])
-            else:
-                x, mask, gold = _collate([train[i] for i in idx], pad)
-                logits = model(x, mask)
-            loss = loss_fn(logits, gold)
-            if aux is not None:  # multi-task: the entity head's loss on a batch of its own, same encoder
-                loss = loss + multitask.aux_loss(model, aux, rng, BATCH, pad)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            step += 1
-            losses.append(loss.item())
-            done = should_stop() or bool(max_steps and step >= max_steps) or \
-                (not max_steps and time.perf_counter() - t0 >= seconds)
-            if step % EVAL_EVERY == 0 or time.perf_counter() - last_point >= POINT_SECONDS or done:
-                result_losses.append((step, sum(losses) / len(losses)))
-                losses = []
-                sub = cached_dev[:, :CURVE_DEV] if cached_dev is not None else None
-                dev_curve.append((step, _accuracy(model, dev[:CURVE_DEV], pad, sub)))
-                last_point = time.perf_counter()
-                if on_point:
-                    on_point(step, result_losses[-1][1], dev_curve[-1][1])
-                if progress:
-                    progress(f"{name}: step {step}, dev accuracy {dev_curve[-1][1]:.3f}",
-                             min(1.0, (time.perf_counter() - t0) / seconds))
-            if done:
+    r = _Run(strategies.get(name), data, seconds, seed, max_steps, progress, should_stop, on_point)
+    while not r.done and r.epoch < max_epochs:
+        r.rng.shuffle(r.order)
+        for b in range(0, len(r.order), BATCH):
+            r.step(r.order[b:b + BATCH])
+            if r.done:
                 break
-        epoch += 1
-        if s.scheduled and not done:
-            unfrozen.append(set_schedule(model, s, epoch))
-    elapsed = time.perf_counter() - t0
-    if losses:  # the epoch limit ended it between points: the last point
-        result_losses.append((step, sum(losses) / len(losses)))
-        dev_curve.append((step, _accuracy(model, dev[:CURVE_DEV], pad,
-                                          cached_dev[:, :CURVE_DEV] if cached_dev is not None else None)))
-        if on_point:
-            on_point(step, result_losses[-1][1], dev_curve[-1][1])
-    metric = _accuracy(model, dev, pad, cached_dev)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return RunResult(name, data.task, metric, trainable, trainable * 2 / 1e6, elapsed, step + stage_one_steps,
-                     step * BATCH / max(1, len(train)), result_losses, dev_curve,
-                     model.mix.layer_weights().tolist() if model.mix is not None else None,
-                     unfrozen or None, peft_count, model, stage_one_steps)
+        r.epoch += 1
+        if r.s.scheduled and not r.done:
+            r.unfrozen.append(set_schedule(r.model, r.s, r.epoch))
+    return r.result()
+
+
+class _Run:
+    """One strategy's training state: the model as the strategy prepares it, the data, the optimiser, the
+    curves, and the extras some strategies add (stage one, the second task's head, an averaged model)."""
+
+    def __init__(self, s: strategies.Strategy, data: TaskData, seconds: float, seed: int, max_steps: int | None,
+                 progress, should_stop, on_point) -> None:
+        self.s, self.data, self.seconds, self.progress, self.should_stop, self.on_point = (
+            s, data, seconds, progress, should_stop, on_point)
+        torch.manual_seed(seed)
+        self.rng = random.Random(seed)
+        aux_sents, aux_labels = lab_data.ner_sentences() if s.multitask else ([], [])
+        self.model = model = LabModel(s, len(data.labels), len(aux_labels))
+        self.peft_count = make_trainable(model, s)
+        self.pad = model.tokenizer.pad_token_id
+        self.train, self.dev = _encode(model.tokenizer, data.train), _encode(model.tokenizer, data.dev)
+        self.aux = multitask.encode_tagged(model.tokenizer, aux_sents, aux_labels) if s.multitask else None
+        self.t0 = self.last_point = time.perf_counter()
+        self.stage_one_steps = 0
+        if s.stage_one == "mlm":  # two-stage: a third of the budget on masked-LM steps, then the task from there
+            self.stage_one_steps = two_stage.mlm_steps(model, [t for t, _ in data.train],
+                                                       steps=max_steps // 3 if max_steps else None,
+                                                       seconds=None if max_steps else seconds / 3)
+        self.max_steps = max_steps - self.stage_one_steps if max_steps else None
+        self.cached = self.cached_dev = None
+        if s.frozen_encoder:  # the encoder never changes: its features once, then only the head (and mix) train
+            self.cached, self.cached_dev = _pooled(model, self.train, self.pad), _pooled(model, self.dev, self.pad)
+        self.unfrozen = [set_schedule(model, s, 0)] if s.scheduled else []
+        self.optimiser = torch.optim.AdamW(_param_groups(model, s), weight_decay=0.01)
+        self.averaged = self_ensemble.averaged_model(model, s)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.n, self.epoch, self.losses, self.loss_curve, self.dev_curve = 0, 0, [], [], []
+        self.order, self.done = list(range(len(self.train))), False
+
+    def step(self, idx: list[int]) -> None:
+        model = self.model
+        model.train()
+        if self.cached is not None:
+            logits = model.classify(self.cached[:, idx])
+            gold = torch.tensor([self.train[i][1] for i in idx])
+            x = mask = None
+        else:
+            x, mask, gold = _collate([self.train[i] for i in idx], self.pad)
+            logits = model(x, mask)
+        loss = self.loss_fn(logits, gold)
+        if self.aux is not None:  # multi-task: the entity head's loss on a batch of its own, same encoder
+            loss = loss + multitask.aux_loss(model, self.aux, self.rng, BATCH, self.pad)
+        if self.averaged is not None and self.s.distill:  # self-distillation: the averaged model teaches
+            loss = loss + self_ensemble.distill_loss(self.averaged, x, mask, logits, self.s.distill)
+        self.optimiser.zero_grad()
+        loss.backward()
+        self.optimiser.step()
+        self.n += 1
+        self.losses.append(loss.item())
+        if self.averaged is not None and (self.s.distill or self.n % self_ensemble.EVERY == 0):
+            self.averaged.update_parameters(model)
+        self.done = self.should_stop() or bool(self.max_steps and self.n >= self.max_steps) or \
+            (not self.max_steps and time.perf_counter() - self.t0 >= self.seconds)
+        if self.n % EVAL_EVERY == 0 or time.perf_counter() - self.last_point >= POINT_SECONDS or self.done:
+            self.point()
+
+    def point(self) -> None:
+        self.loss_curve.append((self.n, sum(self.losses) / len(self.losses)))
+        self.losses = []
+        sub = self.cached_dev[:, :CURVE_DEV] if self.cached_dev is not None else None
+        self.dev_curve.append((self.n, _accuracy(self.model, self.dev[:CURVE_DEV], self.pad, sub)))
+        self.last_point = time.perf_counter()
+        if self.on_point:
+            self.on_point(self.n, self.loss_curve[-1][1], self.dev_curve[-1][1])
+        if self.progress:
+            self.progress(f"{self.s.name}: step {self.n}, dev accuracy {self.dev_curve[-1][1]:.3f}",
+                          min(1.0, (time.perf_counter() - self.t0) / self.seconds))
+
+    def result(self) -> RunResult:
+        elapsed = time.perf_counter() - self.t0
+        if self.losses:  # the epoch limit ended it between points: the last point
+            self.point()
+        model = self.model
+        if self.averaged is not None and not self.s.distill:  # self-ensemble: the average is the model
+            model = self_ensemble.final_model(self.averaged, self.model)
+        metric = _accuracy(model, self.dev, self.pad, self.cached_dev)
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        return RunResult(self.s.name, self.data.task, metric, trainable, trainable * 2 / 1e6, elapsed,
+                         self.n + self.stage_one_steps, self.n * BATCH / max(1, len(self.train)), self.loss_curve,
+                         self.dev_curve, model.mix.layer_weights().tolist() if model.mix is not None else None,
+                         self.unfrozen or None, self.peft_count, model, self.stage_one_steps)
