@@ -125,7 +125,8 @@ def _train_one(run: LiveRun, name: str) -> None:
     run.peak_mb[name] = round(max(peak, _rss_mb()) - base, 1)
     stopped = " (cancelled)" if run.stop.is_set() else ""
     run.lines[name] = f"done{stopped}: dev accuracy {res.metric:.3f} after {res.steps} steps, {res.seconds:.0f} s"
-    keep(run.id, name, res.model)
+    if res.model is not None:
+        keep(run.id, name, res.model)
     res.model = None  # the store holds it (and may drop it under memory pressure)
     run.results.append(res)
 

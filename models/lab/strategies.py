@@ -75,6 +75,11 @@ STRATEGIES = [
     Strategy("self-distillation", "self-ensemble", "full fine-tuning plus a loss pulling its logits towards "
              "those of a running average of its own past weights, the teacher (Xu et al. 2020)", train="all",
              lr=5e-5, average=True, distill=1.0),
+    Strategy("setfit", "few-shot", "the prompt tab's SetFit: contrastive pair tuning of the sentence encoder, "
+             "then a logistic-regression head, on 32 rows per label (Tunstall et al. 2022)", train="setfit"),
+    Strategy("prompt-finetune", "few-shot", "the prompt tab's prompt-based fine-tuning: cloze scores of the "
+             "label words at the mask, bias and LayerNorm terms tuned, on 32 rows per label (LM-BFF style)",
+             train="prompt-ft"),
     Strategy("ia3", "adaptation module", "encoder frozen; learned rescaling of keys, values and the feed-forward "
              "(IA3, through peft)", train="ia3", lr=5e-3),
 ]

@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from models.lab import data as lab_data, multitask, self_ensemble, strategies, two_stage
+from models.lab import data as lab_data, fewshot, multitask, self_ensemble, strategies, two_stage
 from models.lab.data import TaskData
 from models.lab.model import LabModel
 
@@ -138,7 +138,10 @@ def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps
         on_point: Callable[[int, float, float], None] | None = None) -> RunResult:
     """Train strategy `name` on `data` until `seconds` (or `max_steps`, or `max_epochs`) run out.
     `on_point(step, loss, dev accuracy)`: each curve point as it is measured (the tab draws them live)."""
-    r = _Run(strategies.get(name), data, seconds, seed, max_steps, progress, should_stop, on_point)
+    s = strategies.get(name)
+    if s.train in ("setfit", "prompt-ft"):  # the prompt tab's few-shot methods: their own training loops
+        return fewshot.run(name, data, seed)
+    r = _Run(s, data, seconds, seed, max_steps, progress, should_stop, on_point)
     while not r.done and r.epoch < max_epochs:
         r.rng.shuffle(r.order)
         for b in range(0, len(r.order), BATCH):
