@@ -1,11 +1,12 @@
-"""Drive the served app with N concurrent gradio_client clients over mixed tabs for T seconds.
+"""Drive the served app with 1, 16 and 64 concurrent gradio_client clients over mixed tabs, T seconds each.
 
-    python -m benchmarks.load_test [--clients 16] [--seconds 60] [--concurrency 2]
+    python -m benchmarks.load_test [--clients 1 16 64] [--seconds 60] [--concurrency 1]
 
-Starts `python app.py` on a free port (BERT_DEMO_CONCURRENCY = --concurrency), warms every model
-once, then runs one client for T/4 seconds (the baseline) and N clients for T seconds. Each client
-loops over the requests below in its own order. Prints one JSON line: requests, errors, p50/p95
-latency and throughput for 1 and N clients, and the speed-up.
+Starts `python app.py` on a free port (BERT_DEMO_CONCURRENCY = --concurrency for the events that are not
+batched; the batched ones take up to models/batching.py's MAX_BATCH at once), warms every model once, then for
+each client count runs that many clients for T seconds, each looping over the requests below in its own order
+with a 120 s client timeout. Prints one JSON line per client count: requests, answered, errors by kind
+(timeouts, busy answers, other), p50/p95 over all and per endpoint, throughput and its ratio to one client.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+CLIENT_TIMEOUT = 120  # seconds a client waits for one answer
 VERB = {"headers": ["label", "words"], "data": [["negative", "terrible"], ["positive", "great"]]}
 SHOTS = {"headers": ["text", "label"], "data": [["", ""]]}
 REQUESTS = [  # (api_name, args): the tabs' main events on short inputs
@@ -57,10 +59,20 @@ def start_app(concurrency: int) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the app did not start in 120 s")
 
 
-def drive(url: str, clients: int, seconds: float) -> dict:
+def _kind(exc: Exception) -> str:
+    text = f"{type(exc).__name__} {exc}".lower()
+    if "timeout" in text:
+        return "timeouts"
+    if "queue is full" in text or "busy" in text or "too many" in text:
+        return "busy"
+    return "other"
+
+
+def drive(url: str, clients: int, seconds: float, timeout: float = CLIENT_TIMEOUT) -> dict:
     from gradio_client import Client
 
-    lat, errors, lock = [], [], threading.Lock()
+    lat: dict[str, list[float]] = {api: [] for api, _ in REQUESTS}
+    errors, examples, lock = {"timeouts": 0, "busy": 0, "other": 0}, [], threading.Lock()
     stop = time.perf_counter() + seconds
 
     def worker(seed: int):
@@ -72,12 +84,13 @@ def drive(url: str, clients: int, seconds: float) -> dict:
             api, args = order[i % len(order)]
             t0 = time.perf_counter()
             try:
-                client.predict(*args, api_name=api)
+                client.submit(*args, api_name=api).result(timeout=timeout)
                 with lock:
-                    lat.append(time.perf_counter() - t0)
-            except Exception as exc:  # counted, the run goes on
+                    lat[api].append(time.perf_counter() - t0)
+            except Exception as exc:  # counted by kind, the run goes on
                 with lock:
-                    errors.append(f"{api}: {type(exc).__name__}: {str(exc)[:80]}")
+                    errors[_kind(exc)] += 1
+                    examples.append(f"{api}: {type(exc).__name__}: {str(exc)[:80]}")
             i += 1
 
     t0 = time.perf_counter()
@@ -87,15 +100,19 @@ def drive(url: str, clients: int, seconds: float) -> dict:
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    ms = np.array(lat) * 1000 if lat else np.array([np.nan])
-    return {"clients": clients, "requests": len(lat), "errors": len(errors), "error_examples": errors[:3],
-            "p50_ms": round(float(np.percentile(ms, 50)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1),
-            "throughput_rps": round(len(lat) / wall, 2), "wall_s": round(wall, 1)}
+    every = np.array([x for xs in lat.values() for x in xs]) * 1000
+    pct = lambda a, q: round(float(np.percentile(a, q)), 1) if len(a) else None
+    n = int(sum(len(v) for v in lat.values()))
+    return {"clients": clients, "requests": n + sum(errors.values()), "answered": n, "errors": errors,
+            "error_examples": examples[:3], "p50_ms": pct(every, 50), "p95_ms": pct(every, 95),
+            "per_endpoint": {api: {"n": len(v), "p50_ms": pct(np.array(v) * 1000, 50),
+                                   "p95_ms": pct(np.array(v) * 1000, 95)} for api, v in lat.items()},
+            "throughput_rps": round(n / wall, 2), "wall_s": round(wall, 1)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--concurrency", type=int, default=1, help="per-event concurrency limit of the app's queue")
     args = ap.parse_args()
@@ -106,13 +123,14 @@ def main() -> None:
         warm = Client(url, verbose=False)
         for api, a in REQUESTS:  # load every model before timing
             warm.predict(*a, api_name=api)
-        one = drive(url, 1, args.seconds / 4)
-        many = drive(url, args.clients, args.seconds)
+        runs = [drive(url, n, args.seconds) for n in args.clients]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    print(json.dumps({"concurrency_limit": args.concurrency, "one_client": one, "many_clients": many,
-                      "throughput_speedup": round(many["throughput_rps"] / max(one["throughput_rps"], 1e-9), 2)}))
+    base = next((r["throughput_rps"] for r in runs if r["clients"] == 1), None)
+    for r in runs:
+        r["throughput_vs_one_client"] = round(r["throughput_rps"] / base, 2) if base else None
+        print(json.dumps(r))
 
 
 if __name__ == "__main__":

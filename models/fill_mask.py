@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models import precision
+from models import batching, precision
 from models.errors import InputError
 from models import registry
 from models.task_model import TaskModel, load_task_model
@@ -218,6 +218,23 @@ def forward(lm: MaskedLM, inputs: MaskInputs, capture: bool = False):
         return MaskLogits(head(hidden[:, inputs.positions]))
 
 
+def forward_many(lm: MaskedLM, many: list[MaskInputs]) -> list:
+    """forward() for several requests in one padded pass (models/batching.py): each one's logits at its own
+    masks, as forward() gives them for it alone (the padding is masked out)."""
+    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    x = torch.full((len(many), max(len(i.ids) for i in many)), pad, dtype=torch.long)
+    mask = torch.zeros_like(x)
+    for row, inputs in enumerate(many):
+        x[row, :len(inputs.ids)], mask[row, :len(inputs.ids)] = torch.tensor(inputs.ids), 1
+    head = _mlm_head(lm.model)
+    with torch.no_grad(), precision.autocast("fill-mask"):
+        if head is None:
+            logits = lm.model(input_ids=x, attention_mask=mask).logits
+            return [MaskLogits(logits[row:row + 1, i.positions]) for row, i in enumerate(many)]
+        hidden = lm.model.base_model(input_ids=x, attention_mask=mask).last_hidden_state
+        return [MaskLogits(head(hidden[row:row + 1, i.positions])) for row, i in enumerate(many)]
+
+
 def postprocess(lm: MaskedLM, inputs: MaskInputs, out, top_k: int, capture: bool = False) -> FillMaskResult:
     """Top-k words at each mask, the filled-in text, and (capture) the internals the views draw."""
     tok, positions, segments = lm.tokenizer, inputs.positions, inputs.segments
@@ -258,7 +275,10 @@ def predict(text: str, model: str = DEFAULT_MODEL, top_k: int = 5, capture: bool
     lm = load(model)
     t0 = time.perf_counter()  # time the prediction, not the one-off load
     inputs = preprocess(text, lm)
-    result = postprocess(lm, inputs, forward(lm, inputs, capture), top_k, capture)
+    # concurrent requests for this model share one forward pass; the views' captures run alone
+    out = forward(lm, inputs, True) if capture else \
+        batching.batcher(TASK, lm.name).run(inputs, lambda many: forward_many(lm, many))
+    result = postprocess(lm, inputs, out, top_k, capture)
     result.trace = trace(lm, text, inputs)
     result.seconds = round(time.perf_counter() - t0, 4)
     return result

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models import precision
+from models import batching, precision
 from models.errors import InputError
 from models import registry
 from models.task_model import TaskModel, load_task_model
@@ -222,6 +222,25 @@ def forward(qa: QAModel, batch: dict[str, torch.Tensor], inputs_embeds: torch.Te
     return out.start_logits.float(), out.end_logits.float()
 
 
+@torch.no_grad()
+def forward_many(qa: QAModel, many: list[QAInputs]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Start and end logits of every window of several requests, BATCH windows per pass; per request."""
+    rows = [(k, w) for k, inputs in enumerate(many) for w in range(inputs.n_windows)]
+    starts, ends = [], []
+    for i in range(0, len(rows), BATCH):
+        chunk = rows[i:i + BATCH]
+        parts = [many[k].batch(qa, [w]) for k, w in chunk]
+        s, e = forward(qa, {key: torch.cat([p[key] for p in parts]) for key in parts[0]})
+        starts.append(s.float().numpy())
+        ends.append(e.float().numpy())
+    starts, ends = np.concatenate(starts), np.concatenate(ends)
+    out, at = [], 0
+    for inputs in many:
+        out.append((starts[at:at + inputs.n_windows], ends[at:at + inputs.n_windows]))
+        at += inputs.n_windows
+    return out
+
+
 def postprocess(qa: QAModel, inputs: QAInputs, starts: np.ndarray, ends: np.ndarray, top_n: int = 5,
                 max_answer_len: int = 30, null_threshold: float = 0.0, seconds: float = 0.0) -> QAResult:
     """Valid spans of every window, merged into one n-best list; the null answer; per-token logits."""
@@ -283,13 +302,9 @@ def answer(qa: QAModel, inputs: QAInputs, top_n: int = 5, max_answer_len: int = 
            null_threshold: float = 0.0, t0: float | None = None) -> QAResult:
     """forward (batches of windows) -> postprocess, for inputs already preprocessed."""
     t0 = time.perf_counter() if t0 is None else t0
-    starts, ends = [], []
-    for i in range(0, inputs.n_windows, BATCH):
-        s, e = forward(qa, inputs.batch(qa, slice(i, i + BATCH)))
-        starts.append(s.float().numpy())
-        ends.append(e.float().numpy())
-    result = postprocess(qa, inputs, np.concatenate(starts), np.concatenate(ends), top_n, max_answer_len,
-                         null_threshold, time.perf_counter() - t0)
+    # concurrent questions for this model (same window size) share passes (models/batching.py)
+    starts, ends = batching.batcher(TASK, qa.name, inputs.max_len).run(inputs, lambda many: forward_many(qa, many))
+    result = postprocess(qa, inputs, starts, ends, top_n, max_answer_len, null_threshold, time.perf_counter() - t0)
     result.trace = trace(qa, inputs)
     return result
 

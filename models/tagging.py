@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from models.chinese.inputs import is_cjk
-from models import precision
+from models import batching, precision
 from models.errors import InputError
 from models import registry
 from models.task_model import TaskModel, load_task_model
@@ -289,13 +289,20 @@ def predict(text: str, model: "str | Tagger" = DEFAULT_MODEL, aggregation: str =
     words = split_words(tg.tokenizer, text)
     if not words:
         raise InputError("The text has no words to tag.")
-    (dists,), n_seq = tag_word_lists(tg, [[w for w, _, _ in words]], aggregation, progress)
+    plain = [w for w, _, _ in words]
+    ran = trace(tg, plain)
+    n_seq = len(ran.windows)
+    if progress is not None and n_seq > 1:  # a long text: its own passes, with progress
+        (dists,), _ = tag_word_lists(tg, [plain], aggregation, progress)
+    else:  # concurrent requests for this model share passes (models/batching.py)
+        dists = batching.batcher(TASK, tg.name, aggregation).run(
+            plain, lambda lists: tag_word_lists(tg, lists, aggregation)[0])
     if n_seq > 1:
         notices.append(f"The text is longer than one {tg.max_tokens - 2}-token window: "
                        f"it was tagged in {n_seq} chunks.")
     tags = [WordTag(w, a, b, label, score) for (w, a, b), (label, score) in zip(words, labels_of(tg, dists))]
     return TaggingResult(tg.name, text, tags, decode_entities(tags, text), aggregation, notices,
-                         round(time.perf_counter() - t0, 4), trace(tg, [w for w, _, _ in words]))
+                         round(time.perf_counter() - t0, 4), ran)
 
 
 # ---- data sets and scoring (shared by the recipe, the eval CLI and the tests) ----

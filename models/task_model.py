@@ -8,6 +8,7 @@ from typing import Any
 from models import embedded, registry
 from models.chinese import tasks as chinese_tasks
 from models.loading import cached_load, from_hub
+from models import thread_safe
 from models.registry import Checkpoint, Family, Source
 
 
@@ -35,6 +36,9 @@ class TaskModel:
     tokenizer: Any
     checkpoint: Checkpoint
     meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tokenizer = thread_safe.guard(self.tokenizer)  # concurrent requests share it (models/batching.py)
 
     @property
     def max_tokens(self) -> int:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from models.batching import MAX_BATCH
 from models.errors import InputError, ModelUnavailable
 from models.readers import MAX_UPLOAD_BYTES
 
@@ -111,6 +112,10 @@ def examples_offline_first(examples: list[list], inputs: list, needs_hub: Callab
         gr.Markdown(f"*{len(hub)} more example(s) use Hub models; the Hub cannot be reached from here, "
                     f"so they are not offered.*")
 
+
+# the events whose model calls share forward passes (models/batching.py): as many requests at once as one
+# batch holds, so a burst reaches the batcher together instead of one at a time through the queue
+BATCHED = {"concurrency_limit": MAX_BATCH}
 
 EXPORT_DIR = Path(tempfile.gettempdir()) / "bert-demo-exports"
 EXPORT_MAX_FILES = 32  # the newest exports kept; older ones are deleted

@@ -5,7 +5,7 @@ import gradio as gr
 import pandas as pd
 
 from models import fill_mask, loading, registry
-from tabs.common import clear_on_failure, notices_markdown, run_model
+from tabs.common import BATCHED, clear_on_failure, notices_markdown, run_model
 
 TITLE = "Fill-mask"
 
@@ -81,9 +81,9 @@ def build() -> None:
     gr.Examples(EXAMPLES, inputs=[text, model, top_k])
 
     outputs = [notes, filled, label, table, raw]
-    for event in (run.click(predict, [text, model, top_k], outputs, api_name="fill_mask",
+    for event in (run.click(predict, [text, model, top_k], outputs, api_name="fill_mask", **BATCHED,
                             api_description="Top-k words at each [MASK]/<mask> of `text` with masked LM `model`."),
-                  text.submit(predict, [text, model, top_k], outputs, api_visibility="private")):
+                  text.submit(predict, [text, model, top_k], outputs, api_visibility="private", **BATCHED)):
         clear_on_failure(event, outputs, notes)
     clear_on_failure(cmp_btn.click(compare, [text, top_k], [comparison], api_name="fill_mask_compare",
                                    api_description="First mask's top-k for every embedded model side by side."),

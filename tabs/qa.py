@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from models import loading, qa, registry  # noqa: E402
-from tabs.common import clear_on_failure, examples_offline_first, notices_markdown, run_model  # noqa: E402
+from tabs.common import BATCHED, clear_on_failure, examples_offline_first, notices_markdown, run_model  # noqa: E402
 
 TITLE = "Question answering"
 PLOT_TOKENS = 200  # tokens drawn around the answer; longer contexts are cut in the plot only
@@ -138,6 +138,6 @@ def build() -> None:
         raw = gr.JSON(label="Raw result")
     examples_offline_first(EXAMPLES, [question, context, model], lambda e: registry.get(qa.TASK, e[2]).needs_hub)
     event = run.click(answer, [question, context, model, top_n, max_len, null_t],
-                      [notes, highlighted, table, plot, raw], api_name="answer",
+                      [notes, highlighted, table, plot, raw], api_name="answer", **BATCHED,
                       api_description="Extract the answer span of `question` from `context`, with n-best and logits.")
     clear_on_failure(event, [highlighted, table, plot, raw], notes)

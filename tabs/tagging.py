@@ -6,7 +6,7 @@ import pandas as pd
 
 from models import loading, registry, tagging
 from tabs import plots
-from tabs.common import clear_on_failure, notices_markdown, run_model
+from tabs.common import BATCHED, clear_on_failure, notices_markdown, run_model
 
 TITLE = "Tagging (NER / POS)"
 
@@ -73,5 +73,6 @@ def build() -> None:
     gr.Examples(EXAMPLES, inputs=[text, task])
     task.change(lambda t: TASK_MODELS[t], task, model, api_visibility="private")
     event = run.click(tag, [text, task, model, aggregation], [notes, highlighted, table, raw], api_name="tag",
+                      **BATCHED,
                       api_description="Label every word of `text` (NER or UPOS) with the chosen model and aggregation.")
     clear_on_failure(event, [highlighted, table, raw], notes)

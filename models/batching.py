@@ -1,0 +1,77 @@
+"""Dynamic batching: requests for the same model that arrive together share one forward pass.
+
+Most of a small model's time per request is fixed overhead around one short forward pass, so when visitors
+come in a burst, padding their inputs into one batch serves them all in little more than the time of one.
+A request waits at most WAIT_SECONDS for others to join (none when it is alone and nothing is running); the
+results are the ones each request gets alone (the padding is masked; a test compares them).
+
+    batcher("fill-mask", name).run(item, run_many)   # run_many(items) -> results, in order
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any, Callable
+
+WAIT_SECONDS = 0.004  # how long the first request of a batch waits for others to join
+MAX_BATCH = 16
+
+
+class Batcher:
+    """Callers block in run(). One of them leads at a time: it waits a moment for others to join, runs the
+    batches (first come, first served) until its own request is answered, then hands the lead to a caller
+    still waiting, so no caller serves a stream of others for ever."""
+
+    def __init__(self, max_batch: int = MAX_BATCH, wait_s: float = WAIT_SECONDS) -> None:
+        self.max_batch, self.wait_s = max_batch, wait_s
+        self._cond = threading.Condition()
+        self._pending: list[tuple[Any, Callable, Future]] = []
+        self._leading = False
+        self.batches = self.items = 0  # what the benchmark and the tests read: items / batches = mean batch
+
+    def run(self, item: Any, run_many: Callable[[list], list]) -> Any:
+        future: Future = Future()
+        with self._cond:
+            self._pending.append((item, run_many, future))
+            while not future.done() and self._leading:
+                self._cond.wait()
+            if future.done():
+                return future.result()
+            self._leading = True
+        try:
+            if self.wait_s:
+                time.sleep(self.wait_s)  # let the rest of a burst join this batch
+            while not future.done():
+                with self._cond:
+                    batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+                self._run_batch(batch)
+                with self._cond:
+                    self._cond.notify_all()  # the answered callers return
+        finally:
+            with self._cond:
+                self._leading = False
+                self._cond.notify_all()  # a caller still waiting leads the rest
+        return future.result()
+
+    def _run_batch(self, batch: list) -> None:
+        try:
+            results = batch[0][1]([item for item, _, _ in batch])
+            for (_, _, future), result in zip(batch, results):
+                future.set_result(result)
+        except BaseException as exc:  # a failed batch fails its callers, never the leader's loop
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        self.batches += 1
+        self.items += len(batch)
+
+
+_batchers: dict[tuple, Batcher] = {}
+_registry_lock = threading.Lock()
+
+
+def batcher(*key) -> Batcher:
+    """The one batcher of a model (and of whatever else must match for requests to share a pass)."""
+    with _registry_lock:
+        return _batchers.setdefault(key, Batcher())

@@ -1,0 +1,72 @@
+"""Dynamic batching: 16 requests sent at once share forward passes, and each gets the answer it gets alone.
+Where the CPU computes bf16 natively, QA and tagging run in bf16 (models/precision.py), whose sums depend a
+little on the batch's shape: there the same answers and labels, scores within bf16's rounding (1 %)."""
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from models import batching, fill_mask, qa, tagging
+
+FILL = ["Paris is the [MASK] of France.", "The cat sat on the [MASK].", "She drank a cup of [MASK] this morning.",
+        "He [MASK] the ball to his brother.", "The [MASK] barked at the mailman all night long.",
+        "Water is made of hydrogen and [MASK].", "I am going to the [MASK] to buy some bread.",
+        "The sun rises in the [MASK] and sets in the west."] * 2
+CONTEXT = ("The Amazon rainforest covers most of the Amazon basin of South America. The majority of the forest is "
+           "contained within Brazil, with 60% of the rainforest, followed by Peru with 13%, and Colombia with 10%.")
+QUESTIONS = ["Which country contains most of the rainforest?", "How much of the forest is in Peru?",
+             "Which basin does the rainforest cover?", "What share does Colombia have?"] * 4
+TEXTS = ["Angela Merkel met Emmanuel Macron in Paris.", "Apple opened a store in Berlin last week.",
+         "The United Nations met in New York.", "Lionel Messi plays for Inter Miami in Florida."] * 4
+
+
+def _at_once(fn, items):
+    with ThreadPoolExecutor(len(items)) as pool:
+        return list(pool.map(fn, items))
+
+
+def test_the_batcher_answers_each_caller_with_its_own_result_and_shares_passes():
+    b = batching.Batcher(max_batch=8, wait_s=0.02)
+    seen = []
+
+    def many(items):
+        seen.append(len(items))
+        time.sleep(0.01)
+        return [x * 10 for x in items]
+
+    out = _at_once(lambda x: b.run(x, many), list(range(20)))
+    assert out == [x * 10 for x in range(20)] and sum(seen) == 20 and max(seen) > 1 and max(seen) <= 8
+
+    def broken(items):
+        raise ValueError("bad batch")
+
+    with pytest.raises(ValueError, match="bad batch"):
+        b.run(1, broken)
+    assert b.run(3, many) == 30  # a failed batch leaves the batcher working
+
+
+def test_sixteen_concurrent_fill_mask_requests_get_their_answers_alone():
+    alone = [fill_mask.predict(t) for t in FILL]
+    b = batching.batcher(fill_mask.TASK, fill_mask.DEFAULT_MODEL)
+    batches_before, items_before = b.batches, b.items
+    together = _at_once(fill_mask.predict, FILL)
+    assert b.items - items_before == 16 and b.batches - batches_before < 16  # passes were shared
+    for a, t in zip(alone, together):
+        assert [c.token for c in a.predictions[0].candidates] == [c.token for c in t.predictions[0].candidates]
+        assert [c.score for c in a.predictions[0].candidates] == pytest.approx(
+            [c.score for c in t.predictions[0].candidates], abs=1e-4)
+
+
+def test_sixteen_concurrent_questions_and_taggings_get_their_answers_alone():
+    alone = [qa.predict(q, CONTEXT) for q in QUESTIONS]
+    together = _at_once(lambda q: qa.predict(q, CONTEXT), QUESTIONS)
+    for a, t in zip(alone, together):
+        assert (a.answer and a.answer.text) == (t.answer and t.answer.text)
+        assert [x.text for x in a.nbest] == [x.text for x in t.nbest]
+        assert a.nbest[0].score == pytest.approx(t.nbest[0].score, rel=1e-2)
+    alone = [tagging.predict(t) for t in TEXTS]
+    together = _at_once(tagging.predict, TEXTS)
+    for a, t in zip(alone, together):
+        assert [(w.word, w.label) for w in a.words] == [(w.word, w.label) for w in t.words]
+        assert [w.score for w in a.words] == pytest.approx([w.score for w in t.words], abs=1e-2)
