@@ -157,3 +157,26 @@ def test_a_new_checkpoint_row_appears_in_its_tab_every_view_batch_mode_the_fixtu
     model, tok = hub_fixtures.checkpoints([row])[row.location]
     assert type(model).__name__ == "BertForMaskedLM" and tok.mask_token == "[MASK]"
     assert f"| fill-mask | `{row.name}` | bert | Hugging Face Hub |" in registry.markdown_table()
+
+
+def test_every_shipped_weight_file_has_its_lineage():
+    """weights/provenance.json (tools/provenance.py): for every weight file, the command that trained it, the
+    command that evaluates it (naming a registry model), and the sha256 of each data file it was trained from;
+    where a data file is on this machine, its hash is the recorded one."""
+    import json
+
+    from models import registry
+    from tools import provenance
+
+    recorded = json.loads((ROOT / "weights" / "provenance.json").read_text(encoding="utf-8"))
+    shipped = {str(p.relative_to(ROOT / "weights")) for p in (ROOT / "weights").rglob("*.safetensors")}
+    assert set(recorded) == shipped
+    models = {c.name for c in registry.CHECKPOINTS}
+    for name, entry in recorded.items():
+        assert entry["train"].startswith("python -m recipes.") and entry["evaluate"].startswith("python -m "), name
+        named = re.search(r"--model (\S+)", entry["evaluate"])
+        assert named is None or named.group(1) in models, name
+        assert entry["data"] and all(re.fullmatch(r"[0-9a-f]{64}", d or "") for d in entry["data"].values()), name
+        for ref, digest in entry["data"].items():
+            if provenance.resolve(ref).is_file():
+                assert provenance.sha256(provenance.resolve(ref)) == digest, ref
