@@ -98,6 +98,22 @@ def mix_figure(run: runner.LiveRun):
     return fig
 
 
+def curve_figure(run: runner.LiveRun):
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    df = pd.DataFrame(run.curve)
+    for name, part in (df.groupby("strategy", sort=False) if len(df) else []):
+        ax.plot(part["examples"], part["metric"], "o-", ms=4, label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("training rows (log scale)")
+    ax.set_ylabel("dev accuracy")
+    ax.set_title("Learning curve" if len(df) else "Tick 'learning curve' before Run to draw one", fontsize=9)
+    if len(df):
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
 def _downloads(run: runner.LiveRun, table: pd.DataFrame, figures: dict) -> list[str]:
     from safetensors.torch import save
 
@@ -113,20 +129,20 @@ def _downloads(run: runner.LiveRun, table: pd.DataFrame, figures: dict) -> list[
     return files
 
 
-def train_live(task, upload, examples, seconds, seed, names, previous):
+def train_live(task, upload, examples, seconds, seed, names, learning_curve, previous):
     """A generator: the status, both curves every second while training, then the table, figures, files."""
     runner.drop(previous)  # one run's variants per visitor
     task_data = run_model(data.load_task, task, int(examples), int(seed), upload=upload)
-    run = run_model(runner.start, task_data, list(names or []), float(seconds), int(seed))
+    run = run_model(runner.start, task_data, list(names or []), float(seconds), int(seed), bool(learning_curve))
     try:
         while not run.finished.wait(POLL_SECONDS):
             yield (_status(run), _curves(run, 1, "training loss"), _curves(run, 2, "dev accuracy (200 rows)"),
-                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), run.id)
+                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), run.id)
         table = results_table(run)
         figures = {"lab-loss": _curves(run, 1, "training loss"), "lab-dev": _curves(run, 2, "dev accuracy (200 rows)"),
-                   "lab-pareto": pareto_figure(table), "lab-mix": mix_figure(run)}
+                   "lab-pareto": pareto_figure(table), "lab-mix": mix_figure(run), "lab-learning-curve": curve_figure(run)}
         yield (_status(run), figures["lab-loss"], figures["lab-dev"], table, figures["lab-pareto"],
-               figures["lab-mix"], _downloads(run, table, figures), run.id)
+               figures["lab-mix"], figures["lab-learning-curve"], _downloads(run, table, figures), run.id)
     finally:
         if not run.finished.is_set():  # Cancel pressed, or the visitor left: the training stops too
             run.cancel()
@@ -188,6 +204,8 @@ def build() -> None:
         seconds = gr.Slider(5, runner.MAX_SECONDS, value=30, step=5, label="Time budget per strategy (s)")
         seed = gr.Number(0, precision=0, label="Seed")
     names = gr.CheckboxGroup(_choices(), value=list(strategies.DEFAULT), label="Strategies (several at once)")
+    learning_curve = gr.Checkbox(label=f"Learning curve: afterwards, train each strategy again on the first "
+                                       f"{', '.join(map(str, runner.CURVE_SIZES))} rows (smaller than the set)")
     with gr.Row():
         run_btn = gr.Button("Run", variant="primary")
         cancel_btn = gr.Button("Cancel")
@@ -200,6 +218,7 @@ def build() -> None:
     with gr.Row():
         pareto = gr.Plot(label="Accuracy against trainable parameters")
         mix = gr.Plot(label="Scalar-mix weights")
+        curve = gr.Plot(label="Learning curve")
     files = gr.File(label="Downloads: table (CSV, JSON), figures (PNG), each trained head / adapter (safetensors)",
                     file_count="multiple")
     with gr.Row():
@@ -208,8 +227,8 @@ def build() -> None:
         sent_btn = gr.Button("Classify with every variant", scale=1)
     sent_table = gr.Dataframe(label="Each trained variant's label", interactive=False, elem_id="lab-sentence")
     run_id = gr.State(None, time_to_live=runner.KEEP_SECONDS, delete_callback=runner.drop)
-    event = run_btn.click(train_live, [task, upload, examples, seconds, seed, names, run_id],
-                          [status, loss_plot, dev_plot, table, pareto, mix, files, run_id], api_name="lab_run",
+    event = run_btn.click(train_live, [task, upload, examples, seconds, seed, names, learning_curve, run_id],
+                          [status, loss_plot, dev_plot, table, pareto, mix, curve, files, run_id], api_name="lab_run",
                           concurrency_limit=4, concurrency_id="lab")
     cancel_btn.click(cancel, [run_id], [status], cancels=[event], api_visibility="private")
     sent_btn.click(classify, [sentence, run_id], [sent_table], api_name="lab_classify")

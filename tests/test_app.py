@@ -65,8 +65,10 @@ def test_every_tab_example_runs(module):
         assert len(table) == 7 and set(curve["layer"]) == set(range(7))
         assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "json", "png", "svg"]
     elif module is lab:  # no examples: its defaults, on a small slice, one cheap strategy
-        *_, last = lab.train_live("sst2", None, 32, 5, 0, ["frozen-top"], None)
-        status, loss, dev, table, pareto, mix, files, run_id = last
+        *_, last = lab.train_live("sst2", None, 32, 5, 0, ["frozen-top"], True, None)
+        status, loss, dev, table, pareto, mix, curve, files, run_id = last
+        assert "Learning curve" in curve.axes[0].get_title()
+        assert list(curve.axes[0].lines[0].get_xdata()) == [16, 32]  # the 16-row rerun, then the run itself
         assert list(table["strategy"]) == ["frozen-top"] and 0 <= table["dev_accuracy"][0] <= 1
         assert {f.rsplit(".", 1)[1] for f in files} == {"csv", "json", "png", "safetensors"}
         assert list(lab.classify("A fine film.", run_id)["strategy"]) == ["frozen-top"]

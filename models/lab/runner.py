@@ -42,6 +42,8 @@ class LiveRun:
     finished: threading.Event = field(default_factory=threading.Event)
     error: str | None = None
     created: float = field(default_factory=time.time)
+    curve_sizes: list[int] = field(default_factory=list)  # learning curve: also train on these many rows
+    curve: list[dict] = field(default_factory=list)  # {"strategy", "examples", "metric"} per size
 
     @property
     def position(self) -> int:
@@ -59,7 +61,10 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def start(task: TaskData, names: list[str], seconds: float, seed: int = 0) -> LiveRun:
+CURVE_SIZES = (16, 64, 256, 1000)
+
+
+def start(task: TaskData, names: list[str], seconds: float, seed: int = 0, learning_curve: bool = False) -> LiveRun:
     """Check the choices, queue the run and start its thread; returns at once."""
     if not names:
         raise InputError("Pick at least one strategy.")
@@ -73,6 +78,8 @@ def start(task: TaskData, names: list[str], seconds: float, seed: int = 0) -> Li
         drop(old.id)
     run = LiveRun(f"lab-{next(_ids)}", task, list(dict.fromkeys(names)), float(seconds), int(seed))
     _RUNS[run.id] = run
+    if learning_curve:  # the sizes below the run's own (which is the curve's last point)
+        run.curve_sizes = [n for n in CURVE_SIZES if n < len(task.train)]
     for n in run.strategies:
         run.points[n], run.lines[n] = [], "waiting"
     with _queue_lock:
@@ -95,6 +102,7 @@ def _work(run: LiveRun) -> None:
                     run.lines[name] = "cancelled before it started"
                     continue
                 _train_one(run, name)
+            _learning_curve(run)
         finally:
             torch.set_num_threads(threads)
             _TRAINING.release()
@@ -129,6 +137,25 @@ def _train_one(run: LiveRun, name: str) -> None:
         keep(run.id, name, res.model)
     res.model = None  # the store holds it (and may drop it under memory pressure)
     run.results.append(res)
+
+
+def _learning_curve(run: LiveRun) -> None:
+    """Each strategy again on the first n training rows for every n of curve_sizes (half the time budget each:
+    small sets need few steps), then the full run's own result as the last point."""
+    from dataclasses import replace
+
+    for res in run.results:
+        run.curve.append({"strategy": res.strategy, "examples": len(run.task.train), "metric": round(res.metric, 4)})
+    for n in run.curve_sizes:
+        for name in run.strategies:
+            if run.stop.is_set():
+                return
+            run.lines[name] = f"learning curve: training on {n} rows"
+            res = train.run(name, replace(run.task, train=run.task.train[:n]), run.seconds / 2, run.seed,
+                            should_stop=run.stop.is_set)
+            run.curve.append({"strategy": name, "examples": n, "metric": round(res.metric, 4)})
+            run.lines[name] = f"learning curve: {n} rows -> dev accuracy {res.metric:.3f}"
+    run.curve.sort(key=lambda r: (r["strategy"], r["examples"]))
 
 
 def keep(run_id: str, strategy: str, model) -> None:
