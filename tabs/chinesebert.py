@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from models import registry
 from models.chinese import mlm as chinese_mlm, glyphs
-from tabs.common import clear_on_failure, notices_markdown, run_model
+from tabs.common import BATCHED, clear_on_failure, notices_markdown, run_model
 
 TITLE = "ChineseBERT (glyph + pinyin)"
 
@@ -130,4 +130,5 @@ def build() -> None:
                      [gallery, table, raw], notes)
     clear_on_failure(near_btn.click(neighbours, [char, model], near, api_name="chinesebert_neighbours"), [near])
     clear_on_failure(fill_btn.click(fill, [masked, model], filled, api_name="chinesebert_fill"), [filled])
-    clear_on_failure(senti_btn.click(sentiment, [review, model], senti, api_name="chinesebert_sentiment"), [senti])
+    clear_on_failure(senti_btn.click(sentiment, [review, model], senti, api_name="chinesebert_sentiment", **BATCHED),
+                     [senti])

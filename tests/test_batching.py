@@ -70,3 +70,14 @@ def test_sixteen_concurrent_questions_and_taggings_get_their_answers_alone():
     for a, t in zip(alone, together):
         assert [(w.word, w.label) for w in a.words] == [(w.word, w.label) for w in t.words]
         assert [w.score for w in a.words] == pytest.approx([w.score for w in t.words], abs=1e-2)
+
+
+def test_sixteen_concurrent_chinese_reviews_get_their_scores_alone():
+    from models.chinese import mlm as chinese_mlm
+
+    reviews = ["这家酒店的服务非常好，房间也很干净。", "菜太难吃了，再也不来了。", "物流很快，包装完好，满意。",
+               "质量一般，价格偏贵。"] * 4
+    alone = [chinese_mlm.classify_sentiment(r) for r in reviews]
+    together = _at_once(chinese_mlm.classify_sentiment, reviews)
+    for a, t in zip(alone, together):
+        assert a.keys() == t.keys() and list(a.values()) == pytest.approx(list(t.values()), abs=1e-3)

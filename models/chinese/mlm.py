@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models import embedded, registry
+from models import batching, embedded, registry, thread_safe
 from models.chinese import inputs as chinese_inputs, model as chinesebert, glyphs
 from models.errors import InputError, WeightsError
 from models.loading import cached_load
@@ -30,8 +30,8 @@ def make_tokenizer(vocab_file: str | Path):
     # transformers 5: `vocab` takes a dict (a `vocab_file=` keyword is silently ignored -> 5 tokens)
     words = Path(vocab_file).read_text(encoding="utf-8").split("\n")
     vocab = {w: i for i, w in enumerate(w for w in words if w)}
-    return BertTokenizerFast(vocab=vocab, do_lower_case=False, tokenize_chinese_chars=True, strip_accents=False,
-                             model_max_length=512)
+    return thread_safe.guard(BertTokenizerFast(vocab=vocab, do_lower_case=False, tokenize_chinese_chars=True,
+                                               strip_accents=False, model_max_length=512))
 
 
 def vocab_list(tokenizer) -> list[str]:
@@ -200,7 +200,7 @@ def _load_char_bert(ck: registry.Checkpoint) -> ChineseLM:
 
     from models.loading import from_hub
 
-    tok = from_hub(AutoTokenizer.from_pretrained, ck.location)
+    tok = thread_safe.guard(from_hub(AutoTokenizer.from_pretrained, ck.location))
     mlm = from_hub(BertForMaskedLM.from_pretrained, ck.location, use_safetensors=True, attn_implementation="eager")
     model = chinesebert.CharOnlyHubLM(mlm).eval()
     return ChineseLM(ck.name, model, tok, {"fusion": False, "hub": ck.location}, {})
@@ -399,5 +399,10 @@ def classify_sentiment(text: str, model: str = "zh-fused") -> dict[str, float]:
     text, _ = clean_text(text, max_chars=MAX_CHARS)
     require_chinese(text, "classify its sentiment")
     head, tok = load_classifier(model)
-    _, logits = head(**batch_encode(tok, [text]))
-    return {lab: round(float(p), 4) for lab, p in zip(SENTIMENT_LABELS, logits[0].softmax(-1))}
+
+    def many(texts: list[str]) -> list:  # concurrent reviews share one padded pass (models/batching.py)
+        with torch.no_grad():
+            return list(head(**batch_encode(tok, texts))[1].softmax(-1))
+
+    probs = batching.batcher("chinese-sentiment", model).run(text, many)
+    return {lab: round(float(p), 4) for lab, p in zip(SENTIMENT_LABELS, probs)}
