@@ -23,10 +23,10 @@ def shots(data: TaskData) -> list[tuple[str, str]]:
     return out
 
 
-def run(name: str, data: TaskData, seed: int = 0):
-    """Train and evaluate one few-shot method; returns the lab's RunResult (no curves: these train in one go)."""
+def run(name: str, data: TaskData, seed: int = 0) -> dict:
+    """Train and evaluate one few-shot method; returns the fields of the lab's RunResult (no curves: these
+    train in one go; `steps` counts the rows they trained on)."""
     from models import prompt_cls, sentence_embedding
-    from models.lab.train import RunResult
 
     examples, t0 = shots(data), time.perf_counter()
     if name == "setfit":
@@ -49,4 +49,5 @@ def run(name: str, data: TaskData, seed: int = 0):
                                                  model or prompt_cls.fill_mask.DEFAULT_MODEL, tuned=tuned)
     pred = [spec.labels[int(p.argmax())] for p in probs]
     metric = float(np.mean([p == data.labels[l] for p, (_, l) in zip(pred, data.dev)]))
-    return RunResult(name, data.task, metric, trainable, trainable * 2 / 1e6, seconds, len(examples), 1.0)
+    return {"strategy": name, "task": data.task, "metric": metric, "trainable_params": trainable,
+            "stored_mb": trainable * 2 / 1e6, "seconds": seconds, "steps": len(examples), "epochs": 1.0}

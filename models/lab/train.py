@@ -140,7 +140,7 @@ def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps
     `on_point(step, loss, dev accuracy)`: each curve point as it is measured (the tab draws them live)."""
     s = strategies.get(name)
     if s.train in ("setfit", "prompt-ft"):  # the prompt tab's few-shot methods: their own training loops
-        return fewshot.run(name, data, seed)
+        return RunResult(**fewshot.run(name, data, seed))
     r = _Run(s, data, seconds, seed, max_steps, progress, should_stop, on_point)
     while not r.done and r.epoch < max_epochs:
         r.rng.shuffle(r.order)
