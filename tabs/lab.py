@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 
 from models.errors import InputError  # noqa: E402
 from models.lab import data, recorded, runner, strategies  # noqa: E402
-from tabs.common import export_file, figure_files, run_model, table_files  # noqa: E402
+from tabs.common import export_file, figure_files, run_model, table_files, ui_error  # noqa: E402
 
 TITLE = "Fine-tuning lab"
 POLL_SECONDS = 1.0
@@ -158,7 +158,8 @@ def cancel(run_id):
 def classify(sentence, run_id):
     run = runner.get_run(run_id)
     if run is None or not run.results:
-        raise gr.Error("Train some strategies first (Run above); then every trained variant reads the sentence.")
+        raise ui_error("Train some strategies first (Run above); then every trained variant reads the sentence.",
+                       "Nothing trained yet")
     return pd.DataFrame(run_model(runner.classify, run, sentence))
 
 
