@@ -19,7 +19,7 @@ from models.errors import InputError
 from models import registry
 from models.task_model import TaskModel, load_task_model
 from models.text_checks import clean_text, language_notice, script_check
-from models.trace import Trace
+from models.trace import Trace, model_keys
 
 TASK = "qa"
 DEFAULT_MODEL = registry.default(TASK)
@@ -135,16 +135,9 @@ class QAInputs:
 
     def batch(self, qa: QAModel, windows: slice | list[int]) -> dict[str, torch.Tensor]:
         """Model inputs for some windows (no token_type_ids for models that have none)."""
-        keys = self.model_keys(qa, self.enc)
+        keys = model_keys(self.enc, qa.model)
         rows = range(self.n_windows)[windows] if isinstance(windows, slice) else windows
         return {k: torch.tensor([self.enc[k][i] for i in rows]) for k in keys}
-
-    @staticmethod
-    def model_keys(qa: QAModel, enc) -> list[str]:
-        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-        if qa.model.config.model_type in ("distilbert", "roberta"):
-            keys = [k for k in keys if k != "token_type_ids"]
-        return keys
 
     def is_context(self, w: int) -> np.ndarray:
         return np.array([s == self.ctx_id for s in self.enc.sequence_ids(w)])
@@ -186,7 +179,7 @@ VIEW_SEPARATOR = "[SEP]"  # the "Look inside" views take one text box: "question
 def trace(qa: QAModel, inputs: QAInputs) -> Trace:
     """Every window the model reads for these inputs, as run (without padding), and the context characters
     each covers."""
-    keys = QAInputs.model_keys(qa, inputs.enc)
+    keys = model_keys(inputs.enc, qa.model)
     real = lambda key, w: [x for x, m in zip(inputs.enc[key][w], inputs.enc["attention_mask"][w]) if m]
     rows = [real("input_ids", w) for w in range(inputs.n_windows)]
     types = [real("token_type_ids", w) for w in range(inputs.n_windows)] if "token_type_ids" in keys else None

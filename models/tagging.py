@@ -203,10 +203,12 @@ def chunk_rows(tokenizer, pieces: list[list[int]], size: int) -> list[tuple[int,
             for s, e in _chunks([len(p) for p in pieces], size)]
 
 
-def trace(tg: Tagger, words: list[str]) -> Trace:
-    """Every sequence the model reads for these words, and which words each covers."""
+def trace(tg: Tagger, words: list[str], pieces: list[list[int]] | None = None) -> Trace:
+    """Every sequence the model reads for these words (`pieces`: their word_pieces, when already encoded), and
+    which words each covers."""
     size = tg.max_tokens - 2
-    rows = chunk_rows(tg.tokenizer, word_pieces(tg.tokenizer, words, size), size)
+    pieces = pieces if pieces is not None else word_pieces(tg.tokenizer, words, size)
+    rows = chunk_rows(tg.tokenizer, pieces, size)
     return Trace(TASK, tg.name, [r for _, _, r in rows], tg.tokenizer.convert_ids_to_tokens(rows[0][2]),
                  spans=[(s, e) for s, e, _ in rows])
 
@@ -230,10 +232,12 @@ def view_trace(tg: Tagger, text: str) -> Trace:
 @torch.no_grad()
 def tag_word_lists(tg: Tagger, word_lists: list[list[str]], aggregation: str = "first",
                    progress: Callable[[float, str], None] | None = None,
-                   batch_size: int = BATCH) -> tuple[list[list[np.ndarray]], int]:
+                   batch_size: int = BATCH,
+                   encoded: list[list[list[int]]] | None = None) -> tuple[list[list[np.ndarray]], int]:
     """Label distributions for every word of every list, many sequences per forward pass.
 
-    Lists longer than the model window are cut into chunks at word boundaries.
+    Lists longer than the model window are cut into chunks at word boundaries. `encoded`: each list's
+    word_pieces when the caller already has them (predict's trace), so words are not encoded twice.
     Returns (per list, per word distributions) and the number of sequences run.
     """
     if aggregation not in AGGREGATIONS:
@@ -242,7 +246,7 @@ def tag_word_lists(tg: Tagger, word_lists: list[list[str]], aggregation: str = "
     size = tg.max_tokens - 2
     pieces, seqs = [], []  # seqs: (list index, first word, end word, ids)
     for i, words in enumerate(word_lists):
-        ids = word_pieces(tok, words, size)
+        ids = encoded[i] if encoded is not None else word_pieces(tok, words, size)
         pieces.append(ids)
         if words:
             seqs += [(i, s, e, row) for s, e, row in chunk_rows(tok, ids, size)]
@@ -290,13 +294,15 @@ def predict(text: str, model: "str | Tagger" = DEFAULT_MODEL, aggregation: str =
     if not words:
         raise InputError("The text has no words to tag.")
     plain = [w for w, _, _ in words]
-    ran = trace(tg, plain)
+    pieces = word_pieces(tg.tokenizer, plain, tg.max_tokens - 2)  # once: for the trace and the passes
+    ran = trace(tg, plain, pieces)
     n_seq = len(ran.windows)
     if progress is not None and n_seq > 1:  # a long text: its own passes, with progress
-        (dists,), _ = tag_word_lists(tg, [plain], aggregation, progress)
+        (dists,), _ = tag_word_lists(tg, [plain], aggregation, progress, encoded=[pieces])
     else:  # concurrent requests for this model share passes (models/batching.py)
         dists = batching.batcher(TASK, tg.name, aggregation).run(
-            plain, lambda lists: tag_word_lists(tg, lists, aggregation)[0])
+            (plain, pieces), lambda items: tag_word_lists(tg, [w for w, _ in items], aggregation,
+                                                          encoded=[p for _, p in items])[0])
     if n_seq > 1:
         notices.append(f"The text is longer than one {tg.max_tokens - 2}-token window: "
                        f"it was tagged in {n_seq} chunks.")

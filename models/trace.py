@@ -41,12 +41,17 @@ class Trace:
         return {"task": self.task, "model": self.model, "windows": self.windows, "spans": self.spans}
 
 
+NO_TOKEN_TYPES = ("distilbert", "roberta", "xlm-roberta")  # model types that take no token_type_ids
+
+
+def model_keys(enc, model) -> list[str]:
+    """The keys of a tokenizer's output that the model reads (no token types for RoBERTa / DistilBERT)."""
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    return [k for k in keys if k != "token_type_ids" or model.config.model_type not in NO_TOKEN_TYPES]
+
+
 def model_inputs(enc, model) -> dict[str, torch.Tensor]:
-    """The keys of a tokenizer's batch that the model reads (no token types for RoBERTa / DistilBERT)."""
-    keys = ["input_ids", "attention_mask"]
-    if "token_type_ids" in enc and model.config.model_type not in ("distilbert", "roberta", "xlm-roberta"):
-        keys.append("token_type_ids")
-    return {k: enc[k] for k in keys}
+    return {k: enc[k] for k in model_keys(enc, model)}
 
 
 def encode_texts(tokenizer, texts: list[str], max_tokens: int) -> dict[str, torch.Tensor]:
