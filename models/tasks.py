@@ -10,13 +10,13 @@ from typing import Any, Callable
 
 from models import fill_mask, qa, registry, sentence_embedding, tagging
 from models.chinese import mlm as chinese_mlm
-from models.prompt import causal_lm, nli
+from models.prompt import causal_lm, nli, supervised
 
 LOADERS: dict[str, Callable[[str], Any]] = {
     "fill-mask": fill_mask.load, "qa": qa.load, "tagging": tagging.load,
     "chinese-mlm": chinese_mlm.load, "chinese-sentiment": chinese_mlm.load_classifier,
     "sentence-embedding": sentence_embedding.load,
-    "causal-lm": causal_lm.load_causal_lm, "nli": nli.load_nli,
+    "causal-lm": causal_lm.load_causal_lm, "nli": nli.load_nli, "sentiment": supervised.load_supervised,
 }
 assert set(LOADERS) == set(registry.TASKS), "every registry task needs its load function here"
 

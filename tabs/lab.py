@@ -23,11 +23,14 @@ Every strategy below starts from the same pre-trained MiniLM-L6 encoder and trai
 same time. They differ in **which representation feeds the classifier head** (the embeddings, one layer, the
 top layer, or a learned mix of all layers), **what trains** (only the head, every weight, only the biases,
 small added modules such as LoRA, adapters or IA3) and **when** (gradual unfreezing, chain-thaw). Press Run:
-one loss curve and one development-accuracy curve per strategy appear while they train (one run at a time
+one loss curve and one development-metric curve per strategy appear while they train (one run at a time
 on this machine: a second visitor waits in line). Frozen strategies compute the encoder's features once, so
-their steps are cheap; full fine-tuning moves 22 M weights.
+their steps are cheap; full fine-tuning moves 22 M weights. The tasks: a sentence label (SST-2, your own
+file; metric: accuracy) or a label per word (CoNLL-2003 entities, the head reads each token's vector;
+metric: entity F1).
 """
-TASKS = [("SST-2 movie-review sentiment", "sst2"), ("My own CSV / TSV (a text and a label column)", "upload")]
+TASKS = [("SST-2 movie-review sentiment", "sst2"), ("CoNLL-2003 named entities (a tag per word)", "conll2003"),
+         ("My own CSV / TSV (a text and a label column)", "upload")]
 
 
 def _choices() -> list[tuple[str, str]]:
@@ -59,24 +62,29 @@ def _curves(run: runner.LiveRun, which: int, ylabel: str):
     return fig
 
 
+def metric_column(metric_name: str) -> str:
+    return "dev_" + metric_name.replace(" ", "_")  # dev_accuracy, dev_entity_F1
+
+
 def results_table(run: runner.LiveRun) -> pd.DataFrame:
     rows = [{**{k: v for k, v in r.summary().items() if k not in ("mix_weights", "task")},
              "peak_memory_mb": run.peak_mb.get(r.strategy)} for r in run.results]
     cols = ["strategy", "metric", "trainable_params", "stored_mb", "seconds", "steps", "epochs", "peak_memory_mb"]
-    return pd.DataFrame(rows, columns=cols).rename(columns={"metric": "dev_accuracy"})
+    return pd.DataFrame(rows, columns=cols).rename(columns={"metric": metric_column(run.task.metric_name)})
 
 
-def pareto_figure(table: pd.DataFrame, std: list[float] | None = None):
+def pareto_figure(table: pd.DataFrame, std: list[float] | None = None, metric: str = "accuracy"):
     fig, ax = plt.subplots(figsize=(6, 3.4))
+    col = metric_column(metric)
     if len(table):
-        ax.errorbar(table["trainable_params"], table["dev_accuracy"], yerr=std, fmt="o", ms=5, capsize=3)
+        ax.errorbar(table["trainable_params"], table[col], yerr=std, fmt="o", ms=5, capsize=3)
         for _, r in table.iterrows():
-            ax.annotate(r["strategy"], (r["trainable_params"], r["dev_accuracy"]), fontsize=7,
+            ax.annotate(r["strategy"], (r["trainable_params"], r[col]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
         ax.set_xscale("log")
     ax.set_xlabel("trainable parameters (log scale)")
-    ax.set_ylabel("development accuracy")
-    ax.set_title("Accuracy against what trains", fontsize=9)
+    ax.set_ylabel(f"development {metric}")
+    ax.set_title(f"{metric[0].upper() + metric[1:]} against what trains", fontsize=9)
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -105,7 +113,7 @@ def curve_figure(run: runner.LiveRun):
         ax.plot(part["examples"], part["metric"], "o-", ms=4, label=name)
     ax.set_xscale("log")
     ax.set_xlabel("training rows (log scale)")
-    ax.set_ylabel("dev accuracy")
+    ax.set_ylabel(f"dev {run.task.metric_name}")
     ax.set_title("Learning curve" if len(df) else "Tick 'learning curve' before Run to draw one", fontsize=9)
     if len(df):
         ax.legend(fontsize=7)
@@ -124,7 +132,7 @@ def _downloads(run: runner.LiveRun, table: pd.DataFrame, figures: dict) -> list[
         tensors = runner.trained_tensors(run, r.strategy)
         if tensors:
             meta = {"strategy": r.strategy, "task": run.task.source, "labels": json.dumps(run.task.labels),
-                    "dev_accuracy": str(round(r.metric, 4)), "seed": str(run.seed)}
+                    metric_column(run.task.metric_name): str(round(r.metric, 4)), "seed": str(run.seed)}
             files.append(export_file(f"lab-{r.strategy}.safetensors", save(tensors, metadata=meta)))
     return files
 
@@ -134,13 +142,15 @@ def train_live(task, upload, examples, seconds, seed, names, learning_curve, pre
     runner.drop(previous)  # one run's variants per visitor
     task_data = run_model(data.load_task, task, int(examples), int(seed), upload=upload)
     run = run_model(runner.start, task_data, list(names or []), float(seconds), int(seed), bool(learning_curve))
+    dev = f"dev {task_data.metric_name} (200 rows)"
     try:
         while not run.finished.wait(POLL_SECONDS):
-            yield (_status(run), _curves(run, 1, "training loss"), _curves(run, 2, "dev accuracy (200 rows)"),
+            yield (_status(run), _curves(run, 1, "training loss"), _curves(run, 2, dev),
                    gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), run.id)
         table = results_table(run)
-        figures = {"lab-loss": _curves(run, 1, "training loss"), "lab-dev": _curves(run, 2, "dev accuracy (200 rows)"),
-                   "lab-pareto": pareto_figure(table), "lab-mix": mix_figure(run), "lab-learning-curve": curve_figure(run)}
+        figures = {"lab-loss": _curves(run, 1, "training loss"), "lab-dev": _curves(run, 2, dev),
+                   "lab-pareto": pareto_figure(table, metric=task_data.metric_name), "lab-mix": mix_figure(run),
+                   "lab-learning-curve": curve_figure(run)}
         yield (_status(run), figures["lab-loss"], figures["lab-dev"], table, figures["lab-pareto"],
                figures["lab-mix"], figures["lab-learning-curve"], _downloads(run, table, figures), run.id)
     finally:
@@ -166,22 +176,26 @@ def classify(sentence, run_id):
 GROUPS = list(dict.fromkeys(s.group for s in strategies.STRATEGIES))
 
 
-def recorded_view(groups):
-    """The shipped comparison (every strategy x 3 seeds), filtered by strategy group: notes, table, Pareto plot."""
+def recorded_view(groups, task="sst2"):
+    """The shipped comparison of one task (every strategy x 3 seeds), filtered by strategy group: notes, table,
+    Pareto plot."""
     try:
-        rows = recorded.summary(recorded.load())
+        raw = [r for r in recorded.load() if r["task"] == task]
     except InputError as exc:
         return str(exc), pd.DataFrame(), None
+    if not raw:
+        return f"The recorded file has no {task} runs yet (`python -m models.lab record --task {task}`).", \
+            pd.DataFrame(), None
     group_of = {s.name: s.group for s in strategies.STRATEGIES}
-    table = pd.DataFrame([{**r, "group": group_of.get(r["strategy"], "?"), "seeds": len(r["seeds"])} for r in rows
-                          if group_of.get(r["strategy"]) in (groups or GROUPS)])
+    table = pd.DataFrame([{**r, "group": group_of.get(r["strategy"], "?"), "seeds": len(r["seeds"])}
+                          for r in recorded.summary(raw) if group_of.get(r["strategy"]) in (groups or GROUPS)])
     if table.empty:
         return "No strategy of the chosen groups is in the recorded file.", table, None
-    first = recorded.load()[0]
+    first, metric = raw[0], raw[0].get("metric_name", "accuracy")
     notes = (f"Recorded with `{first['command']}` on {first['date']}: {first['data']}; every strategy the same "
-             f"{first['max_steps']} training steps (batch 32), development accuracy on {first['dev_rows']} "
+             f"{first['max_steps']} training steps (batch 32), development {metric} on {first['dev_rows']} "
              f"held-out rows, mean ± std over seeds.")
-    fig = pareto_figure(table.rename(columns={"metric": "dev_accuracy"}), table["std"].tolist())
+    fig = pareto_figure(table.rename(columns={"metric": metric_column(metric)}), table["std"].tolist(), metric)
     return notes, table[["task", "strategy", "group", "metric", "std", "seeds", "trainable_params", "stored_mb",
                          "seconds", "steps", "examples"]], fig
 
@@ -189,13 +203,17 @@ def recorded_view(groups):
 def build() -> None:
     gr.Markdown(INTRO)
     with gr.Accordion("Recorded comparison: every strategy, 3 seeds each (nothing to train)", open=False):
-        rec_groups = gr.CheckboxGroup(GROUPS, value=GROUPS, label="Strategy groups")
+        with gr.Row():
+            rec_task = gr.Radio([t for t in TASKS if t[1] != "upload"], value="sst2", label="Recorded task")
+            rec_groups = gr.CheckboxGroup(GROUPS, value=GROUPS, label="Strategy groups")
         rec_btn = gr.Button("Show the recorded comparison")
         rec_notes = gr.Markdown(label="Recorded comparison notes")
         rec_table = gr.Dataframe(label="Recorded comparison", interactive=False, elem_id="lab-recorded")
-        rec_plot = gr.Plot(label="Recorded: accuracy against trainable parameters")
-    rec_btn.click(recorded_view, [rec_groups], [rec_notes, rec_table, rec_plot], api_name="lab_recorded")
-    rec_groups.change(recorded_view, [rec_groups], [rec_notes, rec_table, rec_plot], api_visibility="private")
+        rec_plot = gr.Plot(label="Recorded: development metric against trainable parameters")
+    rec_btn.click(recorded_view, [rec_groups, rec_task], [rec_notes, rec_table, rec_plot], api_name="lab_recorded")
+    for control in (rec_groups, rec_task):
+        control.change(recorded_view, [rec_groups, rec_task], [rec_notes, rec_table, rec_plot],
+                       api_visibility="private")
     with gr.Row():
         task = gr.Radio(TASKS, value="sst2", label="Task")
         upload = gr.File(label="CSV / TSV for 'My own' (columns: text, label)", file_types=[".csv", ".tsv"],
@@ -213,8 +231,8 @@ def build() -> None:
     status = gr.Markdown(label="Progress")
     with gr.Row():
         loss_plot = gr.Plot(label="Training loss")
-        dev_plot = gr.Plot(label="Development accuracy")
-    table = gr.Dataframe(label="Per strategy: dev accuracy, trainable parameters, MB stored per task, time, "
+        dev_plot = gr.Plot(label="Development metric")
+    table = gr.Dataframe(label="Per strategy: dev metric, trainable parameters, MB stored per task, time, "
                                "peak extra memory", interactive=False, elem_id="lab-table")
     with gr.Row():
         pareto = gr.Plot(label="Accuracy against trainable parameters")
@@ -223,10 +241,12 @@ def build() -> None:
     files = gr.File(label="Downloads: table (CSV, JSON), figures (PNG), each trained head / adapter (safetensors)",
                     file_count="multiple")
     with gr.Row():
-        sentence = gr.Textbox(label="A sentence for every trained variant", value="A gripping, beautifully acted film.",
+        sentence = gr.Textbox(label="A sentence for every trained variant",
+                              value="Tom Hanks gives a gripping, beautifully judged performance as a Paris banker.",
                               max_length=2000, scale=3)
-        sent_btn = gr.Button("Classify with every variant", scale=1)
-    sent_table = gr.Dataframe(label="Each trained variant's label", interactive=False, elem_id="lab-sentence")
+        sent_btn = gr.Button("Run every variant on it", scale=1)
+    sent_table = gr.Dataframe(label="Each trained variant's label (a tag task: its entities and every word's tag)",
+                              interactive=False, elem_id="lab-sentence")
     run_id = gr.State(None, time_to_live=runner.KEEP_SECONDS, delete_callback=runner.drop)
     event = run_btn.click(train_live, [task, upload, examples, seconds, seed, names, learning_curve, run_id],
                           [status, loss_plot, dev_plot, table, pareto, mix, curve, files, run_id], api_name="lab_run",

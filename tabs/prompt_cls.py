@@ -20,8 +20,10 @@ model's bias towards some words. With a few labelled **examples** you can add th
 for your session only). Compare backends: **cloze** (masked LM), **causal-lm** (SmolLM2-135M, offline:
 probability of the whole prompt with each word in the blank), **embedding** (no prompt at all: the
 sentence encoder's similarity to each label's description, e.g. "It was great."; with examples, SetFit),
-**nli** (bart-large-mnli, Hub only) and **ensemble** (the mean of embedding and cloze: the two err on
-different inputs, so together they do better than either; the notes show each one's vote).
+**nli** (bart-large-mnli, Hub only), **ensemble** (the mean of embedding and cloze: the two err on
+different inputs, so together they do better than either; the notes show each one's vote) and
+**supervised** (no prompt: the same MiniLM fully fine-tuned on all 66 k SST-2 training sentences in the
+Fine-tuning lab; sentiment labels only), the reference that shows how far prompting is from full supervision.
 """
 
 DEFAULT_PRESET = prompt_cls.SST2_PRESET
@@ -29,6 +31,8 @@ EXAMPLES = [  # text, preset, backend
     ["a gorgeous, witty, seductive movie.", DEFAULT_PRESET, "cloze"],
     ["the plot is nothing but boilerplate clichés from start to finish.", DEFAULT_PRESET, "cloze"],
     ["Terrible, boring, a waste of time.", prompt_cls.SUMMARY_PRESET, "ensemble"],
+    # supervised: the cloze backend calls this one negative (89 %; "hate" outweighs "won me over")
+    ["I expected to hate it, but it won me over completely.", DEFAULT_PRESET, "supervised"],
     # causal-lm: the embedding backend called this review positive (54 %) uncalibrated
     ["The battery died after two days and support never answered my emails.", "Review sentiment", "causal-lm"],
     ["The striker scored twice as United beat Chelsea 3-1 in the cup final.", "Topic (World / Sports / Business / Tech)",
@@ -132,7 +136,7 @@ def build() -> None:
         with gr.Column(scale=2):
             hub = hub_reachable()
             shown = {"nli": "nli" if hub else "nli (needs the Hub: unreachable here)",
-                     "ensemble": "ensemble (embedding + cloze)"}
+                     "ensemble": "ensemble (embedding + cloze)", "supervised": "supervised (SST-2 classifier)"}
             backend = gr.Radio([(shown.get(b, b), b) for b in prompt_cls.BACKENDS], value="cloze", label="Backend")
             model = gr.Dropdown(registry.names(fill_mask.TASK), value=preset_model(DEFAULT_PRESET),
                                 label="Masked LM (cloze and ensemble backends; a preset picks the one it suits)")

@@ -357,6 +357,6 @@ def test_the_fine_tuning_lab_trains_two_strategies_live_and_shows_their_table(pa
     table = page.locator("#lab-table").filter(has_text="dev_accuracy")
     table.filter(has_text="frozen-scalar-mix").filter(has_text="bitfit").first.wait_for()
     assert page.locator(".js-plotly-plot, img, svg").filter(visible=True).count() >= 2  # the curves are drawn
-    page.get_by_role("button", name="Classify with every variant", exact=True).click()
+    page.get_by_role("button", name="Run every variant on it", exact=True).click()
     page.locator("#lab-sentence").filter(has_text="probability").filter(has_text="bitfit").first.wait_for()
     _no_error_then_screenshot(page, "fine-tuning-lab")

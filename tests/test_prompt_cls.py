@@ -152,7 +152,7 @@ SENTIMENT_PROBES = readers.read_labelled_tsv(readers.PROBES.with_name("sentiment
 
 @pytest.mark.parametrize("backend,preset", [("embedding", prompt_cls.SST2_PRESET), ("causal-lm", prompt_cls.SST2_PRESET),
                                             ("ensemble", prompt_cls.SST2_PRESET), ("embedding", prompt_cls.SUMMARY_PRESET),
-                                            ("ensemble", prompt_cls.SUMMARY_PRESET)])
+                                            ("ensemble", prompt_cls.SUMMARY_PRESET), ("supervised", prompt_cls.SST2_PRESET)])
 def test_obvious_sentiment_probes_come_out_right(backend, preset):
     """Issue 13: "Terrible, boring, a waste of time." came out positive with every backend. The embedding,
     causal-LM and ensemble backends (uncalibrated; cloze and ensemble on the preset's movie-review MLM) get all

@@ -13,17 +13,24 @@ ROOT = Path(__file__).resolve().parents[2]
 # the 300-row sample that ships with the app
 SST2_POOL, SST2_DEV = ROOT / "data/corpora/sst2-pool.tsv", ROOT / "data/corpora/sst2-heldout.tsv"
 SST2_SAMPLE = ROOT / "samples/sst2-300.tsv"
-TASKS = ("sst2", "upload")
+TASKS = ("sst2", "conll2003", "upload")
+SENTENCE, TOKENS = "sentence", "tokens"  # what a task labels: whole texts, or each word
 MIN_UPLOAD_ROWS, MAX_LABELS = 20, 20
 
 
 @dataclass
 class TaskData:
+    """Rows of (text, label index) for a sentence task; of (words, tag indices) for a token task."""
     task: str
     labels: list[str]
-    train: list[tuple[str, int]]
-    dev: list[tuple[str, int]]
+    train: list[tuple]
+    dev: list[tuple]
     source: str
+    kind: str = SENTENCE
+
+    @property
+    def metric_name(self) -> str:
+        return "entity F1" if self.kind == TOKENS else "accuracy"
 
 
 def load_task(task: str = "sst2", examples: int = 2000, seed: int = 0, dev_size: int = 500,
@@ -32,13 +39,15 @@ def load_task(task: str = "sst2", examples: int = 2000, seed: int = 0, dev_size:
     `upload`: the path of a CSV / TSV with a text and a label column (task "upload")."""
     if task == "upload":
         return load_upload(upload, examples, seed, dev_size)
+    if task == "conll2003":
+        return load_conll(examples, seed, dev_size)
     if task not in TASKS:
         raise InputError(f"Unknown lab task '{task}'; choose one of {', '.join(TASKS)}.")
     if examples < 2:
         raise InputError("Train on at least 2 examples.")
     if SST2_POOL.is_file() and SST2_DEV.is_file():
         pool, dev = readers.read_labelled_tsv(SST2_POOL), readers.read_labelled_tsv(SST2_DEV)[:dev_size]
-        source = f"SST-2: {examples} of {len(pool):,} training rows, {len(dev)} held-out rows"
+        source = f"SST-2: {min(examples, len(pool)):,} of {len(pool):,} training rows, {len(dev)} held-out rows"
     else:  # a Space, or a machine without the shared data: the shipped sample, split
         rows = readers.read_labelled_tsv(SST2_SAMPLE)
         dev, pool = rows[:100], rows[100:]
@@ -47,6 +56,17 @@ def load_task(task: str = "sst2", examples: int = 2000, seed: int = 0, dev_size:
     train = random.Random(seed).sample(pool, min(examples, len(pool)))
     index = {label: i for i, label in enumerate(labels)}
     return TaskData(task, labels, [(t, index[l]) for t, l in train], [(t, index[l]) for t, l in dev], source)
+
+
+def without_heldout_phrases(rows: list[tuple[str, int]], min_words: int = 3) -> tuple[list[tuple[str, int]], int]:
+    """SST-2's training file holds the phrases of its sentences as rows of their own, so a held-out sentence's
+    phrases sit in the pool: a model trained on them has seen parts of the test. Drops every row of at least
+    `min_words` words found inside a held-out sentence; returns the rest and how many were dropped."""
+    if not SST2_DEV.is_file():
+        return rows, 0
+    held = " \n ".join(t.lower() for t, _ in readers.read_labelled_tsv(SST2_DEV))
+    kept = [(t, l) for t, l in rows if len(t.split()) < min_words or t.lower().strip() not in held]
+    return kept, len(rows) - len(kept)
 
 
 def load_upload(path, examples: int = 2000, seed: int = 0, dev_size: int = 500) -> TaskData:
@@ -87,10 +107,31 @@ def _check_utf8(path) -> None:
                              f"and upload it again.") from None
 
 
-# multi-task's second task: CoNLL-2003 entities (the shared data's training file where it is, else the
-# 100-sentence sample that ships with the app)
+# CoNLL-2003 entities: the lab's token task and multi-task's second task (the shared data's files where they
+# are, else the 100-sentence sample that ships with the app)
 CONLL_TRAIN = ROOT.parent / "shared" / "data" / "conll2003" / "eng.train"
+CONLL_DEV = ROOT.parent / "shared" / "data" / "conll2003" / "eng.testa"
 CONLL_SAMPLE = ROOT / "samples" / "conll2003-testa-100.txt"
+
+
+def load_conll(examples: int = 1000, seed: int = 0, dev_size: int = 500) -> TaskData:
+    """`examples` CoNLL-2003 training sentences drawn with `seed`; the first `dev_size` sentences of its
+    development file (eng.testa), the split the shipped tagger reports. Tags in BIO form."""
+    if examples < 2:
+        raise InputError("Train on at least 2 sentences.")
+    if CONLL_TRAIN.is_file() and CONLL_DEV.is_file():
+        pool, dev = readers.read_conll(CONLL_TRAIN), readers.read_conll(CONLL_DEV)[:dev_size]
+        source = f"CoNLL-2003: {min(examples, len(pool)):,} of {len(pool):,} training sentences, {len(dev)} eng.testa sentences"
+    else:  # a Space: the shipped sample, split
+        rows = readers.read_conll(CONLL_SAMPLE)
+        dev, pool = rows[:40], rows[40:]
+        source = f"CoNLL-2003 sample: {min(examples, len(pool))} training sentences, {len(dev)} development sentences"
+    pool, dev = [s for s in pool if s[0]], [s for s in dev if s[0]]
+    labels = sorted({t for _, tags in pool + dev for t in tags})
+    index = {l: i for i, l in enumerate(labels)}
+    train = random.Random(seed).sample(pool, min(examples, len(pool)))
+    return TaskData("conll2003", labels, [(w, [index[t] for t in tags]) for w, tags in train],
+                    [(w, [index[t] for t in tags]) for w, tags in dev], source, TOKENS)
 
 
 def ner_sentences(limit: int = 2000) -> tuple[list[tuple[list[str], list[str]]], list[str]]:

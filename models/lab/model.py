@@ -1,5 +1,6 @@
 """The lab's model: the MiniLM encoder (the embedded models' base) and a linear head over one representation
-(mean over the tokens of one layer, or ELMo's scalar mix of all of them)."""
+(one layer, or ELMo's scalar mix of all of them): of the text (mean over its tokens) for a sentence task, of
+each token for a token task."""
 from __future__ import annotations
 
 import torch
@@ -7,6 +8,8 @@ from torch import nn
 
 from models import embedded
 from models.lab.strategies import Strategy
+
+MAX_LEN = 64  # tokens per text, in training and at prediction (SST-2 sentences are shorter)
 
 
 class ScalarMix(nn.Module):
@@ -20,8 +23,8 @@ class ScalarMix(nn.Module):
     def layer_weights(self) -> torch.Tensor:
         return self.weights.softmax(-1)
 
-    def forward(self, layers: torch.Tensor) -> torch.Tensor:  # [n_layers, batch, hidden] -> [batch, hidden]
-        return self.gamma * torch.einsum("l,lbh->bh", self.layer_weights(), layers)
+    def forward(self, layers: torch.Tensor) -> torch.Tensor:  # [n_layers, ...] -> [...]
+        return self.gamma * torch.einsum("l,l...->...", self.layer_weights(), layers)
 
 
 def layer_index(spec: str, n_layers: int) -> int | None:
@@ -50,15 +53,16 @@ class Bottleneck(nn.Module):
 
 
 class LabModel(nn.Module):
-    def __init__(self, strategy: Strategy, n_labels: int, n_aux_labels: int = 0) -> None:
+    def __init__(self, strategy: Strategy, n_labels: int, n_aux_labels: int = 0, tokens: bool = False) -> None:
         super().__init__()
         encoder, self.tokenizer = minilm_encoder()
         self.encoder = encoder
         n_layers, hidden = encoder.config.num_hidden_layers, encoder.config.hidden_size
         self.index = layer_index(strategy.layer, n_layers)
         self.mix = ScalarMix(n_layers + 1) if self.index is None else None
+        self.tokens = tokens  # a label per token (the head reads each token's vector), else one per text
         self.head = nn.Linear(hidden, n_labels)
-        # multi-task: a token-labelling head on the same encoder (its last layer)
+        # multi-task: the other kind's head on the same encoder (its last layer): tokens for a sentence task
         self.aux_head = nn.Linear(hidden, n_aux_labels) if n_aux_labels else None
         self.prompt = None
         if strategy.prompt_tokens:  # initialised from random vocabulary embeddings (Lester et al.)
@@ -88,22 +92,39 @@ class LabModel(nn.Module):
         out = self.encoder(inputs_embeds=embeds, attention_mask=full, output_hidden_states=True)
         return out, torch.cat([attention_mask[:, :1], zeros, attention_mask[:, 1:]], 1)
 
+    def hidden_layers(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Every hidden layer at the text's own positions (prompt vectors removed): [n_layers + 1, b, T, hidden]."""
+        out, _ = self._encode(input_ids, attention_mask)
+        layers = torch.stack(out.hidden_states)
+        if self.prompt is not None:
+            layers = torch.cat([layers[:, :, :1], layers[:, :, 1 + self.prompt.shape[0]:]], 2)
+        return layers
+
     def pooled_layers(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Mean over the real tokens of every hidden layer: [n_layers + 1, batch, hidden]."""
-        out, own = self._encode(input_ids, attention_mask)
-        m = own.unsqueeze(-1).to(out.hidden_states[0].dtype)
-        return torch.stack([(h * m).sum(1) / m.sum(1) for h in out.hidden_states])
+        layers = self.hidden_layers(input_ids, attention_mask)
+        m = attention_mask.unsqueeze(-1).to(layers.dtype)
+        return (layers * m).sum(2) / m.sum(1)
 
-    def token_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Multi-task: the second head's per-token logits, from the same encoder's last layer."""
-        return self.aux_head(self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state)
+    def aux_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Multi-task: the second head's logits from the same encoder's last layer: per token for a sentence
+        task's second task, per text (mean over tokens) for a token task's."""
+        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if not self.tokens:
+            return self.aux_head(h)
+        m = attention_mask.unsqueeze(-1).to(h.dtype)
+        return self.aux_head((h * m).sum(1) / m.sum(1))
 
-    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Logits from pooled layers [n_layers + 1, batch, hidden] (so frozen features can be cached)."""
-        rep = self.mix(pooled) if self.mix is not None else pooled[self.index]
+    def classify(self, layers: torch.Tensor) -> torch.Tensor:
+        """Logits from every layer's vectors [n_layers + 1, ...]: pooled [.., batch, hidden] for a sentence task
+        (so frozen features can be cached), per token [.., batch, T, hidden] for a token task."""
+        rep = self.mix(layers) if self.mix is not None else layers[self.index]
         return self.head(rep)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """[batch, labels] for a sentence task, [batch, T, labels] for a token task."""
+        if self.tokens:
+            return self.classify(self.hidden_layers(input_ids, attention_mask))
         return self.classify(self.pooled_layers(input_ids, attention_mask))
 
 

@@ -1,6 +1,6 @@
 """Multi-task fine-tuning: one shared encoder, two heads trained together at every step (MT-DNN, Liu et al.
-2019): the task's sentence head and a token head for CoNLL-2003 named entities. Words are encoded with the
-tagging tab's one word -> sub-token encoder; a word's label sits on its first piece, the others are ignored."""
+2019). The second task is the other kind of the first: a sentence task (SST-2, an upload) gets a token head
+for CoNLL-2003 named entities; the token task (CoNLL-2003) gets a sentence head for SST-2 sentiment."""
 from __future__ import annotations
 
 import random
@@ -8,31 +8,45 @@ import random
 import torch
 from torch import nn
 
-from models import tagging
+from models.lab import data as lab_data, tokens
 
-IGNORE = -100
+IGNORE = tokens.IGNORE
+AUX_ROWS = 2000
+
+
+def aux_task(main: lab_data.TaskData, seed: int = 0) -> tuple[list, list[str]]:
+    """The second task's training rows and labels, as the main task's kind is not."""
+    if main.kind == lab_data.TOKENS:
+        sst2 = lab_data.load_task("sst2", AUX_ROWS, seed)
+        return sst2.train, sst2.labels
+    sents, labels = lab_data.ner_sentences(AUX_ROWS)
+    index = {l: i for i, l in enumerate(labels)}
+    return [(w, [index[t] for t in tags]) for w, tags in sents], labels
+
+
+def encode_aux(tokenizer, main: lab_data.TaskData, rows: list, max_len: int = 64) -> list:
+    if main.kind == lab_data.TOKENS:  # sentences: (ids, label)
+        ids = tokenizer([t for t, _ in rows], truncation=True, max_length=max_len)["input_ids"]
+        return list(zip(ids, [label for _, label in rows]))
+    return tokens.encode(tokenizer, rows, max_len)
 
 
 def encode_tagged(tokenizer, sentences: list[tuple[list[str], list[str]]], labels: list[str],
                   max_len: int = 64) -> list[tuple[list[int], list[int]]]:
+    """Tagged sentences (tag strings) -> (piece ids, a label per piece), as the entity head trains on them."""
     index = {l: i for i, l in enumerate(labels)}
-    out = []
-    for words, tags in sentences:
-        ids, labs = [tokenizer.cls_token_id], [IGNORE]
-        for pieces, tag in zip(tagging.word_pieces(tokenizer, words), tags):
-            ids += pieces
-            labs += [index[tag]] + [IGNORE] * (len(pieces) - 1)
-        out.append((ids[:max_len - 1] + [tokenizer.sep_token_id], labs[:max_len - 1] + [IGNORE]))
-    return out
+    return tokens.encode(tokenizer, [(w, [index[t] for t in tags]) for w, tags in sentences], max_len)
 
 
 def aux_loss(model, items, rng: random.Random, batch: int, pad: int) -> torch.Tensor:
-    """The entity head's cross-entropy on a random batch of its sentences."""
+    """The second head's cross-entropy on a random batch of its own rows, through the same encoder."""
     chosen = rng.sample(items, min(batch, len(items)))
-    width = max(len(ids) for ids, _ in chosen)
-    x = torch.full((len(chosen), width), pad, dtype=torch.long)
-    y = torch.full((len(chosen), width), IGNORE, dtype=torch.long)
-    for i, (ids, labs) in enumerate(chosen):
-        x[i, :len(ids)], y[i, :len(labs)] = torch.tensor(ids), torch.tensor(labs)
-    logits = model.token_logits(x, (x != pad).long())
-    return nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), y.view(-1), ignore_index=IGNORE)
+    if isinstance(chosen[0][1], int):  # sentence rows
+        width = max(len(ids) for ids, _ in chosen)
+        x = torch.full((len(chosen), width), pad, dtype=torch.long)
+        for i, (ids, _) in enumerate(chosen):
+            x[i, :len(ids)] = torch.tensor(ids)
+        return nn.functional.cross_entropy(model.aux_logits(x, (x != pad).long()),
+                                           torch.tensor([label for _, label in chosen]))
+    x, mask, y = tokens.collate(chosen, pad)
+    return tokens.loss(model.aux_logits(x, mask), y)

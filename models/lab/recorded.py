@@ -14,20 +14,22 @@ RECORDED = Path(__file__).resolve().parents[2] / "samples" / "lab" / "recorded.j
 
 
 def record(task: str, examples: int, max_steps: int, seeds: list[int], names: list[str], out: str | Path,
-           command: str) -> None:
+           command: str, dev_size: int = 500) -> None:
     """Append one JSON line per (strategy, seed) as each finishes (an interrupted run keeps what it did; a
     rerun skips the pairs already in the file)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = {(r["task"], r["strategy"], r["seed"]) for r in load(out)} if out.is_file() else set()
-    for seed in seeds:
-        task_data = data.load_task(task, examples, seed)
-        for name in names:
+    tasks = {seed: data.load_task(task, examples, seed, dev_size) for seed in seeds}
+    for name in names:  # strategy by strategy, each over every seed: an interrupted run has whole strategies
+        for seed in seeds:
             if (task, name, seed) in done:
                 continue
-            res = train.run(name, task_data, seconds=1e9, seed=seed, max_steps=max_steps, max_epochs=10_000)
-            row = {**res.summary(), "seed": seed, "examples": len(task_data.train), "dev_rows": len(task_data.dev),
-                   "max_steps": max_steps, "data": task_data.source, "command": command,
+            task_data = tasks[seed]
+            res = train.run(name, task_data, seconds=1e9, seed=seed, max_steps=max_steps, max_epochs=10_000,
+                            curves=False)
+            row = {**res.summary(), "metric_name": task_data.metric_name, "seed": seed,
+                   "examples": len(task_data.train), "dev_rows": len(task_data.dev), "max_steps": max_steps, "data": task_data.source, "command": command,
                    "date": time.strftime("%Y-%m-%d")}
             with out.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")

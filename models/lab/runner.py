@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import torch
 
 from models.errors import InputError
-from models.lab import strategies, train
+from models.lab import data, strategies, tokens, train
 from models.lab.data import TaskData
+from models.lab.model import MAX_LEN
 from models.loading import MODEL_CACHE, cached_load
 
 KEEP_SECONDS = 30 * 60  # a visitor's trained variants are dropped after this (or when the session ends)
@@ -71,7 +72,9 @@ def start(task: TaskData, names: list[str], seconds: float, seed: int = 0, learn
     if len(names) > MAX_STRATEGIES:
         raise InputError(f"At most {MAX_STRATEGIES} strategies in one run.")
     for n in names:
-        strategies.get(n)
+        if strategies.get(n).train in strategies.SENTENCE_ONLY and task.kind != data.SENTENCE:
+            raise InputError(f"{n} classifies whole texts; this task labels each word. Untick it (or pick a "
+                             f"sentence task).")
     if not 5 <= seconds <= MAX_SECONDS:
         raise InputError(f"The time budget per strategy must be between 5 and {MAX_SECONDS} seconds.")
     for old in [r for r in list(_RUNS.values()) if time.time() - r.created > KEEP_SECONDS]:
@@ -125,14 +128,15 @@ def _train_one(run: LiveRun, name: str) -> None:
         nonlocal peak
         peak = max(peak, _rss_mb())
         run.points[name].append((step, loss, dev))
-        run.lines[name] = (f"step {step}, loss {loss:.3f}, dev accuracy {dev:.3f}, "
+        run.lines[name] = (f"step {step}, loss {loss:.3f}, dev {run.task.metric_name} {dev:.3f}, "
                            f"{time.perf_counter() - t0:.0f} of {run.seconds:.0f} s")
 
     run.lines[name] = "training"
     res = train.run(name, run.task, run.seconds, run.seed, should_stop=run.stop.is_set, on_point=point)
     run.peak_mb[name] = round(max(peak, _rss_mb()) - base, 1)
     stopped = " (cancelled)" if run.stop.is_set() else ""
-    run.lines[name] = f"done{stopped}: dev accuracy {res.metric:.3f} after {res.steps} steps, {res.seconds:.0f} s"
+    run.lines[name] = (f"done{stopped}: dev {run.task.metric_name} {res.metric:.3f} after {res.steps} steps, "
+                       f"{res.seconds:.0f} s")
     if res.model is not None:
         keep(run.id, name, res.model)
     res.model = None  # the store holds it (and may drop it under memory pressure)
@@ -154,7 +158,7 @@ def _learning_curve(run: LiveRun) -> None:
             res = train.run(name, replace(run.task, train=run.task.train[:n]), run.seconds / 2, run.seed,
                             should_stop=run.stop.is_set)
             run.curve.append({"strategy": name, "examples": n, "metric": round(res.metric, 4)})
-            run.lines[name] = f"learning curve: {n} rows -> dev accuracy {res.metric:.3f}"
+            run.lines[name] = f"learning curve: {n} rows -> dev {run.task.metric_name} {res.metric:.3f}"
     run.curve.sort(key=lambda r: (r["strategy"], r["examples"]))
 
 
@@ -182,7 +186,8 @@ def drop(run_id: str | None) -> None:
 
 @torch.no_grad()
 def classify(run: LiveRun, sentence: str) -> list[dict]:
-    """Every trained variant of `run` on one sentence: label and probability per strategy."""
+    """Every trained variant of `run` on one sentence: label and probability per strategy (a token task: the
+    entities each variant finds, and every word's tag)."""
     sentence = (sentence or "").strip()
     if not sentence:
         raise InputError("Write a sentence for the trained variants to classify.")
@@ -192,12 +197,26 @@ def classify(run: LiveRun, sentence: str) -> list[dict]:
         if model is None:
             rows.append({"strategy": res.strategy, "label": "(dropped: train again)", "probability": None})
             continue
+        if run.task.kind == data.TOKENS:
+            rows.append({"strategy": res.strategy, **_tag(model, sentence, run.task.labels)})
+            continue
         model.eval()
-        enc = model.tokenizer([sentence], truncation=True, max_length=train.MAX_LEN, return_tensors="pt")
+        enc = model.tokenizer([sentence], truncation=True, max_length=MAX_LEN, return_tensors="pt")
         probs = model(enc["input_ids"], enc["attention_mask"]).softmax(-1)[0]
         best = int(probs.argmax())
         rows.append({"strategy": res.strategy, "label": run.task.labels[best], "probability": round(float(probs[best]), 3)})
     return rows
+
+
+def _tag(model, sentence: str, labels: list[str]) -> dict:
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    from models import tagging
+
+    words = [w for w, _, _ in tagging.split_words(model.tokenizer, sentence)][:200]  # the tagging tab's words
+    tags = tokens.tag_words(model, words, labels)
+    found = [f"{' '.join(words[s:e + 1])} ({kind})" for kind, s, e in get_entities(tags)]
+    return {"entities": ", ".join(found) or "(none)", "tags": " ".join(f"{w}/{t}" for w, t in zip(words, tags))}
 
 
 def trained_tensors(run: LiveRun, strategy: str) -> dict[str, torch.Tensor] | None:

@@ -84,6 +84,7 @@ STRATEGIES = [
              "(IA3, through peft)", train="ia3", lr=5e-3),
 ]
 BY_NAME = {s.name: s for s in STRATEGIES}
+SENTENCE_ONLY = ("setfit", "prompt-ft")  # `train` kinds with no form for a task that labels each word
 DEFAULT = ("frozen-scalar-mix", "lora", "full")  # the live run a visitor starts with: ~30 s each
 
 

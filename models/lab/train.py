@@ -9,11 +9,12 @@ from typing import Callable
 import torch
 from torch import nn
 
-from models.lab import data as lab_data, fewshot, multitask, self_ensemble, strategies, two_stage
+from models.errors import InputError
+from models.lab import data as lab_data, fewshot, multitask, self_ensemble, strategies, tokens, two_stage
 from models.lab.data import TaskData
-from models.lab.model import LabModel
+from models.lab.model import MAX_LEN, LabModel
 
-BATCH, MAX_LEN, EVAL_EVERY, CURVE_DEV = 32, 64, 20, 200
+BATCH, EVAL_EVERY, CURVE_DEV = 32, 20, 200
 POINT_SECONDS = 5.0  # a curve point at least this often (slow strategies make few steps), and one at the end
 
 
@@ -21,14 +22,14 @@ POINT_SECONDS = 5.0  # a curve point at least this often (slow strategies make f
 class RunResult:
     strategy: str
     task: str
-    metric: float  # development accuracy at the end
+    metric: float  # the development metric at the end: accuracy (sentence tasks) or entity F1 (token tasks)
     trainable_params: int
     stored_mb: float  # what must be kept per task (the trainable tensors, fp16)
     seconds: float  # training time (the model load not counted)
     steps: int
     epochs: float
     loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss since the last point)
-    dev_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, accuracy on the first dev rows)
+    dev_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, the metric on the first dev rows)
     mix_weights: list[float] | None = None  # scalar mix: softmax weight per layer (0 = embeddings)
     unfrozen_per_epoch: list[list[int]] | None = None  # scheduled strategies: encoder layers trainable each epoch
     peft_trainable: int | None = None  # adapter strategies: what peft itself counts
@@ -100,12 +101,16 @@ def _param_groups(model: LabModel, s: strategies.Strategy) -> list[dict]:
     return groups
 
 
-def _encode(tokenizer, rows: list[tuple[str, int]]) -> list[tuple[list[int], int]]:
+def _encode(tokenizer, rows: list[tuple], kind: str = lab_data.SENTENCE) -> list[tuple]:
+    if kind == lab_data.TOKENS:
+        return tokens.encode(tokenizer, rows)
     ids = tokenizer([t for t, _ in rows], truncation=True, max_length=MAX_LEN)["input_ids"]
     return list(zip(ids, [label for _, label in rows]))
 
 
 def _collate(items, pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    if items and isinstance(items[0][1], list):  # a token task: a label per piece
+        return tokens.collate(items, pad)
     width = max(len(ids) for ids, _ in items)
     x = torch.full((len(items), width), pad, dtype=torch.long)
     for i, (ids, _) in enumerate(items):
@@ -122,7 +127,10 @@ def _pooled(model: LabModel, items, pad: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _accuracy(model: LabModel, items, pad: int, cached: torch.Tensor | None = None) -> float:
+def _metric(model: LabModel, items, data: TaskData, pad: int, cached: torch.Tensor | None = None) -> float:
+    """The task's development metric: accuracy, or entity F1 for a token task."""
+    if data.kind == lab_data.TOKENS:
+        return tokens.entity_f1(model, items, data.labels, pad)
     model.eval()
     gold = torch.tensor([label for _, label in items])
     if cached is not None:
@@ -135,13 +143,22 @@ def _accuracy(model: LabModel, items, pad: int, cached: torch.Tensor | None = No
 def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps: int | None = None,
         max_epochs: int = 20, progress: Callable[[str, float], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
-        on_point: Callable[[int, float, float], None] | None = None) -> RunResult:
+        on_point: Callable[[int, float, float], None] | None = None,
+        prepare: Callable[["_Run"], None] | None = None, curves: bool = True) -> RunResult:
     """Train strategy `name` on `data` until `seconds` (or `max_steps`, or `max_epochs`) run out.
-    `on_point(step, loss, dev accuracy)`: each curve point as it is measured (the tab draws them live)."""
+    `on_point(step, loss, dev accuracy)`: each curve point as it is measured (the tab draws them live).
+    `prepare(run)`: changes the run before its first step (the supervised recipe freezes the word embeddings
+    and sets a learning-rate schedule). `curves=False`: no curve points while training, only the final metric
+    (the recorded comparison: the same training, less evaluation)."""
     s = strategies.get(name)
-    if s.train in ("setfit", "prompt-ft"):  # the prompt tab's few-shot methods: their own training loops
+    if s.train in strategies.SENTENCE_ONLY:  # the prompt tab's few-shot methods: their own training loops
+        if data.kind != lab_data.SENTENCE:
+            raise InputError(f"{name} classifies whole texts; it has no form for a task that labels each word.")
         return RunResult(**fewshot.run(name, data, seed))
     r = _Run(s, data, seconds, seed, max_steps, progress, should_stop, on_point)
+    r.curves = curves
+    if prepare is not None:
+        prepare(r)
     while not r.done and r.epoch < max_epochs:
         r.rng.shuffle(r.order)
         for b in range(0, len(r.order), BATCH):
@@ -164,28 +181,32 @@ class _Run:
             s, data, seconds, progress, should_stop, on_point)
         torch.manual_seed(seed)
         self.rng = random.Random(seed)
-        aux_sents, aux_labels = lab_data.ner_sentences() if s.multitask else ([], [])
-        self.model = model = LabModel(s, len(data.labels), len(aux_labels))
+        aux_rows, aux_labels = multitask.aux_task(data, seed) if s.multitask else ([], [])
+        self.model = model = LabModel(s, len(data.labels), len(aux_labels), tokens=data.kind == lab_data.TOKENS)
         self.peft_count = make_trainable(model, s)
         self.pad = model.tokenizer.pad_token_id
-        self.train, self.dev = _encode(model.tokenizer, data.train), _encode(model.tokenizer, data.dev)
-        self.aux = multitask.encode_tagged(model.tokenizer, aux_sents, aux_labels) if s.multitask else None
+        self.train, self.dev = _encode(model.tokenizer, data.train, data.kind), _encode(model.tokenizer, data.dev, data.kind)
+        self.aux = multitask.encode_aux(model.tokenizer, data, aux_rows) if s.multitask else None
         self.t0 = self.last_point = time.perf_counter()
         self.stage_one_steps = 0
         if s.stage_one == "mlm":  # two-stage: a third of the budget on masked-LM steps, then the task from there
-            self.stage_one_steps = two_stage.mlm_steps(model, [t for t, _ in data.train],
+            texts = [" ".join(t) if data.kind == lab_data.TOKENS else t for t, _ in data.train]
+            self.stage_one_steps = two_stage.mlm_steps(model, texts,
                                                        steps=max_steps // 3 if max_steps else None,
                                                        seconds=None if max_steps else seconds / 3)
         self.max_steps = max_steps - self.stage_one_steps if max_steps else None
         self.cached = self.cached_dev = None
-        if s.frozen_encoder:  # the encoder never changes: its features once, then only the head (and mix) train
+        if s.frozen_encoder and data.kind == lab_data.SENTENCE:  # the encoder never changes: its pooled features
+            # once, then only the head (and mix) train (a token task's per-token features would not fit in memory)
             self.cached, self.cached_dev = _pooled(model, self.train, self.pad), _pooled(model, self.dev, self.pad)
         self.unfrozen = [set_schedule(model, s, 0)] if s.scheduled else []
         self.optimiser = torch.optim.AdamW(_param_groups(model, s), weight_decay=0.01)
         self.averaged = self_ensemble.averaged_model(model, s)
-        self.loss_fn = nn.CrossEntropyLoss()
+        self.loss_fn = tokens.loss if data.kind == lab_data.TOKENS else nn.CrossEntropyLoss()
         self.n, self.epoch, self.losses, self.loss_curve, self.dev_curve = 0, 0, [], [], []
         self.order, self.done = list(range(len(self.train))), False
+        self.scheduler = None  # a learning-rate schedule, where `prepare` sets one
+        self.curves = True  # curve points while training (False: only at the end)
 
     def step(self, idx: list[int]) -> None:
         model = self.model
@@ -205,25 +226,28 @@ class _Run:
         self.optimiser.zero_grad()
         loss.backward()
         self.optimiser.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         self.n += 1
         self.losses.append(loss.item())
         if self.averaged is not None and (self.s.distill or self.n % self_ensemble.EVERY == 0):
             self.averaged.update_parameters(model)
         self.done = self.should_stop() or bool(self.max_steps and self.n >= self.max_steps) or \
             (not self.max_steps and time.perf_counter() - self.t0 >= self.seconds)
-        if self.n % EVAL_EVERY == 0 or time.perf_counter() - self.last_point >= POINT_SECONDS or self.done:
+        due = self.n % EVAL_EVERY == 0 or time.perf_counter() - self.last_point >= POINT_SECONDS
+        if (self.curves and due) or self.done:
             self.point()
 
     def point(self) -> None:
         self.loss_curve.append((self.n, sum(self.losses) / len(self.losses)))
         self.losses = []
         sub = self.cached_dev[:, :CURVE_DEV] if self.cached_dev is not None else None
-        self.dev_curve.append((self.n, _accuracy(self.model, self.dev[:CURVE_DEV], self.pad, sub)))
+        self.dev_curve.append((self.n, _metric(self.model, self.dev[:CURVE_DEV], self.data, self.pad, sub)))
         self.last_point = time.perf_counter()
         if self.on_point:
             self.on_point(self.n, self.loss_curve[-1][1], self.dev_curve[-1][1])
         if self.progress:
-            self.progress(f"{self.s.name}: step {self.n}, dev accuracy {self.dev_curve[-1][1]:.3f}",
+            self.progress(f"{self.s.name}: step {self.n}, dev {self.data.metric_name} {self.dev_curve[-1][1]:.3f}",
                           min(1.0, (time.perf_counter() - self.t0) / self.seconds))
 
     def result(self) -> RunResult:
@@ -233,7 +257,7 @@ class _Run:
         model = self.model
         if self.averaged is not None and not self.s.distill:  # self-ensemble: the average is the model
             model = self_ensemble.final_model(self.averaged, self.model)
-        metric = _accuracy(model, self.dev, self.pad, self.cached_dev)
+        metric = _metric(model, self.dev, self.data, self.pad, self.cached_dev)
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         return RunResult(self.s.name, self.data.task, metric, trainable, trainable * 2 / 1e6, elapsed,
                          self.n + self.stage_one_steps, self.n * BATCH / max(1, len(self.train)), self.loss_curve,

@@ -11,7 +11,9 @@ import time
 import torch
 from torch import nn
 
-BATCH, MAX_LEN, LR = 32, 64, 5e-5
+from models.lab.model import MAX_LEN
+
+BATCH, LR = 32, 5e-5
 
 
 def mlm_head(model) -> nn.Module:

@@ -9,7 +9,7 @@ from models import registry
 from models.errors import InputError
 
 
-BACKENDS = ("cloze", "causal-lm", "embedding", "nli", "ensemble")
+BACKENDS = ("cloze", "causal-lm", "embedding", "nli", "ensemble", "supervised")
 ENSEMBLE = ("embedding", "cloze")  # the members of the ensemble backend
 CONTENT_FREE = "N/A"
 MAX_LABELS = 20
