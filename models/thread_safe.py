@@ -28,8 +28,11 @@ def guard(tokenizer):
     with _lock:
         if cls not in _classes:
             methods = {name: _locked(getattr(cls, name)) for name in GUARDED if hasattr(cls, name)}
+            # a model deep-copied with its tokenizer (the lab's weight averaging) shares it: a lock cannot be
+            # copied, and nothing a model does changes its tokenizer
             _classes[cls] = type(cls.__name__, (cls,), {**methods, "__qualname__": cls.__qualname__,
-                                                         "__module__": cls.__module__})
+                                                         "__module__": cls.__module__,
+                                                         "__deepcopy__": lambda self, memo: self})
     tokenizer.__class__ = _classes[cls]
     tokenizer._call_lock = threading.RLock()
     return tokenizer

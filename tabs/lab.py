@@ -26,10 +26,12 @@ small added modules such as LoRA, adapters or IA3) and **when** (gradual unfreez
 one loss curve and one development-metric curve per strategy appear while they train (one run at a time
 on this machine: a second visitor waits in line). Frozen strategies compute the encoder's features once, so
 their steps are cheap; full fine-tuning moves 22 M weights. The tasks: a sentence label (SST-2, your own
-file; metric: accuracy) or a label per word (CoNLL-2003 entities, the head reads each token's vector;
-metric: entity F1).
+file; metric: accuracy), a label per word (CoNLL-2003 entities, the head reads each token's vector;
+metric: entity F1), or Chinese reviews (ChnSentiCorp) on the mini ChineseBERT, whose embeddings fuse each
+character with its glyph and pinyin (strategies built for the English model are refused there, by name).
 """
 TASKS = [("SST-2 movie-review sentiment", "sst2"), ("CoNLL-2003 named entities (a tag per word)", "conll2003"),
+         ("ChnSentiCorp Chinese review sentiment (mini ChineseBERT: glyph + pinyin)", "chnsenticorp"),
          ("My own CSV / TSV (a text and a label column)", "upload")]
 
 

@@ -22,8 +22,8 @@ probability of the whole prompt with each word in the blank), **embedding** (no 
 sentence encoder's similarity to each label's description, e.g. "It was great."; with examples, SetFit),
 **nli** (bart-large-mnli, Hub only), **ensemble** (the mean of embedding and cloze: the two err on
 different inputs, so together they do better than either; the notes show each one's vote) and
-**supervised** (no prompt: the same MiniLM fully fine-tuned on all 66 k SST-2 training sentences in the
-Fine-tuning lab; sentiment labels only), the reference that shows how far prompting is from full supervision.
+**supervised** (no prompt: the same MiniLM fully fine-tuned on 61 k SST-2 training rows by the Fine-tuning
+lab's recipe; sentiment labels only), the reference that shows how far prompting is from full supervision.
 """
 
 DEFAULT_PRESET = prompt_cls.SST2_PRESET

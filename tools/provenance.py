@@ -37,6 +37,8 @@ SOURCES = {
     "qa-squad.safetensors": (["shared:squad/dev-half-a.json", "shared:qa_extra/squadshifts-new_wiki.json",
                               "shared:qa_extra/squadshifts-reddit.json", "shared:qa_extra/squadshifts-amazon.json"],
                              "python -m models.eval squad data/corpora/squad-val.json --model embedded-squad"),
+    "sst2-supervised.safetensors": (["shared:sst2/train.tsv"],
+                                    "python -m models.eval sst2 data/corpora/sst2-heldout.tsv --backend supervised"),
     "transformer-factors.safetensors": (["repo:samples/sst2-300.tsv", "repo:samples/conll2003-testa-100.txt",
                                          "repo:samples/ud-ewt-dev-100.conllu"],
                                         "python -m pytest tests/test_inside.py -k transformer_factors"),

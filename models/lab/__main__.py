@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(row))
         return
     if args.command == "record":
+        kind, encoder = data.TASK_KINDS[args.task]
         names = args.strategies or [s.name for s in strategies.STRATEGIES
-                                     if args.task == "sst2" or s.train not in strategies.SENTENCE_ONLY]
+                                    if not strategies.unsupported(s, kind, encoder)]
         recorded.record(args.task, args.examples, args.max_steps, args.seeds, names, args.out,
                         " ".join(["python -m models.lab", *(argv if argv is not None else sys.argv[1:])]))
         return

@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # the 300-row sample that ships with the app
 SST2_POOL, SST2_DEV = ROOT / "data/corpora/sst2-pool.tsv", ROOT / "data/corpora/sst2-heldout.tsv"
 SST2_SAMPLE = ROOT / "samples/sst2-300.tsv"
-TASKS = ("sst2", "conll2003", "upload")
+TASKS = ("sst2", "conll2003", "chnsenticorp", "upload")
 SENTENCE, TOKENS = "sentence", "tokens"  # what a task labels: whole texts, or each word
+TASK_KINDS = {"sst2": (SENTENCE, "minilm"), "conll2003": (TOKENS, "minilm"), "chnsenticorp": (SENTENCE, "zh-fused"),
+              "upload": (SENTENCE, "minilm")}  # task -> (what it labels, the encoder it adapts)
 MIN_UPLOAD_ROWS, MAX_LABELS = 20, 20
 
 
@@ -27,6 +29,8 @@ class TaskData:
     dev: list[tuple]
     source: str
     kind: str = SENTENCE
+    encoder: str = "minilm"  # the pre-trained encoder the strategies adapt (models/lab/encoders.py)
+    max_len: int = 64  # pieces per text
 
     @property
     def metric_name(self) -> str:
@@ -41,6 +45,8 @@ def load_task(task: str = "sst2", examples: int = 2000, seed: int = 0, dev_size:
         return load_upload(upload, examples, seed, dev_size)
     if task == "conll2003":
         return load_conll(examples, seed, dev_size)
+    if task == "chnsenticorp":
+        return load_chnsenticorp(examples, seed, dev_size)
     if task not in TASKS:
         raise InputError(f"Unknown lab task '{task}'; choose one of {', '.join(TASKS)}.")
     if examples < 2:
@@ -56,6 +62,24 @@ def load_task(task: str = "sst2", examples: int = 2000, seed: int = 0, dev_size:
     train = random.Random(seed).sample(pool, min(examples, len(pool)))
     index = {label: i for i, label in enumerate(labels)}
     return TaskData(task, labels, [(t, index[l]) for t, l in train], [(t, index[l]) for t, l in dev], source)
+
+
+CHNSENTICORP = ROOT.parent / "shared" / "data" / "chnsenticorp"
+
+
+def load_chnsenticorp(examples: int = 2000, seed: int = 0, dev_size: int = 500) -> TaskData:
+    """ChnSentiCorp hotel / product / book reviews on the mini ChineseBERT (glyph + pinyin fusion): `examples`
+    training reviews drawn with `seed`, the first `dev_size` of its dev file, 128 characters each."""
+    if not (CHNSENTICORP / "train.tsv").is_file():
+        raise InputError("ChnSentiCorp is not on this machine (../shared/data/chnsenticorp); this task needs it. "
+                         "SST-2, CoNLL-2003 and your own file still work.")
+    if examples < 2:
+        raise InputError("Train on at least 2 examples.")
+    pool = [r for r in readers.read_chnsenticorp(CHNSENTICORP / "train.tsv") if r[0].strip()]
+    dev = [r for r in readers.read_chnsenticorp(CHNSENTICORP / "dev.tsv") if r[0].strip()][:dev_size]
+    train = random.Random(seed).sample(pool, min(examples, len(pool)))
+    source = f"ChnSentiCorp: {len(train):,} of {len(pool):,} training reviews, {len(dev)} dev reviews"
+    return TaskData("chnsenticorp", ["negative", "positive"], train, dev, source, SENTENCE, "zh-fused", 128)
 
 
 def without_heldout_phrases(rows: list[tuple[str, int]], min_words: int = 3) -> tuple[list[tuple[str, int]], int]:

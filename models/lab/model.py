@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models import embedded
+from models.lab.encoders import load as load_encoder, minilm_encoder  # noqa: F401  (minilm_encoder: the tests')
 from models.lab.strategies import Strategy
 
 MAX_LEN = 64  # tokens per text, in training and at prediction (SST-2 sentences are shorter)
@@ -35,6 +35,8 @@ def layer_index(spec: str, n_layers: int) -> int | None:
         return 0
     if spec == "top":
         return n_layers
+    if spec == "middle":
+        return n_layers // 2
     return int(spec.split("-")[1])
 
 
@@ -53,9 +55,10 @@ class Bottleneck(nn.Module):
 
 
 class LabModel(nn.Module):
-    def __init__(self, strategy: Strategy, n_labels: int, n_aux_labels: int = 0, tokens: bool = False) -> None:
+    def __init__(self, strategy: Strategy, n_labels: int, n_aux_labels: int = 0, tokens: bool = False,
+                 encoder: str = "minilm") -> None:
         super().__init__()
-        encoder, self.tokenizer = minilm_encoder()
+        encoder, self.tokenizer = load_encoder(encoder)
         self.encoder = encoder
         n_layers, hidden = encoder.config.num_hidden_layers, encoder.config.hidden_size
         self.index = layer_index(strategy.layer, n_layers)
@@ -71,7 +74,7 @@ class LabModel(nn.Module):
             self.prompt = nn.Parameter(vocab[pick].detach().clone())
         self.adapters = None
         if strategy.train == "adapter":  # after each layer's feed-forward projection, inside its residual
-            self.adapters = nn.ModuleList(Bottleneck(encoder.config.hidden_size) for _ in range(n_layers))
+            self.adapters = nn.ModuleList(Bottleneck(hidden) for _ in range(n_layers))
             for block, adapter in zip(encoder.encoder.layer, self.adapters):
                 block.output.dense.register_forward_hook(lambda mod, args, out, a=adapter: a(out))
 
@@ -126,17 +129,3 @@ class LabModel(nn.Module):
         if self.tokens:
             return self.classify(self.hidden_layers(input_ids, attention_mask))
         return self.classify(self.pooled_layers(input_ids, attention_mask))
-
-
-def minilm_encoder():
-    """The MiniLM encoder as pre-trained (BertModel, no pooler) and its tokenizer: the embedded models' base."""
-    from transformers import AutoConfig, AutoTokenizer, BertModel
-
-    from models.errors import WeightsError
-
-    path = embedded.encoder_path()
-    encoder = BertModel(AutoConfig.from_pretrained(path), add_pooling_layer=False)
-    missing, unexpected = encoder.load_state_dict(embedded.load_encoder_state(path), strict=False)
-    if missing or unexpected:
-        raise WeightsError(f"encoder weights do not fit: missing={missing[:3]} unexpected={unexpected[:3]}")
-    return encoder, AutoTokenizer.from_pretrained(path)

@@ -15,7 +15,6 @@ import torch
 from models.errors import InputError
 from models.lab import data, strategies, tokens, train
 from models.lab.data import TaskData
-from models.lab.model import MAX_LEN
 from models.loading import MODEL_CACHE, cached_load
 
 KEEP_SECONDS = 30 * 60  # a visitor's trained variants are dropped after this (or when the session ends)
@@ -72,9 +71,9 @@ def start(task: TaskData, names: list[str], seconds: float, seed: int = 0, learn
     if len(names) > MAX_STRATEGIES:
         raise InputError(f"At most {MAX_STRATEGIES} strategies in one run.")
     for n in names:
-        if strategies.get(n).train in strategies.SENTENCE_ONLY and task.kind != data.SENTENCE:
-            raise InputError(f"{n} classifies whole texts; this task labels each word. Untick it (or pick a "
-                             f"sentence task).")
+        why = strategies.unsupported(strategies.get(n), task.kind, task.encoder)
+        if why:
+            raise InputError(f"{why} Untick it, or pick another task.")
     if not 5 <= seconds <= MAX_SECONDS:
         raise InputError(f"The time budget per strategy must be between 5 and {MAX_SECONDS} seconds.")
     for old in [r for r in list(_RUNS.values()) if time.time() - r.created > KEEP_SECONDS]:
@@ -201,7 +200,7 @@ def classify(run: LiveRun, sentence: str) -> list[dict]:
             rows.append({"strategy": res.strategy, **_tag(model, sentence, run.task.labels)})
             continue
         model.eval()
-        enc = model.tokenizer([sentence], truncation=True, max_length=MAX_LEN, return_tensors="pt")
+        enc = model.tokenizer([sentence], truncation=True, max_length=run.task.max_len, return_tensors="pt")
         probs = model(enc["input_ids"], enc["attention_mask"]).softmax(-1)[0]
         best = int(probs.argmax())
         rows.append({"strategy": res.strategy, "label": run.task.labels[best], "probability": round(float(probs[best]), 3)})

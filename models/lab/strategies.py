@@ -16,7 +16,7 @@ class Strategy:
     name: str
     group: str
     summary: str
-    layer: str = "top"  # what feeds the head: "embeddings", "layer-N" (1-based), "top", "mix" (scalar mix)
+    layer: str = "top"  # what feeds the head: "embeddings", "layer-N", "middle", "top", "mix" (scalar mix)
     train: str = "head"  # "head" (encoder frozen), "all", "bias" (BitFit), "lora", "ia3"
     lr: float = 1e-3
     lr_decay: float = 1.0  # discriminative: each layer below the top trains at lr / lr_decay**depth
@@ -42,7 +42,7 @@ class Strategy:
 STRATEGIES = [
     Strategy("frozen-embeddings", "representation", "encoder frozen; the head reads the embedding layer only "
              "(no context): how much the word vectors alone know", layer="embeddings"),
-    Strategy("frozen-middle", "representation", "encoder frozen; the head reads layer 3 of 6", layer="layer-3"),
+    Strategy("frozen-middle", "representation", "encoder frozen; the head reads the middle layer (3 of 6)", layer="middle"),
     Strategy("frozen-top", "representation", "encoder frozen; the head reads the top layer (feature extraction)"),
     Strategy("frozen-scalar-mix", "representation", "encoder frozen; the head reads a learned softmax-weighted sum "
              "of every layer, times a scale gamma (ELMo's scalar mix)", layer="mix"),
@@ -85,6 +85,19 @@ STRATEGIES = [
 ]
 BY_NAME = {s.name: s for s in STRATEGIES}
 SENTENCE_ONLY = ("setfit", "prompt-ft")  # `train` kinds with no form for a task that labels each word
+
+
+def unsupported(s: Strategy, kind: str, encoder: str) -> str | None:
+    """Why strategy `s` cannot run on a task of `kind` ("sentence" / "tokens") on `encoder`; None when it can."""
+    if s.train in SENTENCE_ONLY and kind != "sentence":
+        return f"{s.name} classifies whole texts; this task labels each word."
+    if encoder != "minilm":
+        why = ("the prompt tab's English models" if s.train in SENTENCE_ONLY else
+               "an English second task" if s.multitask else "the English masked-LM head" if s.stage_one else
+               "input vectors fed past the glyph and pinyin fusion" if s.prompt_tokens else None)
+        if why:
+            return f"{s.name} needs {why}; it does not run on the mini ChineseBERT."
+    return None
 DEFAULT = ("frozen-scalar-mix", "lora", "full")  # the live run a visitor starts with: ~30 s each
 
 

@@ -50,6 +50,7 @@ def make_trainable(model: LabModel, s: strategies.Strategy) -> int | None:
     if s.train == "bias":
         for name, p in model.encoder.named_parameters():
             p.requires_grad = name.endswith(".bias")
+    _keep_fixed(model)
     if s.train in ("lora", "ia3"):
         from peft import IA3Config, LoraConfig, get_peft_model
 
@@ -59,6 +60,12 @@ def make_trainable(model: LabModel, s: strategies.Strategy) -> int | None:
         model.encoder = get_peft_model(model.encoder, config)
         return model.encoder.get_nb_trainable_parameters()[0]
     return None
+
+
+def _keep_fixed(model: LabModel) -> None:
+    """Tensors no strategy trains: the ChineseBERT's glyph table (the characters' rendered images)."""
+    for p in getattr(model.encoder, "fixed_parameters", lambda: [])():
+        p.requires_grad = False
 
 
 def _blocks(model: LabModel) -> list[nn.Module]:
@@ -83,6 +90,7 @@ def set_schedule(model: LabModel, s: strategies.Strategy, epoch: int) -> list[in
         p.requires_grad = embeddings
     for p in model.head.parameters():
         p.requires_grad = head
+    _keep_fixed(model)
     return layers
 
 
@@ -101,10 +109,10 @@ def _param_groups(model: LabModel, s: strategies.Strategy) -> list[dict]:
     return groups
 
 
-def _encode(tokenizer, rows: list[tuple], kind: str = lab_data.SENTENCE) -> list[tuple]:
+def _encode(tokenizer, rows: list[tuple], kind: str = lab_data.SENTENCE, max_len: int = MAX_LEN) -> list[tuple]:
     if kind == lab_data.TOKENS:
         return tokens.encode(tokenizer, rows)
-    ids = tokenizer([t for t, _ in rows], truncation=True, max_length=MAX_LEN)["input_ids"]
+    ids = tokenizer([t for t, _ in rows], truncation=True, max_length=max_len)["input_ids"]
     return list(zip(ids, [label for _, label in rows]))
 
 
@@ -151,9 +159,10 @@ def run(name: str, data: TaskData, seconds: float = 30, seed: int = 0, max_steps
     and sets a learning-rate schedule). `curves=False`: no curve points while training, only the final metric
     (the recorded comparison: the same training, less evaluation)."""
     s = strategies.get(name)
+    why = strategies.unsupported(s, data.kind, data.encoder)
+    if why:
+        raise InputError(why)
     if s.train in strategies.SENTENCE_ONLY:  # the prompt tab's few-shot methods: their own training loops
-        if data.kind != lab_data.SENTENCE:
-            raise InputError(f"{name} classifies whole texts; it has no form for a task that labels each word.")
         return RunResult(**fewshot.run(name, data, seed))
     r = _Run(s, data, seconds, seed, max_steps, progress, should_stop, on_point)
     r.curves = curves
@@ -182,10 +191,12 @@ class _Run:
         torch.manual_seed(seed)
         self.rng = random.Random(seed)
         aux_rows, aux_labels = multitask.aux_task(data, seed) if s.multitask else ([], [])
-        self.model = model = LabModel(s, len(data.labels), len(aux_labels), tokens=data.kind == lab_data.TOKENS)
+        self.model = model = LabModel(s, len(data.labels), len(aux_labels), tokens=data.kind == lab_data.TOKENS,
+                                      encoder=data.encoder)
         self.peft_count = make_trainable(model, s)
         self.pad = model.tokenizer.pad_token_id
-        self.train, self.dev = _encode(model.tokenizer, data.train, data.kind), _encode(model.tokenizer, data.dev, data.kind)
+        self.train = _encode(model.tokenizer, data.train, data.kind, data.max_len)
+        self.dev = _encode(model.tokenizer, data.dev, data.kind, data.max_len)
         self.aux = multitask.encode_aux(model.tokenizer, data, aux_rows) if s.multitask else None
         self.t0 = self.last_point = time.perf_counter()
         self.stage_one_steps = 0
