@@ -112,3 +112,49 @@ def test_the_sentence_box_tags_each_word_with_every_trained_variant(conll):
     words = ["Tom", "Hanks", "lives", "in", "Paris", "."]
     tags = tokens.tag_words(res.model, words, conll.labels)
     assert len(tags) == len(words) and set(tags) <= set(conll.labels)
+
+
+# ---- ChnSentiCorp on the mini ChineseBERT (a sentence task on another encoder) ----
+
+needs_chnsenticorp = pytest.mark.skipif(not (data.CHNSENTICORP / "train.tsv").is_file(),
+                                        reason="ChnSentiCorp is not on this machine")
+
+
+@needs_chnsenticorp
+def test_chnsenticorp_trains_a_private_copy_of_the_mini_chinesebert_and_never_its_glyph_table():
+    from models.chinese import mlm
+
+    task = data.load_task("chnsenticorp", examples=32, seed=0, dev_size=16)
+    assert task.encoder == "zh-fused" and task.labels == ["negative", "positive"] and task.max_len == 128
+    shipped = mlm.load("zh-fused").model.bert
+    before = {k: v.clone() for k, v in shipped.state_dict().items()}
+    res = train.run("full", task, max_steps=2)
+    emb = res.model.encoder.embeddings
+    assert not emb.glyph_embeddings.embedding.weight.requires_grad
+    assert torch.equal(emb.glyph_embeddings.embedding.weight, shipped.embeddings.glyph_embeddings.embedding.weight)
+    assert not torch.equal(emb.word_embeddings.weight, shipped.embeddings.word_embeddings.weight)  # it trained
+    assert all(torch.equal(before[k], v) for k, v in shipped.state_dict().items())  # the app's model untouched
+    assert res.trainable_params == sum(p.numel() for n, p in res.model.named_parameters()
+                                       if "glyph_embeddings" not in n)
+
+
+@needs_chnsenticorp
+@pytest.mark.parametrize("name", ["prompt-tuning", "multi-task", "two-stage-mlm", "setfit"])
+def test_strategies_built_for_the_english_model_are_refused_on_chinese_by_name(name):
+    task = data.load_task("chnsenticorp", examples=8, seed=0, dev_size=4)
+    with pytest.raises(InputError, match=f"{name} needs .* does not run on the mini ChineseBERT"):
+        train.run(name, task, max_steps=1)
+
+
+def test_the_tab_runs_the_entity_task_and_tags_a_sentence_with_each_variant():
+    from tabs import lab
+
+    *_, last = lab.train_live("conll2003", None, 32, 5, 0, ["frozen-top"], False, None)
+    status, loss, dev, table, pareto, mix, curve, files, run_id = last
+    assert "CoNLL-2003" in status and "`frozen-top`: done: dev entity F1" in status
+    assert list(table.columns)[:2] == ["strategy", "dev_entity_F1"] and 0 <= table["dev_entity_F1"][0] <= 1
+    tagged = lab.classify("Angela Merkel met Emmanuel Macron in Paris .", run_id)
+    assert list(tagged.columns) == ["strategy", "entities", "tags"]
+    assert tagged["tags"][0].split()[0].startswith("Angela/") and len(tagged["tags"][0].split()) == 8
+    with pytest.raises(Exception, match="classifies whole texts"):
+        list(lab.train_live("conll2003", None, 32, 5, 0, ["setfit"], False, run_id))
