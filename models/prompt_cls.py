@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from models import fill_mask, registry, sentence_embedding, tuning
+from models import batching, fill_mask, registry, sentence_embedding, tuning
 from models.errors import InputError
 from models.loading import cached_load
 from models.text_checks import clean_text, language_notice, script_check
@@ -45,7 +45,7 @@ from models.prompt.nli import load_nli, nli_label_logprobs
 from models.prompt.supervised import DEFAULT as SUPERVISED, supervised_label_logprobs
 from models.prompt.spec import (BACKENDS, BBC_PRESET, CAUSAL_LM, CONTENT_FREE, ENSEMBLE, MAX_LABELS,
                                 NLI_HUB_ID, PRESET_MODELS, PRESETS, SENTIMENT_WORDS, SST2_PRESET, SUMMARY_PRESET,
-                                PromptResult, PromptSpec, cut_words, fill_template, make_spec)
+                                PromptResult, PromptSpec, cut_words, fill_template, make_spec, spec_key)
 
 __all__ = [  # the interface: what the tab, the views, batch mode and the evaluation CLI use
     "BACKENDS", "BBC_PRESET", "CAUSAL_LM", "CONTENT_FREE", "DEMO_SELECTIONS", "ENSEMBLE", "MAX_FEW_SHOT_ROWS",
@@ -98,7 +98,14 @@ def label_probabilities(spec: PromptSpec, texts: list[str], backend: str = "cloz
     tuned = member_tuned(backend, tuned)
     if backend == "cloze":
         lm = tuned or fill_mask.load(model)
-        lp = cloze_label_logprobs(lm, spec, texts, demos, word_scores=word_scores)
+        if len(texts) == 1 and not demos and tuned is None:  # concurrent visitors share one pass
+            row, scores = batching.batcher("cloze", model, spec_key(spec)).run(
+                texts[0], lambda many: _cloze_many(lm, spec, many))
+            lp = row[None]
+            if word_scores is not None:
+                word_scores += scores
+        else:
+            lp = cloze_label_logprobs(lm, spec, texts, demos, word_scores=word_scores)
         shown = build_cloze_prompt(lm, spec, texts[0], 1, demos)
         cf = cloze_label_logprobs(lm, spec, [CONTENT_FREE], demos) if calibrate else None
     elif backend == "causal-lm":
@@ -121,6 +128,13 @@ def label_probabilities(spec: PromptSpec, texts: list[str], backend: str = "cloz
         return raw, raw, shown
     cal = raw / _probs(cf)[0]  # contextual calibration: divide by the content-free prior
     return cal / cal.sum(-1, keepdims=True), raw, shown
+
+
+def _cloze_many(lm, spec: PromptSpec, texts: list[str]) -> list[tuple]:
+    """Per text: its label log-probabilities and its word scores, from one padded pass over all of them."""
+    scores: list[list] = [[] for _ in texts]
+    lp = cloze_label_logprobs(lm, spec, texts, scores_per_text=scores)
+    return list(zip(lp, scores))
 
 
 def check_examples(spec: PromptSpec, rows) -> list[tuple[str, str]]:

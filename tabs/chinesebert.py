@@ -129,6 +129,6 @@ def build() -> None:
     clear_on_failure(run.click(inspect, [text, model], [notes, gallery, table, raw], api_name="chinesebert_inspect"),
                      [gallery, table, raw], notes)
     clear_on_failure(near_btn.click(neighbours, [char, model], near, api_name="chinesebert_neighbours"), [near])
-    clear_on_failure(fill_btn.click(fill, [masked, model], filled, api_name="chinesebert_fill"), [filled])
+    clear_on_failure(fill_btn.click(fill, [masked, model], filled, api_name="chinesebert_fill", **BATCHED), [filled])
     clear_on_failure(senti_btn.click(sentiment, [review, model], senti, api_name="chinesebert_sentiment", **BATCHED),
                      [senti])

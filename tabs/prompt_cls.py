@@ -6,7 +6,7 @@ import pandas as pd
 
 from models import fill_mask, prompt_cls, registry, sentence_embedding
 from models.loading import hub_reachable
-from tabs.common import clear_on_failure, notices_markdown, run_model
+from tabs.common import BATCHED, clear_on_failure, notices_markdown, run_model
 
 TITLE = "Prompt classification"
 
@@ -169,7 +169,8 @@ def build() -> None:
     # checked by our own code, so a missing table is a clear message, not Gradio's generic error
     event = run.click(classify, [text, template, verbalizer, backend, model, calibrate, few_shot, use_demos, tuned],
                       [notes, scores, prompt, words, raw], api_name="classify", preprocess=False,
-                      api_description="Zero/few-shot class probabilities of `text` with a cloze template and verbalizer.")
+                      api_description="Zero/few-shot class probabilities of `text` with a cloze template and verbalizer.",
+                      **BATCHED)
     clear_on_failure(event, [scores, prompt, words, raw], notes)
     tune.click(finetune, [template, verbalizer, backend, model, few_shot, epochs], [tuned, tune_status],
                api_visibility="private")

@@ -81,3 +81,40 @@ def test_sixteen_concurrent_chinese_reviews_get_their_scores_alone():
     together = _at_once(chinese_mlm.classify_sentiment, reviews)
     for a, t in zip(alone, together):
         assert a.keys() == t.keys() and list(a.values()) == pytest.approx(list(t.values()), abs=1e-3)
+
+
+def _passes(key: tuple) -> tuple[int, int]:
+    b = batching.batcher(*key)
+    return b.batches, b.items
+
+
+@pytest.mark.parametrize("backend", ["cloze", "embedding", "supervised"])
+def test_sixteen_concurrent_prompt_classifications_get_their_answers_alone_and_share_passes(backend):
+    from models import prompt_cls
+    from models.prompt.spec import spec_key
+
+    spec = prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])
+    texts = ["a gorgeous, witty, seductive movie.", "a tedious, overlong mess", "I expected to hate it, but it "
+             "won me over completely.", "the plot is nothing but boilerplate clichés from start to finish."] * 4
+    alone = [prompt_cls.predict(t, spec, backend) for t in texts]
+    key = {"cloze": ("cloze", "embedded-general", spec_key(spec)),
+           "embedding": ("embedding-zero-shot", spec_key(spec)), "supervised": ("sentiment", "embedded-sst2")}[backend]
+    before = _passes(key)
+    together = _at_once(lambda t: prompt_cls.predict(t, spec, backend), texts)
+    batches, items = (a - b for a, b in zip(_passes(key), before))
+    assert items == 16 and batches < 16  # some requests shared a pass
+    for a, t in zip(alone, together):
+        assert a.label == t.label and list(a.scores.values()) == pytest.approx(list(t.scores.values()), abs=1e-3)
+        assert [w["word"] for w in a.word_scores] == [w["word"] for w in t.word_scores]
+        assert [w["logprob"] for w in a.word_scores] == pytest.approx([w["logprob"] for w in t.word_scores], abs=1e-2)
+
+
+def test_sixteen_concurrent_chinese_blanks_get_their_characters_alone():
+    from models.chinese import mlm as chinese_mlm
+
+    texts = ["我喜欢吃[MASK]果。", "他去银[MASK]取钱。", "今天天气很[MASK]。", "中国的首都是北[MASK]。"] * 4
+    alone = [chinese_mlm.fill_mask(t) for t in texts]
+    together = _at_once(chinese_mlm.fill_mask, texts)
+    for a, t in zip(alone, together):
+        assert [[c for c, _ in blank] for blank in a] == [[c for c, _ in blank] for blank in t]
+        assert [p for blank in a for _, p in blank] == pytest.approx([p for blank in t for _, p in blank], abs=1e-3)

@@ -352,11 +352,28 @@ def fill_mask(text: str, model: "str | ChineseLM" = "zh-fused", top_k: int = 5) 
         raise InputError("No blank found: write [MASK] (or ＿) where a character is missing, e.g. 我喜欢[MASK]。")
     if len(pos) > MAX_BLANKS:
         raise InputError(f"The text has {len(pos)} blanks; at most {MAX_BLANKS} (as in the English fill-mask tab).")
-    with torch.no_grad():
-        probs = lm.model(enc.input_ids, enc.pinyin_ids).logits[0, pos].softmax(-1)
+    if isinstance(model, str):  # concurrent visitors' texts share one padded pass (models/batching.py)
+        logits = batching.batcher("chinese-mlm", model).run(enc, lambda many: _mlm_logits(lm, many))
+    else:
+        logits = _mlm_logits(lm, [enc])[0]
+    probs = logits[pos].float().softmax(-1)
     top = probs.topk(top_k, dim=-1)
     return [[(lm.tokenizer.convert_ids_to_tokens(int(i)), round(float(s), 4)) for s, i in zip(v, ix)]
             for v, ix in zip(top.values, top.indices)]
+
+
+@torch.no_grad()
+def _mlm_logits(lm: ChineseLM, encs: list[Encoded]) -> list[torch.Tensor]:
+    """Each encoded text's [its length, vocab] logits, from one pass over them padded to the longest."""
+    width = max(e.input_ids.shape[1] for e in encs)
+    ids = torch.full((len(encs), width), lm.tokenizer.pad_token_id, dtype=torch.long)
+    pins = torch.zeros(len(encs), width, chinese_inputs.PINYIN_LEN, dtype=torch.long)
+    mask = torch.zeros(len(encs), width, dtype=torch.long)
+    for i, e in enumerate(encs):
+        n = e.input_ids.shape[1]
+        ids[i, :n], pins[i, :n], mask[i, :n] = e.input_ids[0], e.pinyin_ids[0], 1
+    logits = lm.model(ids, pins, attention_mask=mask).logits
+    return [logits[i, :e.input_ids.shape[1]] for i, e in enumerate(encs)]
 
 
 # ---------- sentiment classifier and evaluation ----------

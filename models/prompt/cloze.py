@@ -34,8 +34,10 @@ def word_pieces(tok, word: str) -> list[int]:
 
 
 def cloze_label_logprobs(lm, spec: PromptSpec, texts: list[str], demos: list[tuple[str, str]] = (),
-                         grad: bool = False, word_scores: list | None = None) -> torch.Tensor:
-    """[n_texts, n_labels] log of each label's mean word probability at the mask."""
+                         grad: bool = False, word_scores: list | None = None,
+                         scores_per_text: list[list] | None = None) -> torch.Tensor:
+    """[n_texts, n_labels] log of each label's mean word probability at the mask. `word_scores` gets the first
+    text's score of every verbalizer word; `scores_per_text` (one list per text) every text's."""
     tok = lm.tokenizer
     pieces = {(l, w): word_pieces(tok, w) for l, ws in spec.verbalizer.items() for w in ws}
     for (l, w), p in pieces.items():
@@ -69,8 +71,9 @@ def cloze_label_logprobs(lm, spec: PromptSpec, texts: list[str], demos: list[tup
             lps = torch.stack([word_lp[(i, (l, w))] for w in ws])
             row.append(torch.logsumexp(lps, 0) - math.log(len(ws)))  # log of the mean word probability
         out.append(torch.stack(row))
-    if word_scores is not None:
+    targets = scores_per_text if scores_per_text is not None else [word_scores] if word_scores is not None else []
+    for i, target in enumerate(targets):
         for (l, w), p in pieces.items():
-            word_scores.append({"label": l, "word": w, "pieces": tok.convert_ids_to_tokens(p),
-                                "logprob": round(float(word_lp[(0, (l, w))]), 4)})
+            target.append({"label": l, "word": w, "pieces": tok.convert_ids_to_tokens(p),
+                           "logprob": round(float(word_lp[(i, (l, w))]), 4)})
     return torch.stack(out)

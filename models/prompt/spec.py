@@ -52,6 +52,11 @@ class PromptSpec:
         return list(self.verbalizer)
 
 
+def spec_key(spec: PromptSpec) -> tuple:
+    """What must match for two requests to share a batch: the template and every label's words."""
+    return spec.template, tuple((l, tuple(ws)) for l, ws in spec.verbalizer.items())
+
+
 def make_spec(template: str, verbalizer: dict[str, list[str]] | list[tuple[str, str]]) -> PromptSpec:
     """Validate a template and verbalizer. `verbalizer` may be rows of (label, "word1, word2")."""
     if not isinstance(template, str) or "{text}" not in template or "{mask}" not in template:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from models import embedded, registry
+from models import batching, embedded, registry
 from models.errors import InputError, WeightsError
 from models.lab import strategies
 from models.lab.model import MAX_LEN, LabModel
@@ -52,7 +52,11 @@ def supervised_label_logprobs(spec: PromptSpec, texts: list[str],
         raise InputError(f"The supervised backend is a sentiment classifier trained on SST-2 with the labels "
                          f"{' and '.join(labels)}; it cannot score {', '.join(unknown)}. Pick a movie or review "
                          f"sentiment preset, or another backend for these labels.")
-    probs = probabilities(model, texts)[:, [labels.index(l.lower()) for l in spec.labels]]
+    if len(texts) == 1:  # one visitor's text: concurrent ones share one pass (models/batching.py)
+        probs = batching.batcher(TASK, DEFAULT).run(texts[0], lambda many: list(probabilities(model, many)))[None]
+    else:
+        probs = probabilities(model, texts)
+    probs = probs[:, [labels.index(l.lower()) for l in spec.labels]]
     if word_scores is not None:  # no verbalizer words: the classifier's own probability per label
         for label, p in zip(spec.labels, probs[0].tolist()):
             word_scores.append({"label": label, "word": "(classifier)", "pieces": [],
