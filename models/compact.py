@@ -118,6 +118,19 @@ def weights_root(path: Path) -> Path | None:
     return next((p for p in [path.parent, *path.parents] if (p / REFERENCES).is_file() or p.name == "weights"), None)
 
 
+def record_reference(path: Path, stored: dict[str, torch.Tensor], delta_of: str,
+                     reference: dict[str, torch.Tensor]) -> None:
+    """Add (or renew) a compact file's line in its weights folder's delta-references.json."""
+    root = weights_root(Path(path))
+    if root is None:
+        return  # written outside weights/: nothing shipped to check
+    table_path = root / REFERENCES
+    table = json.loads(table_path.read_text()) if table_path.is_file() else {}
+    table[Path(path).resolve().relative_to(root.resolve()).as_posix()] = {
+        "delta_of": delta_of, "fingerprint": fingerprint(stored, reference, reference_name(delta_of))}
+    table_path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+
+
 def check_reference(path: Path, stored: dict[str, torch.Tensor], reference: dict[str, torch.Tensor],
                     ref_name=lambda k: k) -> None:
     root = weights_root(path)

@@ -72,3 +72,4 @@ def save(model: LabModel, out: str | Path, meta: dict) -> None:
     meta = {**meta, "delta_of": compact.ENCODER}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     save_file(stored, str(out), metadata={k: json.dumps(v) for k, v in meta.items()})
+    compact.record_reference(Path(out), stored, compact.ENCODER, reference)  # checked at every load
