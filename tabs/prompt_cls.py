@@ -31,8 +31,8 @@ EXAMPLES = [  # text, preset, backend
     ["a gorgeous, witty, seductive movie.", DEFAULT_PRESET, "cloze"],
     ["the plot is nothing but boilerplate clichés from start to finish.", DEFAULT_PRESET, "cloze"],
     ["Terrible, boring, a waste of time.", prompt_cls.SUMMARY_PRESET, "ensemble"],
-    # supervised: the cloze backend calls this one negative (89 %; "hate" outweighs "won me over")
-    ["I expected to hate it, but it won me over completely.", DEFAULT_PRESET, "supervised"],
+    # supervised: negative (98 %); the cloze and ensemble backends call it positive (52-53 %: "funny")
+    ["It never once made me laugh, though it tries very hard to be funny.", DEFAULT_PRESET, "supervised"],
     # causal-lm: the embedding backend called this review positive (54 %) uncalibrated
     ["The battery died after two days and support never answered my emails.", "Review sentiment", "causal-lm"],
     ["The striker scored twice as United beat Chelsea 3-1 in the cup final.", "Topic (World / Sports / Business / Tech)",

@@ -23,7 +23,7 @@ TAGGING = [
     [("北京", "GPE"), ("清华大学", "ORG"), ("张伟", "PER")],
 ]
 # prompt classification: the top label
-PROMPT = ["positive", "negative", "negative", "positive", "negative", "Sports", "Business"]
+PROMPT = ["positive", "negative", "negative", "negative", "negative", "Sports", "Business"]
 # ChineseBERT inspect: (character, pinyin) pairs that must be read so (heteronyms by context: 银行 / 行走)
 CHINESEBERT = [[("猫", "mao1"), ("喜", "xi3")], [("行", "hang2"), ("行", "xing2")], [("好", "hao3"), ("的", "de5")],
                [("猫", "mao1")]]

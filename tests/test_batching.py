@@ -94,8 +94,8 @@ def test_sixteen_concurrent_prompt_classifications_get_their_answers_alone_and_s
     from models.prompt.spec import spec_key
 
     spec = prompt_cls.make_spec(*prompt_cls.PRESETS[prompt_cls.SST2_PRESET])
-    texts = ["a gorgeous, witty, seductive movie.", "a tedious, overlong mess", "I expected to hate it, but it "
-             "won me over completely.", "the plot is nothing but boilerplate clichés from start to finish."] * 4
+    texts = ["a gorgeous, witty, seductive movie.", "a tedious, overlong mess", "It never once made me laugh, "
+             "though it tries very hard to be funny.", "the plot is nothing but boilerplate clichés from start to finish."] * 4
     alone = [prompt_cls.predict(t, spec, backend) for t in texts]
     key = {"cloze": ("cloze", "embedded-general", spec_key(spec)),
            "embedding": ("embedding-zero-shot", spec_key(spec)), "supervised": ("sentiment", "embedded-sst2")}[backend]

@@ -76,13 +76,13 @@ def shipped():
 
 def test_the_supervised_backend_is_the_shipped_classifier_through_the_prompt_tabs_entry_point(shipped):
     model, labels, meta = shipped
-    text = "I expected to hate it, but it won me over completely."
+    text = "It never once made me laugh, though it tries very hard to be funny."
     r = prompt_cls.predict(text, SPEC, backend="supervised")
     enc = model.tokenizer([text], return_tensors="pt")  # the oracle: the classifier run by hand
     with torch.no_grad():
         logits = model.head(model.encoder(**enc).last_hidden_state.mean(1))
     by_hand = dict(zip(labels, logits.softmax(-1)[0].tolist()))
-    assert r.scores == pytest.approx(by_hand, abs=1e-4) and r.scores["positive"] > 0.5
+    assert r.scores == pytest.approx(by_hand, abs=1e-4) and r.scores["negative"] > 0.9
     assert "no prompt" in r.prompt and meta["strategy"] == "full" and meta["train_rows"] > 50_000
 
 
