@@ -158,3 +158,14 @@ def test_the_tab_runs_the_entity_task_and_tags_a_sentence_with_each_variant():
     assert tagged["tags"][0].split()[0].startswith("Angela/") and len(tagged["tags"][0].split()) == 8
     with pytest.raises(Exception, match="classifies whole texts"):
         list(lab.train_live("conll2003", None, 32, 5, 0, ["setfit"], False, run_id))
+
+
+def test_the_recorded_entity_comparison_is_shown_per_task_with_its_metric():
+    from tabs import lab
+
+    notes, table, fig = lab.recorded_view(lab.GROUPS, "conll2003")
+    assert "entity F1" in notes and "eng.testa" in notes and set(table["task"]) == {"conll2003"}
+    assert len(table) >= 12 and (table["seeds"] >= 3).sum() >= 12
+    assert fig.axes[0].get_ylabel() == "development entity F1"
+    sst2_notes, sst2_table, _ = lab.recorded_view(lab.GROUPS, "sst2")
+    assert "accuracy" in sst2_notes and set(sst2_table["task"]) == {"sst2"}
