@@ -6,6 +6,7 @@ encoders.py    the pre-trained encoders behind one interface: MiniLM (English), 
 model.py       the encoder + a head over the chosen representation (one layer, or ELMo's scalar mix of all
                layers): of the text for a sentence task, of each token for a token task
 data.py        the tasks' labelled rows: SST-2, CoNLL-2003 entities, ChnSentiCorp, an uploaded file
+batches.py     rows -> piece ids -> padded batches (sentence and token rows alike)
 tokens.py      token tasks: a word's label on its first piece, entity F1 (seqeval), tagging a sentence
 train.py       one time-boxed training run per strategy: loss and dev-metric curves, the final metric
 two_stage.py   stage one of two-stage fine-tuning: masked-LM steps on the task's own texts

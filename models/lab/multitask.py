@@ -8,7 +8,7 @@ import random
 import torch
 from torch import nn
 
-from models.lab import data as lab_data, tokens
+from models.lab import batches, data as lab_data, tokens
 
 IGNORE = tokens.IGNORE
 AUX_ROWS = 2000
@@ -26,8 +26,7 @@ def aux_task(main: lab_data.TaskData, seed: int = 0) -> tuple[list, list[str]]:
 
 def encode_aux(tokenizer, main: lab_data.TaskData, rows: list, max_len: int = 64) -> list:
     if main.kind == lab_data.TOKENS:  # sentences: (ids, label)
-        ids = tokenizer([t for t, _ in rows], truncation=True, max_length=max_len)["input_ids"]
-        return list(zip(ids, [label for _, label in rows]))
+        return batches.encode_sentences(tokenizer, rows, max_len)
     return tokens.encode(tokenizer, rows, max_len)
 
 
@@ -40,13 +39,6 @@ def encode_tagged(tokenizer, sentences: list[tuple[list[str], list[str]]], label
 
 def aux_loss(model, items, rng: random.Random, batch: int, pad: int) -> torch.Tensor:
     """The second head's cross-entropy on a random batch of its own rows, through the same encoder."""
-    chosen = rng.sample(items, min(batch, len(items)))
-    if isinstance(chosen[0][1], int):  # sentence rows
-        width = max(len(ids) for ids, _ in chosen)
-        x = torch.full((len(chosen), width), pad, dtype=torch.long)
-        for i, (ids, _) in enumerate(chosen):
-            x[i, :len(ids)] = torch.tensor(ids)
-        return nn.functional.cross_entropy(model.aux_logits(x, (x != pad).long()),
-                                           torch.tensor([label for _, label in chosen]))
-    x, mask, y = tokens.collate(chosen, pad)
-    return tokens.loss(model.aux_logits(x, mask), y)
+    x, mask, y = batches.collate(rng.sample(items, min(batch, len(items))), pad)
+    logits = model.aux_logits(x, mask)
+    return nn.functional.cross_entropy(logits, y) if y.dim() == 1 else tokens.loss(logits, y)

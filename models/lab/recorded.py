@@ -29,8 +29,8 @@ def record(task: str, examples: int, max_steps: int, seeds: list[int], names: li
             res = train.run(name, task_data, seconds=1e9, seed=seed, max_steps=max_steps, max_epochs=10_000,
                             curves=False)
             row = {**res.summary(), "metric_name": task_data.metric_name, "seed": seed,
-                   "examples": len(task_data.train), "dev_rows": len(task_data.dev), "max_steps": max_steps, "data": task_data.source, "command": command,
-                   "date": time.strftime("%Y-%m-%d")}
+                   "examples": len(task_data.train), "dev_rows": len(task_data.dev), "max_steps": max_steps,
+                   "data": task_data.source, "command": command, "date": time.strftime("%Y-%m-%d")}
             with out.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
             print(json.dumps({k: row[k] for k in ("strategy", "seed", "metric", "seconds")}), flush=True)

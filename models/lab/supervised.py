@@ -1,7 +1,7 @@
 """The prompt tab's `supervised` backend: the lab's full fine-tuning strategy trained on every SST-2 training
 row, so a visitor compares zero- and few-shot prompting with full supervision on the same inputs.
 
-    python -m models.lab supervised --epochs 2 --out weights/sst2-supervised.safetensors   (trains, ~30 CPU min)
+    python -m models.lab supervised --epochs 2 --out weights/sst2-supervised.safetensors   (trains: 61 min on 2 cores)
     python -m models.eval sst2 data/corpora/sst2-heldout.tsv --backend supervised          (evaluates)
 
 The backend that loads and runs it: models/prompt/supervised.py.
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from models import compact, embedded
-from models.lab import data as lab_data, strategies, train
+from models.lab import data as lab_data, train
 from models.lab.model import LabModel
 
 WEIGHTS = embedded.WEIGHTS_DIR / "sst2-supervised.safetensors"  # what the backend loads (registry row)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from models.errors import InputError
-from models.lab import data as lab_data, fewshot, multitask, self_ensemble, strategies, tokens, two_stage
+from models.lab import batches, data as lab_data, fewshot, multitask, self_ensemble, strategies, tokens, two_stage
 from models.lab.data import TaskData
 from models.lab.model import MAX_LEN, LabModel
 
@@ -112,25 +112,15 @@ def _param_groups(model: LabModel, s: strategies.Strategy) -> list[dict]:
 def _encode(tokenizer, rows: list[tuple], kind: str = lab_data.SENTENCE, max_len: int = MAX_LEN) -> list[tuple]:
     if kind == lab_data.TOKENS:
         return tokens.encode(tokenizer, rows)
-    ids = tokenizer([t for t, _ in rows], truncation=True, max_length=max_len)["input_ids"]
-    return list(zip(ids, [label for _, label in rows]))
+    return batches.encode_sentences(tokenizer, rows, max_len)
 
-
-def _collate(items, pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    if items and isinstance(items[0][1], list):  # a token task: a label per piece
-        return tokens.collate(items, pad)
-    width = max(len(ids) for ids, _ in items)
-    x = torch.full((len(items), width), pad, dtype=torch.long)
-    for i, (ids, _) in enumerate(items):
-        x[i, :len(ids)] = torch.tensor(ids)
-    return x, (x != pad).long(), torch.tensor([label for _, label in items])
 
 
 @torch.no_grad()
 def _pooled(model: LabModel, items, pad: int) -> torch.Tensor:
     """Pooled layers of every row [n_layers + 1, n, hidden]: computed once for a frozen encoder."""
     model.eval()
-    out = [model.pooled_layers(*_collate(items[i:i + 64], pad)[:2]) for i in range(0, len(items), 64)]
+    out = [model.pooled_layers(*batches.collate(items[i:i + 64], pad)[:2]) for i in range(0, len(items), 64)]
     return torch.cat(out, dim=1)
 
 
@@ -144,7 +134,7 @@ def _metric(model: LabModel, items, data: TaskData, pad: int, cached: torch.Tens
     if cached is not None:
         pred = model.classify(cached).argmax(-1)
     else:
-        pred = torch.cat([model(*_collate(items[i:i + 64], pad)[:2]).argmax(-1) for i in range(0, len(items), 64)])
+        pred = torch.cat([model(*batches.collate(items[i:i + 64], pad)[:2]).argmax(-1) for i in range(0, len(items), 64)])
     return float((pred == gold).float().mean())
 
 
@@ -230,7 +220,7 @@ class _Run:
             gold = torch.tensor([self.train[i][1] for i in idx])
             x = mask = None
         else:
-            x, mask, gold = _collate([self.train[i] for i in idx], self.pad)
+            x, mask, gold = batches.collate([self.train[i] for i in idx], self.pad)
             logits = model(x, mask)
         loss = self.loss_fn(logits, gold)
         if self.aux is not None:  # multi-task: the entity head's loss on a batch of its own, same encoder
