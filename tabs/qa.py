@@ -2,14 +2,10 @@
 from __future__ import annotations
 
 import gradio as gr
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from models import loading, qa, registry  # noqa: E402
-from tabs.common import BATCHED, clear_on_failure, examples_offline_first, notices_markdown, run_model  # noqa: E402
+from models import loading, qa, registry
+from tabs.common import BATCHED, clear_on_failure, examples_offline_first, notices_markdown, run_model
 
 TITLE = "Question answering"
 PLOT_TOKENS = 200  # tokens drawn around the answer; longer contexts are cut in the plot only
@@ -63,7 +59,16 @@ EXAMPLES = [
 ]
 
 
-def logits_figure(result: qa.QAResult):
+SERIES_COLOURS = {"start logit": "#2563eb", "end logit": "#dc2626", "[CLS] score / 2": "#6b7280",
+                  "answer span": "#ca8a04"}
+
+
+def logits_frame(result: qa.QAResult) -> tuple[pd.DataFrame, str]:
+    """The start and end logit of each context token (up to PLOT_TOKENS around the answer), the [CLS] score
+    / 2 as a flat line and the answer as a bar above the curves; and which tokens the plot shows when it
+    cannot show them all ("" when it does). Drawn by the browser
+    (gr.LinePlot): the matplotlib PNG it replaces cost the server ~100 ms per answer, half of each QA
+    request under load (py-spy on benchmarks/load_test.py)."""
     toks = result.context_logits
     lo, hi = 0, len(toks)
     if result.answer is not None and len(toks) > PLOT_TOKENS:
@@ -72,25 +77,20 @@ def logits_figure(result: qa.QAResult):
         hi = lo + PLOT_TOKENS
     elif len(toks) > PLOT_TOKENS:
         hi = PLOT_TOKENS
-    shown = toks[lo:hi]
-    fig, ax = plt.subplots(figsize=(min(18, 4 + 0.09 * len(shown)), 3.6))
-    x = range(lo, lo + len(shown))
-    ax.plot(x, [t.start_logit for t in shown], label="start logit", color="#2563eb", lw=1.4)
-    ax.plot(x, [t.end_logit for t in shown], label="end logit", color="#dc2626", lw=1.4)
-    ax.axhline(result.null_score / 2, color="#6b7280", ls=":", lw=1, label="[CLS] score / 2")
-    if result.answer is not None:
-        idx = [i for i, t in enumerate(toks) if t.start < result.answer.end and t.end > result.answer.start]
-        if idx:
-            ax.axvspan(idx[0] - 0.5, idx[-1] + 0.5, color="#facc15", alpha=0.35, label="answer span")
-    if len(shown) <= 60:
-        ax.set_xticks(list(x))
-        ax.set_xticklabels([t.token for t in shown], rotation=90, fontsize=7)
-    ax.set_xlabel("context token" + (f" (tokens {lo}-{hi} of {len(toks)})" if (lo, hi) != (0, len(toks)) else ""))
-    ax.set_ylabel("logit")
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    shown = list(enumerate(toks))[lo:hi]
+    rows = [(i, t.token, "start logit", t.start_logit) for i, t in shown]
+    rows += [(i, t.token, "end logit", t.end_logit) for i, t in shown]
+    rows += [(i, t.token, "[CLS] score / 2", result.null_score / 2) for i, t in shown]
+    if result.answer is not None and shown:
+        top = max(max(t.start_logit, t.end_logit) for _, t in shown) + 1
+        a = result.answer
+        inside = [(i, t.token) for i, t in shown if t.start < a.end and t.end > a.start]
+        if inside:  # a bar from half a token before the first to half after the last (one token included)
+            rows += [(inside[0][0] - 0.5, inside[0][1], "answer span", top),
+                     *[(i, tok, "answer span", top) for i, tok in inside],
+                     (inside[-1][0] + 0.5, inside[-1][1], "answer span", top)]
+    shown_note = f"the plot shows context tokens {lo}-{hi} of {len(toks)}" if (lo, hi) != (0, len(toks)) else ""
+    return pd.DataFrame(rows, columns=["token #", "token", "series", "logit"]), shown_note
 
 
 def answer(question: str, context: str, model_name: str, top_n: float, max_answer_len: float,
@@ -99,19 +99,22 @@ def answer(question: str, context: str, model_name: str, top_n: float, max_answe
     if not loading.is_loaded(qa.TASK, model_name):
         progress(0.1, desc=f"Loading {model_name} (first use only)…")
     r = run_model(qa.predict, question, context, model_name, int(top_n), int(max_answer_len), float(null_threshold))
-    if r.answer is None:  # no legend: its "answer" chip next to a text with no answer misled
-        highlighted = gr.update(value=[(r.context, None)], show_legend=False)
+    # plain values, not gr.update(...): Gradio rebuilds an updated component's config and JSON schema on
+    # every request (~5 ms of its event loop each); the box has no legend (an "answer" chip next to a text
+    # with no answer misled), its label says what the highlight means
+    if r.answer is None:
+        highlighted = [(r.context, None)]
         head = f"**No answer**: the [CLS] score {r.null_score:.2f} beats the best span by more than the threshold."
     else:
         a = r.answer
-        highlighted = gr.update(value=[(r.context[:a.start], None), (r.context[a.start:a.end], "answer"),
-                                       (r.context[a.end:], None)], show_legend=True)
+        highlighted = [(r.context[:a.start], None), (r.context[a.start:a.end], "answer"), (r.context[a.end:], None)]
         head = f"**Answer:** {a.text}  (start+end logit {a.score:.2f}, probability {a.probability:.2f})"
     table = pd.DataFrame([{"rank": i + 1, "answer": x.text, "start+end logit": round(x.score, 3),
                            "probability": round(x.probability, 3), "chars": f"{x.start}-{x.end}",
                            "window": x.window + 1} for i, x in enumerate(r.nbest)])
-    info = f"Model `{r.model}` · {len(r.windows)} window(s) · {r.seconds * 1000:.0f} ms"
-    return notices_markdown(r.notices, head + "\n\n" + info), highlighted, table, logits_figure(r), r.to_dict()
+    frame, shown = logits_frame(r)
+    info = f"Model `{r.model}` · {len(r.windows)} window(s) · {r.seconds * 1000:.0f} ms" + (f" · {shown}" if shown else "")
+    return notices_markdown(r.notices, head + "\n\n" + info), highlighted, table, frame, r.to_dict()
 
 
 def build() -> None:
@@ -129,9 +132,11 @@ def build() -> None:
                                label="No-answer threshold (answer only if best span + threshold ≥ [CLS] score)")
     run = gr.Button("Answer", variant="primary")
     notes = gr.Markdown(label="Notes", elem_id="qa-notes")
-    highlighted = gr.HighlightedText(label="Answer in the context", color_map={"answer": "yellow"},
-                                     show_legend=True, combine_adjacent=True)
-    plot = gr.Plot(label="Start and end logits over the context tokens")
+    highlighted = gr.HighlightedText(label="The answer, highlighted in the context", color_map={"answer": "yellow"},
+                                     show_legend=False, combine_adjacent=True)
+    plot = gr.LinePlot(x="token #", y="logit", color="series", color_map=SERIES_COLOURS,
+                       tooltip=["token #", "token", "series", "logit"], x_title="context token",
+                       label="Start and end logits over the context tokens (hover for the token)", height=420)
     table = gr.Dataframe(label="n-best spans (merged across windows)", interactive=False,
                          headers=["rank", "answer", "start+end logit", "probability", "chars", "window"])
     with gr.Accordion("Raw result (JSON, with every context token's logits)", open=False):

@@ -46,6 +46,32 @@ def test_the_batcher_answers_each_caller_with_its_own_result_and_shares_passes()
     assert b.run(3, many) == 30  # a failed batch leaves the batcher working
 
 
+def test_a_lone_request_runs_at_once_and_a_burst_waits_for_its_rest(monkeypatch):
+    slept = []
+    monkeypatch.setattr(batching.time, "sleep", slept.append)
+    b = batching.Batcher(max_batch=8, wait_s=0.5)
+    assert b.run(2, lambda items: [x + 1 for x in items]) == 3 and slept == []  # alone: no wait
+    running, release = threading.Event(), threading.Event()
+
+    def slow(items):
+        running.set()
+        release.wait(5)
+        return items
+
+    first = threading.Thread(target=b.run, args=(0, slow))
+    first.start()  # leads, and holds the lead in its pass
+    assert running.wait(5)
+    late = [threading.Thread(target=b.run, args=(k, slow)) for k in (1, 2)]
+    for t in late:
+        t.start()
+    while len(b._pending) < 2:
+        pass
+    release.set()
+    for t in [first, *late]:
+        t.join(5)
+    assert slept == [0.5]  # the next leader found another request waiting: a burst, so it waited once
+
+
 def test_sixteen_concurrent_fill_mask_requests_get_their_answers_alone():
     alone = [fill_mask.predict(t) for t in FILL]
     b = batching.batcher(fill_mask.TASK, fill_mask.DEFAULT_MODEL)

@@ -70,3 +70,40 @@ def test_chinese_on_the_english_model_answers_with_a_notice():
     r = qa.predict("苏轼是哪里人?", "苏轼是北宋著名的文学家与政治家,眉州眉山人。")
     assert any("English" in n for n in r.notices)
     assert r.nbest  # it still answers
+
+
+def test_cutting_the_shared_padding_keeps_every_real_tokens_logits():
+    """The window is padded to 256 tokens; the forward pass runs only on the columns some window uses.
+    Oracle: the model on the full padded windows, in full precision."""
+    import torch
+
+    m = qa.load()
+    short = qa.preprocess("Who wrote Hamlet?", "Hamlet is a tragedy written by William Shakespeare.", m)
+    longer = qa.preprocess("Where?", AMAZON, m)
+    parts = [short.batch(m, [0]), longer.batch(m, [0])]
+    batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    with torch.no_grad(), torch.autocast("cpu", enabled=False):
+        full = m.model(**batch)
+    (starts, ends), (long_starts, _) = qa.forward_many(m, [short, longer])
+    real = batch["attention_mask"][0].bool().numpy()
+    assert real.sum() < len(real) // 4  # the short question really was mostly padding
+    np.testing.assert_allclose(starts[0][real], full.start_logits[0][real].numpy(), atol=0.15)  # bf16 rounding
+    np.testing.assert_allclose(ends[0][real], full.end_logits[0][real].numpy(), atol=0.15)
+    assert (starts[0][~real] == qa.PAD_LOGIT).all()
+    long_real = batch["attention_mask"][1].bool().numpy()
+    np.testing.assert_allclose(long_starts[0][long_real], full.start_logits[1][long_real].numpy(), atol=0.15)
+
+
+def test_the_logits_plot_marks_the_answer_tokens_and_draws_every_context_token():
+    from tabs.qa import PLOT_TOKENS, logits_frame
+
+    r = qa.predict("How much of the rainforest is in Peru?", AMAZON)
+    frame, shown_note = logits_frame(r)
+    span = frame[(frame.series == "answer span") & (frame["token #"] % 1 == 0)]  # less the bar's two half ends
+    tok = qa.load().tokenizer
+    # the marked tokens, decoded, are the answer (wordpieces joined back; the tokenizer is uncased)
+    assert tok.convert_tokens_to_string(list(span.token)).replace(" ", "") == r.answer.text.lower() == "13%"
+    starts = frame[frame.series == "start logit"]
+    assert len(starts) == min(len(r.context_logits), PLOT_TOKENS) and shown_note == ""
+    assert list(starts.logit) == [t.start_logit for t in r.context_logits]
+    assert set(frame[frame.series == "[CLS] score / 2"].logit) == {r.null_score / 2}
