@@ -13,9 +13,14 @@ import os
 import sys
 import threading
 
-import gradio as gr
+# Gradio's queue rebuilt a pandas table of its last 10,000 events after every event (the request metrics of
+# the "Use via API" page): 3-10 ms of each request, more the longer the Space runs; every 100 events keeps
+# those metrics and drops the cost (benchmarks/load_test.py; py-spy showed it in 9 % of a loaded worker's time)
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
 
-from tabs import chinesebert, common, fill_mask, inside, lab, prompt_cls, qa, tagging
+import gradio as gr  # noqa: E402
+
+from tabs import chinesebert, common, fill_mask, inside, lab, prompt_cls, qa, tagging  # noqa: E402
 
 TABS = [fill_mask, qa, tagging, prompt_cls, chinesebert, inside, lab]
 

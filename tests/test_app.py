@@ -12,6 +12,13 @@ def test_app_builds_one_tab_per_module():
     assert {"fill_mask", "fill_mask_compare", "answer", "tag", "classify"} <= names
 
 
+def test_the_queue_bounds_waiting_and_recomputes_its_request_metrics_rarely():
+    """Issue 29: a full queue refuses at once (tests/test_busy.py serves that); Gradio's per-event rebuild of
+    its request metrics (a table of up to 10,000 events) runs every 100 events, not after each."""
+    queue = app.build_app()._queue
+    assert queue.max_size == app.QUEUE_SIZE and queue.ANAYLTICS_CACHE_FREQUENCY >= 100
+
+
 def test_every_public_endpoint_and_output_has_a_meaningful_name():
     """Issue 12, defect 7: outputs showed as value_15 and /layer_plot, /layer_plot_1 were public no-input
     duplicates."""
