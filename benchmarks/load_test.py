@@ -1,12 +1,15 @@
-"""Drive the served app with 1, 16 and 64 concurrent gradio_client clients over mixed tabs, T seconds each.
+"""Drive the served app with 1, 16 and 64 concurrent clients over mixed tabs, T seconds each.
 
-    python -m benchmarks.load_test [--clients 1 16 64] [--seconds 60] [--concurrency 1]
+    python -m benchmarks.load_test [--clients 1 16 64] [--seconds 60] [--client http|gradio] [--concurrency 1]
 
 Starts `python app.py` on a free port (BERT_DEMO_CONCURRENCY = --concurrency for the events that are not
-batched; the batched ones take up to models/batching.py's MAX_BATCH at once), warms every model once, then for
-each client count runs that many clients for T seconds, each looping over the requests below in its own order
-with a 120 s client timeout. Prints one JSON line per client count: requests, answered, errors by kind
-(timeouts, busy answers, other), p50/p95 over all and per endpoint, throughput and its ratio to one client.
+batched; the batched ones take up to models/batching.py's MAX_BATCH at once), warms every model once, waits
+for the app's background warm-up to end, then for each client count runs that many clients for T seconds,
+each looping over the requests below in its own order with a 120 s client timeout. A client is a visitor
+with its own session speaking Gradio's REST queue API (--client http, light: one asyncio loop) or a
+gradio_client.Client in a thread (--client gradio, heavy on the client side). Prints one JSON line per client
+count: requests, answered, errors by kind (timeouts, busy answers, other), p50/p95 over all and per endpoint,
+throughput and its ratio to one client, the server's busy cores and its peak memory.
 """
 from __future__ import annotations
 
@@ -65,6 +68,14 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (Linux VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
 
 
 def wait_until_idle(pid: int, started: float, limit_s: float = 180) -> float:
@@ -224,7 +235,13 @@ def main() -> None:
         for api, a in REQUESTS:  # load every model before timing
             warm.predict(*a, api_name=api)
         print(f"warm-up done; waited {wait_until_idle(proc.pid, started):.0f} s for the app to go idle", file=sys.stderr)
-        runs = [drive(url, n, args.seconds, client=args.client) for n in args.clients]
+        runs = []
+        for n in args.clients:
+            cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
+            runs.append(drive(url, n, args.seconds, client=args.client))
+            runs[-1]["server_cores_busy"] = round((cpu_seconds(proc.pid) - cpu0) / (time.perf_counter() - t0), 2)
+            runs[-1]["server_peak_rss_mb"] = peak_rss_mb(proc.pid)  # since start; the model store's budget
+            # is BERT_DEMO_MODEL_BUDGET_MB (models/loading.py)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
