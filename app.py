@@ -55,6 +55,9 @@ NO_FILE_DROP_JS = """<script>
 WARM_UP_AFTER_S = 20  # after the first requests of a fresh start, not competing with them
 MAX_UPLOAD = common.MAX_UPLOAD  # uploads (labelled sets, projector tables) are read as data, never run or trusted as paths
 QUEUE_SIZE = 64  # beyond this a request is refused at once ("queue full") rather than waiting for minutes
+# Gradio keeps every visitor's session (a copy of the page's config: 0.67 MB for this app's 386 components)
+# until it holds this many, then drops the least recently used: its default of 10,000 would be 6.7 GB
+SESSION_CAPACITY = 1000
 
 
 def build_app(concurrency: int | None = None) -> gr.Blocks:
@@ -87,7 +90,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def launch(demo: gr.Blocks, args: argparse.Namespace):
     kwargs = dict(server_name=args.host, server_port=args.port, footer_links=["api", "gradio", "settings"],
-                  max_file_size=MAX_UPLOAD, css=CSS, head=NO_FILE_DROP_JS)
+                  max_file_size=MAX_UPLOAD, css=CSS, head=NO_FILE_DROP_JS, state_session_capacity=SESSION_CAPACITY)
     if not args.share:
         return demo.launch(**kwargs)
     local = f"http://{args.host}:{args.port}"

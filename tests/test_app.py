@@ -19,6 +19,22 @@ def test_the_queue_bounds_waiting_and_recomputes_its_request_metrics_rarely():
     assert queue.max_size == app.QUEUE_SIZE and queue.ANAYLTICS_CACHE_FREQUENCY >= 100
 
 
+def test_the_served_app_keeps_a_bounded_number_of_visitor_sessions():
+    """Each visitor's session holds a copy of the page config (~0.67 MB): python app.py keeps at most
+    SESSION_CAPACITY of them (Gradio's default, 10,000, would be ~6.7 GB)."""
+    seen = {}
+
+    class Demo:
+        def launch(self, **kw):
+            seen.update(kw)
+
+        def block_thread(self):
+            pass
+
+    app.launch(Demo(), app.parse_args(["--port", "7999"]))
+    assert seen["state_session_capacity"] == app.SESSION_CAPACITY <= 2000
+
+
 def test_every_public_endpoint_and_output_has_a_meaningful_name():
     """Issue 12, defect 7: outputs showed as value_15 and /layer_plot, /layer_plot_1 were public no-input
     duplicates."""
