@@ -7,13 +7,20 @@ that finds none runs at once, as those that come while it runs form the next bat
 ones each request gets alone (the padding is masked; a test compares them).
 
     batcher("fill-mask", name).run(item, run_many)   # run_many(items) -> results, in order
+
+Every pass, of every model, runs on one thread (MODEL_THREAD), one at a time: when the caller's thread ran it,
+the up to 40 request threads each built their own native buffers (oneDNN/MKL keep them per thread), and the
+server grew from 1.3 to 2.4 GB over 5,500 requests at 64 clients; on one thread it grew to 1.6 GB, and it
+served ~10 % more (passes of different models no longer split the 2 cores; benchmarks/load_test.py).
 """
 from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
+
+import torch
 
 WAIT_SECONDS = 0.004  # how long the first request of a burst waits for others to join
 MAX_BATCH = 16
@@ -59,7 +66,7 @@ class Batcher:
 
     def _run_batch(self, batch: list) -> None:
         try:
-            results = batch[0][1]([item for item, _, _ in batch])
+            results = on_model_thread(batch[0][1], [item for item, _, _ in batch])
             for (_, _, future), result in zip(batch, results):
                 future.set_result(result)
         except BaseException as exc:  # a failed batch fails its callers, never the leader's loop
@@ -68,6 +75,21 @@ class Batcher:
                     future.set_exception(exc)
         self.batches += 1
         self.items += len(batch)
+
+
+MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-passes")
+
+
+def on_model_thread(run_many: Callable[[list], list], items: list) -> list:
+    """run_many(items) on the model thread, without autograd (the caller's no_grad is per thread and does not
+    follow); inline when already there, so a pass that asks for another cannot wait on itself."""
+    def call():
+        with torch.no_grad():
+            return run_many(items)
+
+    if threading.current_thread().name.startswith("model-passes"):
+        return call()
+    return MODEL_THREAD.submit(call).result()
 
 
 _batchers: dict[tuple, Batcher] = {}

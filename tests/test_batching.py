@@ -72,6 +72,23 @@ def test_a_lone_request_runs_at_once_and_a_burst_waits_for_its_rest(monkeypatch)
     assert slept == [0.5]  # the next leader found another request waiting: a burst, so it waited once
 
 
+def test_every_pass_runs_on_the_one_model_thread_without_autograd_and_a_nested_pass_does_not_wait_on_itself():
+    import torch
+
+    seen = []
+
+    def many(items):
+        seen.append((threading.current_thread().name, torch.is_grad_enabled()))
+        return items
+
+    outer, inner = batching.Batcher(wait_s=0), batching.Batcher(wait_s=0)
+    with torch.enable_grad():
+        assert _at_once(lambda x: outer.run(x, many), list(range(8))) == list(range(8))
+        # a pass that asks another batcher for a pass (it runs inline on the model thread)
+        assert outer.run(5, lambda items: [inner.run(x * 2, many) for x in items]) == 10
+    assert seen and all(name.startswith("model-passes") and not grad for name, grad in seen)
+
+
 def test_sixteen_concurrent_fill_mask_requests_get_their_answers_alone():
     alone = [fill_mask.predict(t) for t in FILL]
     b = batching.batcher(fill_mask.TASK, fill_mask.DEFAULT_MODEL)
