@@ -234,7 +234,8 @@ def main() -> None:
         warm = Client(url, verbose=False)
         for api, a in REQUESTS:  # load every model before timing
             warm.predict(*a, api_name=api)
-        print(f"warm-up done; waited {wait_until_idle(proc.pid, started):.0f} s for the app to go idle", file=sys.stderr)
+        waited = wait_until_idle(proc.pid, started)
+        print(f"warm-up done; waited {waited:.0f} s for the app to go idle", file=sys.stderr)
         runs = []
         for n in args.clients:
             cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()

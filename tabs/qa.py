@@ -66,9 +66,8 @@ SERIES_COLOURS = {"start logit": "#2563eb", "end logit": "#dc2626", "[CLS] score
 def logits_frame(result: qa.QAResult) -> tuple[pd.DataFrame, str]:
     """The start and end logit of each context token (up to PLOT_TOKENS around the answer), the [CLS] score
     / 2 as a flat line and the answer as a bar above the curves; and which tokens the plot shows when it
-    cannot show them all ("" when it does). Drawn by the browser
-    (gr.LinePlot): the matplotlib PNG it replaces cost the server ~100 ms per answer, half of each QA
-    request under load (py-spy on benchmarks/load_test.py)."""
+    cannot show them all ("" when it does). Drawn by the browser (gr.LinePlot): the matplotlib PNG it
+    replaces cost the server ~100 ms per answer, most of a QA request under load (py-spy, load_test)."""
     toks = result.context_logits
     lo, hi = 0, len(toks)
     if result.answer is not None and len(toks) > PLOT_TOKENS:
@@ -113,7 +112,8 @@ def answer(question: str, context: str, model_name: str, top_n: float, max_answe
                            "probability": round(x.probability, 3), "chars": f"{x.start}-{x.end}",
                            "window": x.window + 1} for i, x in enumerate(r.nbest)])
     frame, shown = logits_frame(r)
-    info = f"Model `{r.model}` · {len(r.windows)} window(s) · {r.seconds * 1000:.0f} ms" + (f" · {shown}" if shown else "")
+    info = f"Model `{r.model}` · {len(r.windows)} window(s) · {r.seconds * 1000:.0f} ms"
+    info += f" · {shown}" if shown else ""
     return notices_markdown(r.notices, head + "\n\n" + info), highlighted, table, frame, r.to_dict()
 
 
