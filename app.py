@@ -58,6 +58,9 @@ QUEUE_SIZE = 64  # beyond this a request is refused at once ("queue full") rathe
 # Gradio keeps every visitor's session (a copy of the page's config: 0.67 MB for this app's 386 components)
 # until it holds this many, then drops the least recently used: its default of 10,000 would be 6.7 GB
 SESSION_CAPACITY = 1000
+# requests Gradio processes at once (its default 40): a request waiting for its batch's pass holds one, so with
+# 40 fewer shared a pass; 100 gave 58-62 against 52-57 req/s at 64 clients (benchmarks/load_test.py, 30-60 s runs)
+MAX_THREADS = 100
 
 
 def build_app(concurrency: int | None = None) -> gr.Blocks:
@@ -90,7 +93,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def launch(demo: gr.Blocks, args: argparse.Namespace):
     kwargs = dict(server_name=args.host, server_port=args.port, footer_links=["api", "gradio", "settings"],
-                  max_file_size=MAX_UPLOAD, css=CSS, head=NO_FILE_DROP_JS, state_session_capacity=SESSION_CAPACITY)
+                  max_file_size=MAX_UPLOAD, css=CSS, head=NO_FILE_DROP_JS, state_session_capacity=SESSION_CAPACITY,
+                  max_threads=MAX_THREADS)
     if not args.share:
         return demo.launch(**kwargs)
     local = f"http://{args.host}:{args.port}"

@@ -33,6 +33,7 @@ def test_the_served_app_keeps_a_bounded_number_of_visitor_sessions():
 
     app.launch(Demo(), app.parse_args(["--port", "7999"]))
     assert seen["state_session_capacity"] == app.SESSION_CAPACITY <= 2000
+    assert seen["max_threads"] == app.MAX_THREADS >= 64  # 64 waiting visitors are all in progress at once
 
 
 def test_every_public_endpoint_and_output_has_a_meaningful_name():
