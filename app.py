@@ -59,7 +59,7 @@ QUEUE_SIZE = 64  # beyond this a request is refused at once ("queue full") rathe
 # until it holds this many, then drops the least recently used: its default of 10,000 would be 6.7 GB
 SESSION_CAPACITY = 1000
 # requests Gradio processes at once (its default 40): a request waiting for its batch's pass holds one, so with
-# 40 fewer shared a pass; 100 gave 58-62 against 52-57 req/s at 64 clients (benchmarks/load_test.py, 30-60 s runs)
+# 40 fewer shared a pass; 100 gave 58-64 against 52-57 req/s at 64 clients (benchmarks/load_test.py, 30-60 s runs)
 MAX_THREADS = 100
 
 
