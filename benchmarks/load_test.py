@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_TIMEOUT = 120  # seconds a client waits for one answer
@@ -65,13 +66,13 @@ def start_app(concurrency: int) -> tuple[subprocess.Popen, str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds a process has used so far."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident memory so far (Linux VmHWM), in MB."""
+    """The process's peak resident memory so far (Linux VmHWM, which psutil does not read), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)

@@ -115,7 +115,6 @@ def _encode(tokenizer, rows: list[tuple], kind: str = lab_data.SENTENCE, max_len
     return batches.encode_sentences(tokenizer, rows, max_len)
 
 
-
 @torch.no_grad()
 def _pooled(model: LabModel, items, pad: int) -> torch.Tensor:
     """Pooled layers of every row [n_layers + 1, n, hidden]: computed once for a frozen encoder."""
@@ -134,7 +133,8 @@ def _metric(model: LabModel, items, data: TaskData, pad: int, cached: torch.Tens
     if cached is not None:
         pred = model.classify(cached).argmax(-1)
     else:
-        pred = torch.cat([model(*batches.collate(items[i:i + 64], pad)[:2]).argmax(-1) for i in range(0, len(items), 64)])
+        pred = torch.cat([model(*batches.collate(items[i:i + 64], pad)[:2]).argmax(-1)
+                          for i in range(0, len(items), 64)])
     return float((pred == gold).float().mean())
 
 
